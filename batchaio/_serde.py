@@ -1,0 +1,466 @@
+"""Every wire rule of the Batch REST API, in one cattrs converter.
+
+Public API (``converter`` is re-exported as ``batchaio.converter``; the others serve the transport,
+operations and bulk code)::
+
+    converter                             cattrs Converter: JSON-ready data <-> models, every rule below
+    strict_converter                      same, but unknown keys (other than odata.*) raise
+                                          cattrs.errors.ForbiddenExtraKeysError; for tests
+    to_wire(model) -> dict[str, Any]      request body: required fields checked, read-only fields left out
+    encode(model) -> bytes                orjson.dumps(to_wire(model))
+    decode(cls, content) -> T             response body (bytes | str) -> cls; raises ValueError
+    decode_page(cls, content) -> tuple[list[T], str | None]
+                                          one page of a list operation: items and odata.nextLink
+
+Wire rules (all driven by the :class:`~batchaio._fields.WireInfo` each generated field carries):
+
+- names: the JSON name recorded in the field metadata, never derived at run time;
+- ``None`` fields are omitted on output; unknown keys and ``odata.*`` keys are ignored on input;
+- date-time: RFC 3339 with 0-7 fractional digits (the 7th is dropped) and ``Z`` or an offset;
+  always parsed to an aware UTC datetime and written as ``2024-07-01T10:15:30.123456Z``
+  (naive datetimes are taken to be UTC);
+- duration: ISO 8601 ``[-]P[nW][nD][T[nH][nM][n[.f]S]]`` to :class:`datetime.timedelta`, written
+  as ``P1DT2H3M4.5S`` / ``PT0S``; the service's "unbounded" value ``P10675199DT2H48M5.4775807S``
+  (.NET ``TimeSpan.MaxValue``) parses to :data:`UNBOUNDED_DURATION` and is written back exactly;
+- int64-as-string: accepted as a JSON number or string, sent as a string;
+- enums are open and matched without regard to case (see :mod:`batchaio._enums`); unknown values
+  are kept and written back unchanged;
+- everything else (str, int, float, bool, lists, string maps) is plain JSON.
+
+Required versus partial: every model field is optional, so partial responses (``$select``) and
+fields the service stops sending never break parsing. What the schema marks required is enforced
+only when the client sends a model: :func:`to_wire` and :func:`encode` raise
+:class:`batchaio.errors.ValidationError` naming the first missing field as a dotted path from the
+model passed in (message ``"value[3].command_line is required"``, ``field="value[3].command_line"``)
+before any request is made. Read-only fields are the service's to set: they are never required and
+are left out of request bodies at every depth, so a model fetched with ``get`` can be changed and
+sent back as a replace (PUT) body (a :class:`~batchaio.models.BatchTask` sends only
+``constraints``). ``converter.unstructure`` by contrast writes every field that is set, read-only
+ones included (what the service itself sends; for the emulator and round-trip tests).
+
+cattrs generates the structure and unstructure function of each class on first use from the field
+metadata; the required-field check of each class is generated the same way.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import types
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any, TypeVar, Union, get_args, get_origin
+
+import attrs
+import cattrs
+import orjson
+from cattrs.errors import ForbiddenExtraKeysError
+from cattrs.fns import identity
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+from batchaio._enums import OpenEnum
+from batchaio._fields import WireInfo, wire_info
+from batchaio.errors import ValidationError
+
+__all__ = [
+    "UNBOUNDED_DURATION",
+    "converter",
+    "decode",
+    "decode_page",
+    "encode",
+    "format_datetime",
+    "format_duration",
+    "parse_datetime",
+    "parse_duration",
+    "strict_converter",
+    "to_wire",
+]
+
+T = TypeVar("T")
+
+_UTC = timezone.utc
+_UNBOUNDED_TEXT = "P10675199DT2H48M5.4775807S"
+UNBOUNDED_DURATION = timedelta(days=10675199, hours=2, minutes=48, seconds=5, microseconds=477580)
+""".NET ``TimeSpan.MaxValue`` as the service sends it (no time limit), to microsecond precision."""
+
+_DATETIME = re.compile(
+    r"(\d{4})-(\d\d)-(\d\d)[Tt](\d\d):(\d\d):(\d\d)(?:\.(\d{1,7}))?(?:([Zz])|([+-])(\d\d):(\d\d))\Z", re.ASCII
+)
+_DURATION = re.compile(
+    r"(-)?P(?:(\d+)W)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)(?:\.(\d{1,9}))?S)?)?\Z", re.ASCII
+)
+_FAST_ISOFORMAT = sys.version_info >= (3, 11)  # fromisoformat understands Z and 7 fractional digits
+_fromisoformat = datetime.fromisoformat
+
+
+def parse_datetime(value: str) -> datetime:
+    """Parse a wire date-time (RFC 3339, 0-7 fractional digits, ``Z`` or offset) to aware UTC."""
+    match = _DATETIME.match(value)
+    if match is None:
+        raise ValueError(f"invalid date-time: {value!r}")
+    if _FAST_ISOFORMAT:
+        parsed = _fromisoformat(value)
+    else:  # pragma: no cover - Python 3.10
+        year, month, day, hour, minute, second, fraction, zulu, sign, off_h, off_m = match.groups()
+        micro = int(fraction[:6].ljust(6, "0")) if fraction else 0
+        if zulu:
+            tz = _UTC
+        else:
+            offset = timedelta(hours=int(off_h), minutes=int(off_m))
+            tz = timezone(-offset if sign == "-" else offset)
+        parsed = datetime(
+            int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tzinfo=tz
+        )
+    if parsed.tzinfo is not _UTC:
+        parsed = parsed.astimezone(_UTC)
+    return parsed
+
+
+def format_datetime(value: datetime) -> str:
+    """Write a datetime as RFC 3339 UTC with ``Z`` (naive datetimes are taken to be UTC)."""
+    if value.tzinfo is not _UTC:
+        value = value.replace(tzinfo=_UTC) if value.tzinfo is None else value.astimezone(_UTC)
+    return value.isoformat()[:-6] + "Z"
+
+
+def parse_duration(value: str) -> timedelta:
+    """Parse an ISO 8601 duration (days, hours, minutes, fractional seconds; weeks accepted)."""
+    if value == _UNBOUNDED_TEXT:
+        return UNBOUNDED_DURATION
+    match = _DURATION.match(value)
+    if match is None or value.endswith(("P", "T")):
+        raise ValueError(f"invalid duration: {value!r}")
+    sign, weeks, days, hours, minutes, seconds, fraction = match.groups()
+    result = timedelta(
+        days=int(weeks or 0) * 7 + int(days or 0),
+        hours=int(hours or 0),
+        minutes=int(minutes or 0),
+        seconds=int(seconds or 0),
+        microseconds=int(fraction[:6].ljust(6, "0")) if fraction else 0,
+    )
+    return -result if sign else result
+
+
+def format_duration(value: timedelta) -> str:
+    """Write a timedelta as an ISO 8601 duration (``P1DT2H3M4.5S``, ``PT0S``)."""
+    if value == UNBOUNDED_DURATION:
+        return _UNBOUNDED_TEXT
+    sign = ""
+    if value < timedelta(0):
+        sign, value = "-", -value
+    hours, rest = divmod(value.seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    text = f"{sign}P{value.days}D" if value.days else f"{sign}P"
+    clock = ""
+    if hours:
+        clock += f"{hours}H"
+    if minutes:
+        clock += f"{minutes}M"
+    if value.microseconds:
+        clock += f"{seconds}.{value.microseconds:06d}".rstrip("0") + "S"
+    elif seconds:
+        clock += f"{seconds}S"
+    if clock:
+        return f"{text}T{clock}"
+    return text if value.days else f"{sign}PT0S"
+
+
+# Hooks per field type. A "reader" turns a JSON value (never None) into the Python value; a "writer"
+# does the reverse.
+
+_Reader = Callable[[Any], Any]
+_Writer = Callable[[Any], Any]
+
+
+def _read_str(value: Any) -> str:
+    return value if value.__class__ is str else str(value)
+
+
+def _read_int(value: Any) -> int:
+    return value if value.__class__ is int else int(value)
+
+
+def _read_float(value: Any) -> float:
+    return value if value.__class__ is float else float(value)
+
+
+def _read_bool(value: Any) -> bool:
+    if value.__class__ is bool:
+        return bool(value)
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise ValueError(f"invalid boolean: {value!r}")
+
+
+def _enum_reader(enum_cls: type[OpenEnum]) -> _Reader:
+    known = enum_cls._value2member_map_
+
+    def read(value: Any) -> Any:
+        member = known.get(value)
+        return member if member is not None else enum_cls(value)
+
+    return read
+
+
+def _write_enum(value: Any) -> Any:
+    return value._value_ if isinstance(value, OpenEnum) else value
+
+
+_PRIMITIVE_READERS: dict[Any, _Reader] = {
+    str: _read_str,
+    int: _read_int,
+    float: _read_float,
+    bool: _read_bool,
+    datetime: parse_datetime,
+    timedelta: parse_duration,
+}
+_PRIMITIVE_WRITERS: dict[Any, _Writer] = {
+    str: identity,
+    int: identity,
+    float: identity,
+    bool: identity,
+    datetime: format_datetime,
+    timedelta: format_duration,
+}
+
+
+def _strip_optional(tp: Any) -> Any:
+    if get_origin(tp) in (Union, types.UnionType):
+        args = [arg for arg in get_args(tp) if arg is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return tp
+
+
+def _reader(conv: cattrs.Converter, tp: Any) -> _Reader:
+    if tp in _PRIMITIVE_READERS:
+        return _PRIMITIVE_READERS[tp]
+    if isinstance(tp, type) and issubclass(tp, OpenEnum):
+        return _enum_reader(tp)
+    if attrs.has(tp):
+        hook = conv.get_structure_hook(tp)
+        return lambda value: hook(value, tp)
+    origin, args = get_origin(tp), get_args(tp)
+    if origin is list:
+        item = _reader(conv, args[0])
+        return lambda value: [item(x) for x in value]
+    if origin is dict:
+        item = _reader(conv, args[1])
+        return lambda value: {_read_str(k): item(x) for k, x in value.items()}
+    raise TypeError(f"no wire rule for {tp!r}")
+
+
+def _writer(conv: cattrs.Converter, tp: Any) -> _Writer:
+    if tp in _PRIMITIVE_WRITERS:
+        return _PRIMITIVE_WRITERS[tp]
+    if isinstance(tp, type) and issubclass(tp, OpenEnum):
+        return _write_enum
+    if attrs.has(tp):
+        return conv.get_unstructure_hook(tp)
+    origin, args = get_origin(tp), get_args(tp)
+    if origin is list:
+        item = _writer(conv, args[0])
+        if item is identity:
+            return list
+        return lambda value: [item(x) for x in value]
+    if origin is dict:
+        item = _writer(conv, args[1])
+        if item is identity:
+            return dict
+        return lambda value: {k: item(x) for k, x in value.items()}
+    raise TypeError(f"no wire rule for {tp!r}")
+
+
+def _optional(read: _Reader) -> Callable[[Any, Any], Any]:
+    def hook(value: Any, _: Any) -> Any:
+        return None if value is None else read(value)
+
+    return hook
+
+
+def _wire_fields(cls: type) -> list[tuple[attrs.Attribute[Any], WireInfo, Any]]:
+    attrs.resolve_types(cls)
+    return [(field, wire_info(field), _strip_optional(field.type)) for field in attrs.fields(cls)]
+
+
+def _write_int64(value: Any) -> str:
+    return str(int(value))
+
+
+def _make_converter(*, strict: bool = False, request: bool = False) -> cattrs.Converter:
+    conv = cattrs.Converter(detailed_validation=False, forbid_extra_keys=False)
+
+    def structure_factory(cls: type) -> Callable[[Any, Any], Any]:
+        overrides: dict[str, Any] = {}
+        allowed = set()
+        for field, info, tp in _wire_fields(cls):
+            overrides[field.name] = override(rename=info.name, struct_hook=_optional(_reader(conv, tp)))
+            allowed.add(info.name)
+        base: Callable[[Any, Any], Any] = make_dict_structure_fn(cls, conv, **overrides)
+        if not strict:
+            return base
+
+        def structure_strict(obj: Any, tp: Any) -> Any:
+            extra = {key for key in obj if key not in allowed and not key.startswith("odata.")}
+            if extra:
+                raise ForbiddenExtraKeysError(f"unknown keys for {cls.__name__}: {sorted(extra)}", cls, extra)
+            return base(obj, tp)
+
+        return structure_strict
+
+    def unstructure_factory(cls: type) -> Callable[[Any], Any]:
+        overrides: dict[str, Any] = {}
+        for field, info, tp in _wire_fields(cls):
+            if request and info.read_only:
+                overrides[field.name] = override(omit=True)
+                continue
+            write = _write_int64 if info.int64_as_string else _writer(conv, tp)
+            overrides[field.name] = override(rename=info.name, unstruct_hook=write)
+        unstructure: Callable[[Any], Any] = make_dict_unstructure_fn(
+            cls, conv, _cattrs_omit_if_default=True, **overrides
+        )
+        return unstructure
+
+    conv.register_structure_hook_factory(attrs.has, structure_factory)
+    conv.register_unstructure_hook_factory(attrs.has, unstructure_factory)
+    conv.register_structure_hook_func(
+        lambda tp: isinstance(tp, type) and issubclass(tp, OpenEnum),
+        lambda value, tp: tp(value),
+    )
+    conv.register_unstructure_hook_func(
+        lambda tp: isinstance(tp, type) and issubclass(tp, OpenEnum), _write_enum
+    )
+    conv.register_structure_hook(datetime, lambda value, _: parse_datetime(value))
+    conv.register_unstructure_hook(datetime, format_datetime)
+    conv.register_structure_hook(timedelta, lambda value, _: parse_duration(value))
+    conv.register_unstructure_hook(timedelta, format_duration)
+    return conv
+
+
+converter = _make_converter()
+"""The converter holding every wire rule: ``converter.structure(data, BatchTask)``,
+``converter.unstructure(task)`` (every set field, read-only ones included)."""
+
+strict_converter = _make_converter(strict=True)
+"""Like :data:`converter`, but a key the model does not know (other than ``odata.*``) raises
+:class:`cattrs.errors.ForbiddenExtraKeysError`. For tests that must catch renaming mistakes."""
+
+_request_converter = _make_converter(request=True)
+
+
+# Required-field checks, generated per class on first use.
+
+
+class _Missing(Exception):
+    """A required field is unset; ``parts`` is the path to it, innermost first."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.parts = [name]
+
+
+_checkers: dict[type, Callable[[Any], None] | None] = {}
+
+
+def _model_of(tp: Any) -> tuple[str, type] | None:
+    """('one' | 'list' | 'dict', model class) for a field holding models, else None."""
+    if attrs.has(tp):
+        return "one", tp
+    origin, args = get_origin(tp), get_args(tp)
+    if origin is list and attrs.has(args[0]):
+        return "list", args[0]
+    if origin is dict and attrs.has(args[1]):
+        return "dict", args[1]
+    return None
+
+
+def _checker(cls: type) -> Callable[[Any], None] | None:
+    """The function raising :class:`_Missing` for a ``cls`` instance, or None if nothing can be missing."""
+    if cls in _checkers:
+        return _checkers[cls]
+    _checkers[cls] = None  # provisional, in case of self-reference
+    lines = ["def check(o):"]
+    namespace: dict[str, Any] = {"_Missing": _Missing}
+    for field, info, tp in _wire_fields(cls):
+        if info.read_only:
+            continue
+        name = field.name
+        if info.required:
+            lines.append(f"    if o.{name} is None: raise _Missing({name!r})")
+        nested = _model_of(tp)
+        if nested is None:
+            continue
+        kind, model = nested
+        inner = _checker(model)
+        if inner is None:
+            continue
+        namespace[f"c_{name}"] = inner
+        lines.append(f"    v = o.{name}")
+        if kind == "one":
+            lines += [
+                "    if v is not None:",
+                f"        try: c_{name}(v)",
+                f"        except _Missing as e: e.parts.append({name!r}); raise",
+            ]
+        else:
+            items = "enumerate(v)" if kind == "list" else "v.items()"
+            lines += [
+                "    if v is not None:",
+                f"        for i, x in {items}:",
+                f"            try: c_{name}(x)",
+                f"            except _Missing as e: e.parts.append(f'{name}[{{i!r}}]'); raise",
+            ]
+    if len(lines) == 1:
+        return None
+    exec("\n".join(lines), namespace)  # source built above from field names only
+    checker: Callable[[Any], None] = namespace["check"]
+    _checkers[cls] = checker
+    return checker
+
+
+def to_wire(model: Any) -> dict[str, Any]:
+    """The request body of ``model`` as JSON-ready data.
+
+    Raises :class:`~batchaio.errors.ValidationError` when a field required on send is ``None``
+    (``field`` is the dotted path, e.g. ``"value[3].command_line"``). Read-only fields are left out.
+    """
+    if not attrs.has(type(model)):
+        raise TypeError(f"expected a batchaio model, got {type(model).__name__}")
+    check = _checkers[type(model)] if type(model) in _checkers else _checker(type(model))
+    if check is not None:
+        try:
+            check(model)
+        except _Missing as missing:
+            path = ".".join(reversed(missing.parts)).replace(".[", "[")
+            raise ValidationError(f"{path} is required", field=path) from None
+    result: dict[str, Any] = _request_converter.unstructure(model)
+    return result
+
+
+def encode(model: Any) -> bytes:
+    """The JSON request body of ``model``: :func:`to_wire` serialized with orjson."""
+    return orjson.dumps(to_wire(model))
+
+
+def decode(cls: type[T], content: bytes | str) -> T:
+    """Parse a JSON response body into ``cls`` (a model class or e.g. ``list[BatchTask]``).
+
+    Unknown and ``odata.*`` keys are ignored. Raises :class:`ValueError` when the content is not JSON
+    or does not fit ``cls``.
+    """
+    try:
+        result: T = converter.structure(orjson.loads(content), cls)
+    except (TypeError, AttributeError, KeyError) as err:
+        raise ValueError(f"response body does not fit {getattr(cls, '__name__', cls)}: {err}") from err
+    return result
+
+
+def decode_page(cls: type[T], content: bytes | str) -> tuple[list[T], str | None]:
+    """Parse one page of a list operation: the items (as ``cls``) and the ``odata.nextLink`` (or None)."""
+    try:
+        data = orjson.loads(content)
+        items: list[T] = converter.structure(data.get("value") or [], list[cls])  # type: ignore[valid-type]
+        next_link = data.get("odata.nextLink")
+    except (TypeError, AttributeError, KeyError) as err:
+        raise ValueError(f"list response does not fit {getattr(cls, '__name__', cls)}: {err}") from err
+    return items, next_link if isinstance(next_link, str) and next_link else None
