@@ -89,6 +89,9 @@ _DATETIME = re.compile(
 _DURATION = re.compile(
     r"(-)?P(?:(\d+)W)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)(?:\.(\d{1,9}))?S)?)?\Z", re.ASCII
 )
+MAX_CACHED_DURATIONS = 512
+# Durations repeat (constraints, P7D, the unbounded value): parsed ones are kept, up to MAX_CACHED_DURATIONS.
+_durations: dict[str, timedelta] = {_UNBOUNDED_TEXT: UNBOUNDED_DURATION}
 _FAST_ISOFORMAT = sys.version_info >= (3, 11)  # fromisoformat understands Z and 7 fractional digits
 _fromisoformat = datetime.fromisoformat
 
@@ -125,20 +128,25 @@ def format_datetime(value: datetime) -> str:
 
 def parse_duration(value: str) -> timedelta:
     """Parse an ISO 8601 duration (days, hours, minutes, fractional seconds; weeks accepted)."""
-    if value == _UNBOUNDED_TEXT:
-        return UNBOUNDED_DURATION
+    cached = _durations.get(value)
+    if cached is not None:
+        return cached
     match = _DURATION.match(value)
-    if match is None or value.endswith(("P", "T")):
+    if match is None or (match.lastindex or 1) == 1:
         raise ValueError(f"invalid duration: {value!r}")
     sign, weeks, days, hours, minutes, seconds, fraction = match.groups()
     result = timedelta(
-        days=int(weeks or 0) * 7 + int(days or 0),
-        hours=int(hours or 0),
-        minutes=int(minutes or 0),
-        seconds=int(seconds or 0),
-        microseconds=int(fraction[:6].ljust(6, "0")) if fraction else 0,
+        (int(days) if days else 0) + (int(weeks) * 7 if weeks else 0),
+        (int(hours) * 3600 if hours else 0)
+        + (int(minutes) * 60 if minutes else 0)
+        + (int(seconds) if seconds else 0),
+        int(fraction[:6].ljust(6, "0")) if fraction else 0,
     )
-    return -result if sign else result
+    if sign:
+        result = -result
+    if len(_durations) < MAX_CACHED_DURATIONS:
+        _durations[value] = result
+    return result
 
 
 def format_duration(value: timedelta) -> str:
@@ -271,7 +279,70 @@ def _writer(conv: cattrs.Converter, tp: Any) -> _Writer:
     raise TypeError(f"no wire rule for {tp!r}")
 
 
-def _optional(read: _Reader) -> Callable[[Any, Any], Any]:
+_Hook = Callable[[Any, Any], Any]
+
+
+def _optional_str(value: Any, _: Any) -> Any:
+    return value if value.__class__ is str or value is None else str(value)
+
+
+def _optional_int(value: Any, _: Any) -> Any:
+    return value if value.__class__ is int or value is None else int(value)
+
+
+def _optional_float(value: Any, _: Any) -> Any:
+    return value if value.__class__ is float or value is None else float(value)
+
+
+def _optional_datetime(value: Any, _: Any) -> Any:
+    return None if value is None else parse_datetime(value)
+
+
+def _optional_duration(value: Any, _: Any) -> Any:
+    return None if value is None else parse_duration(value)
+
+
+_OPTIONAL_PRIMITIVES: dict[Any, _Hook] = {
+    str: _optional_str,
+    int: _optional_int,
+    float: _optional_float,
+    datetime: _optional_datetime,
+    timedelta: _optional_duration,
+}
+
+
+def _field_hook(conv: cattrs.Converter, tp: Any) -> _Hook:
+    """The structure hook of an optional field of type ``tp``: one call per field, None passed through."""
+    if tp in _OPTIONAL_PRIMITIVES:
+        return _OPTIONAL_PRIMITIVES[tp]
+    if isinstance(tp, type) and issubclass(tp, OpenEnum):
+        known, enum_cls = tp._value2member_map_, tp
+
+        def enum_hook(value: Any, _: Any) -> Any:
+            if value is None:
+                return None
+            member = known.get(value)
+            return member if member is not None else enum_cls(value)
+
+        return enum_hook
+    if attrs.has(tp):
+        nested = conv.get_structure_hook(tp)
+        model = tp
+
+        def model_hook(value: Any, _: Any) -> Any:
+            return None if value is None else nested(value, model)
+
+        return model_hook
+    if get_origin(tp) is list and attrs.has(get_args(tp)[0]):
+        model = get_args(tp)[0]
+        item = conv.get_structure_hook(model)
+
+        def list_hook(value: Any, _: Any) -> Any:
+            return None if value is None else [item(x, model) for x in value]
+
+        return list_hook
+    read = _reader(conv, tp)
+
     def hook(value: Any, _: Any) -> Any:
         return None if value is None else read(value)
 
@@ -294,7 +365,7 @@ def _make_converter(*, strict: bool = False, request: bool = False) -> cattrs.Co
         overrides: dict[str, Any] = {}
         allowed = set()
         for field, info, tp in _wire_fields(cls):
-            overrides[field.name] = override(rename=info.name, struct_hook=_optional(_reader(conv, tp)))
+            overrides[field.name] = override(rename=info.name, struct_hook=_field_hook(conv, tp))
             allowed.add(info.name)
         base: Callable[[Any, Any], Any] = make_dict_structure_fn(cls, conv, **overrides)
         if not strict:
