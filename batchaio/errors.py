@@ -1,14 +1,59 @@
 """Exceptions raised by batchaio.
 
-The transport issue extends this tree; the base classes here are what the rest of the package builds on::
+::
 
-    BatchaioError
-     └── ValidationError        bad input, found before anything is sent
+    BatchaioError                       base of everything batchaio raises
+     ├── ValidationError                bad input, found before anything is sent (also a ValueError)
+     ├── FileChangedError               a file changed on the node while a download was being resumed
+     ├── TransportError                 no HTTP status; ``outcome_unknown``: may it have been applied?
+     │    ├── RequestNotSentError       the request provably never reached the service (connect, pool, config)
+     │    ├── OutcomeUnknownError       the request may have been applied (reset, read/write timeout, ...)
+     │    └── DeadlineExceededError     the call's overall deadline ran out (also a builtin TimeoutError)
+     └── BatchStatusError               the service answered with an error status
+          ├── BadRequestError           400
+          ├── AuthenticationError       401, 403
+          ├── NotFoundError             404
+          ├── ConflictError             409
+          ├── PreconditionFailedError   412
+          ├── RequestBodyTooLargeError  413
+          ├── ThrottledError            429 (``retry_after``)
+          └── ServerError               5xx
+
+:func:`error_class_for_status` is the one mapping from a status code to a class. Every status error carries
+the Batch error body: ``code``, ``message`` (the ``message.value``), ``values`` (its key/value pairs), plus
+``request_id`` and ``client_request_id``. Messages and URLs shown by these exceptions are redacted.
 """
 
 from __future__ import annotations
 
-__all__ = ["BatchaioError", "ValidationError"]
+import builtins
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from batchaio._redact import redact_text, redact_url
+
+__all__ = [
+    "AuthenticationError",
+    "BadRequestError",
+    "BatchStatusError",
+    "BatchaioError",
+    "ConflictError",
+    "DeadlineExceededError",
+    "FileChangedError",
+    "NotFoundError",
+    "OutcomeUnknownError",
+    "PreconditionFailedError",
+    "RequestBodyTooLargeError",
+    "RequestNotSentError",
+    "ServerError",
+    "ThrottledError",
+    "TransportError",
+    "ValidationError",
+    "error_class_for_status",
+    "parse_error_body",
+]
 
 
 class BatchaioError(Exception):
@@ -25,3 +70,201 @@ class ValidationError(BatchaioError, ValueError):
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class TransportError(BatchaioError):
+    """The call failed without an HTTP status: network trouble, timeouts, or the call's deadline.
+
+    ``outcome_unknown`` is ``True`` when some attempt of the call may have reached the service and been
+    applied (so a create may exist, an action may have happened); ``False`` when no attempt was ever sent.
+    The underlying ``httpx`` exception, if any, is the ``__cause__``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        outcome_unknown: bool,
+        method: str | None = None,
+        url: str | None = None,
+        attempts: int = 1,
+        client_request_id: str | None = None,
+    ) -> None:
+        self.outcome_unknown = outcome_unknown
+        self.method = method
+        self.url = redact_url(url) if url is not None else None
+        self.attempts = attempts
+        self.client_request_id = client_request_id
+        where = f" ({method} {self.url})" if method and self.url else ""
+        ids = f" client-request-id={client_request_id}" if client_request_id else ""
+        super().__init__(f"{redact_text(message)}{where}; attempts={attempts}{ids}")
+
+
+class RequestNotSentError(TransportError):
+    """The request never reached the service (connection refused, DNS, TLS, pool exhausted...)."""
+
+    def __init__(self, message: str, **kwargs: Any) -> None:
+        super().__init__(message, outcome_unknown=False, **kwargs)
+
+
+class OutcomeUnknownError(TransportError):
+    """The request may or may not have been applied by the service.
+
+    Raised at once, without a retry, for operations that are not idempotent (node reboot, reimage, upload of
+    service logs) when a connection drops or times out after the request was sent; raised for other operations
+    when their retries are exhausted and some attempt had an unknown outcome.
+    """
+
+    def __init__(self, message: str, **kwargs: Any) -> None:
+        super().__init__(message, outcome_unknown=True, **kwargs)
+
+
+class DeadlineExceededError(TransportError, builtins.TimeoutError):
+    """The call's overall deadline (retries included) ran out while an attempt was in flight."""
+
+
+class BatchStatusError(BatchaioError):
+    """The service answered with an error status.
+
+    Attributes: ``status_code``; ``code`` (Batch error code such as ``"JobNotFound"``, ``None`` if absent);
+    ``message`` (the error's ``message.value``, possibly empty); ``values`` (dict of the error's key/value
+    details, e.g. ``{"Reason": ...}``); ``request_id`` (server) and ``client_request_id``; ``retry_after``
+    (seconds the service asked to wait, or ``None``); ``attempts``; ``prior_outcome_unknown`` (an earlier
+    attempt of the same call may have been applied, so e.g. a 412 may be caused by our own earlier write);
+    ``method`` and ``url`` (redacted).
+    """
+
+    def __init__(
+        self,
+        status_code: int,
+        *,
+        code: str | None = None,
+        message: str = "",
+        values: Mapping[str, str] | None = None,
+        request_id: str | None = None,
+        client_request_id: str | None = None,
+        retry_after: float | None = None,
+        attempts: int = 1,
+        prior_outcome_unknown: bool = False,
+        method: str | None = None,
+        url: str | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.code = code
+        self.message = redact_text(message)
+        self.values = {key: redact_text(value) for key, value in (values or {}).items()}
+        self.request_id = request_id
+        self.client_request_id = client_request_id
+        self.retry_after = retry_after
+        self.attempts = attempts
+        self.prior_outcome_unknown = prior_outcome_unknown
+        self.method = method
+        self.url = redact_url(url) if url is not None else None
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        text = f"{self.status_code} {self.code or 'error'}"
+        summary = " ".join(line.strip() for line in self.message.splitlines() if line.strip())
+        if summary:
+            text += f": {summary}"
+        if self.method and self.url:
+            text += f" ({self.method} {self.url})"
+        ids = [
+            f"{name}={value}"
+            for name, value in (
+                ("request-id", self.request_id),
+                ("client-request-id", self.client_request_id),
+            )
+            if value
+        ]
+        if ids:
+            text += f" [{', '.join(ids)}]"
+        return text
+
+
+class BadRequestError(BatchStatusError):
+    """400: the service rejected the request as malformed or invalid."""
+
+
+class AuthenticationError(BatchStatusError):
+    """401 or 403: the credential was refused (``AuthenticationFailed``) or lacks permission."""
+
+
+class NotFoundError(BatchStatusError):
+    """404: the pool, job, task, node, file... does not exist (``JobNotFound``, ``TaskNotFound``...)."""
+
+
+class ConflictError(BatchStatusError):
+    """409: already exists (``*Exists``), being deleted (``*BeingDeleted``), wrong state, or quota reached."""
+
+
+class PreconditionFailedError(BatchStatusError):
+    """412: an ``If-Match`` / ``If-Unmodified-Since`` condition did not hold (``ConditionNotMet``)."""
+
+
+class RequestBodyTooLargeError(BatchStatusError):
+    """413: the body was over the service's limit (``values["MaxLimit"]`` gives it in bytes)."""
+
+
+class ThrottledError(BatchStatusError):
+    """429: too many requests; ``retry_after`` holds the seconds the service asked to wait, if any."""
+
+
+class ServerError(BatchStatusError):
+    """5xx: the service (or a proxy in front of it) failed or is busy."""
+
+
+_BY_STATUS: dict[int, type[BatchStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: AuthenticationError,
+    404: NotFoundError,
+    409: ConflictError,
+    412: PreconditionFailedError,
+    413: RequestBodyTooLargeError,
+    429: ThrottledError,
+}
+
+
+def error_class_for_status(status_code: int) -> type[BatchStatusError]:
+    """Return the exception class that represents an error response with ``status_code``."""
+    cls = _BY_STATUS.get(status_code)
+    if cls is not None:
+        return cls
+    if 500 <= status_code <= 599:
+        return ServerError
+    return BatchStatusError
+
+
+def parse_error_body(content: bytes) -> tuple[str | None, str, dict[str, str]]:
+    """Extract ``(code, message, values)`` from a Batch error body.
+
+    Tolerates an empty body, a body that is not JSON, and any missing or oddly typed field; ``values`` entries
+    use ``key`` (or ``name``, as autoscale errors do) and ``value``.
+    """
+    if not content:
+        return None, "", {}
+    try:
+        body = orjson.loads(content)
+    except orjson.JSONDecodeError:
+        text = content[:200].decode("utf-8", "replace").strip()
+        return None, text, {}
+    if not isinstance(body, dict):
+        return None, "", {}
+    code = body.get("code")
+    raw_message = body.get("message")
+    message = raw_message.get("value") if isinstance(raw_message, dict) else raw_message
+    values: dict[str, str] = {}
+    raw_values = body.get("values")
+    if isinstance(raw_values, list):
+        for entry in raw_values:
+            if isinstance(entry, dict):
+                key = entry.get("key", entry.get("name"))
+                if key is not None:
+                    values[str(key)] = "" if entry.get("value") is None else str(entry.get("value"))
+    return (str(code) if code is not None else None), (str(message) if message is not None else ""), values
+
+
+class FileChangedError(BatchaioError):
+    """A download was interrupted and, when resumed, the file was no longer the one being read (its ETag or
+    Last-Modified changed), so the parts received cannot be joined. Start the download again."""

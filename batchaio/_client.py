@@ -1,0 +1,189 @@
+"""BatchClient: configuration, the owned HTTP client, the request pipeline and (later) the resource groups."""
+
+from __future__ import annotations
+
+import importlib.util
+import random
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from batchaio import _constants as C
+from batchaio._config import DEFAULT_TIMEOUT, Limits, Timeout
+from batchaio._retry import RetryPolicy
+from batchaio._transport import Pipeline
+from batchaio.auth import (
+    AsyncTokenCredential,
+    SharedKeyAuth,
+    SharedKeyCredential,
+    TokenCredentialAuth,
+    _Authorizer,
+)
+from batchaio.errors import ValidationError
+from batchaio.resources import (
+    Applications,
+    BatchClientWithRawResponse,
+    Certificates,
+    Jobs,
+    JobSchedules,
+    Nodes,
+    Pools,
+    Tasks,
+)
+
+__all__ = ["BatchClient"]
+
+
+class BatchClient:
+    """Asynchronous client of one Azure Batch account.
+
+    ``endpoint`` is the account URL (``https://<account>.<region>.batch.azure.com``). ``credential`` is a
+    :class:`~batchaio.SharedKeyCredential` or any Microsoft Entra credential with an async ``get_token`` (for
+    example ``azure.identity.aio.DefaultAzureCredential()``). Keyword options:
+
+    - ``timeout``: a :class:`~batchaio.Timeout`, a number of seconds for every phase, or ``None`` for none.
+    - ``limits``: connection-pool :class:`~batchaio.Limits` of the built-in transport.
+    - ``retry``: the default :class:`~batchaio.RetryPolicy` (``RetryPolicy.no_retries()`` turns retries off).
+    - ``http2``: use HTTP/2 (needs the optional ``h2`` package: ``pip install 'httpx[http2]'``).
+    - ``allow_insecure_http``: accept an ``http://`` endpoint (the local emulator); tokens are still refused
+      over http.
+    - ``token_scope``: the Entra scope (other clouds use another resource).
+    - ``transport``: an ``httpx.AsyncBaseTransport`` to send through instead of the built-in one (``limits``
+      and ``http2`` then do not apply); the client closes it when it closes.
+
+    Use it as ``async with BatchClient(...) as client:`` or call :meth:`aclose`. Works under asyncio and trio.
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        credential: SharedKeyCredential | AsyncTokenCredential,
+        *,
+        timeout: Timeout | float | None = DEFAULT_TIMEOUT,
+        limits: Limits | None = None,
+        retry: RetryPolicy | None = None,
+        http2: bool = False,
+        allow_insecure_http: bool = False,
+        token_scope: str = C.DEFAULT_TOKEN_SCOPE,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.endpoint = _check_endpoint(endpoint, allow_insecure_http=allow_insecure_http)
+        self.credential = credential
+        authorizer: _Authorizer
+        if isinstance(credential, SharedKeyCredential):
+            authorizer = SharedKeyAuth(credential)
+        elif callable(getattr(credential, "get_token", None)):
+            if not self.endpoint.startswith("https://"):
+                raise ValidationError(
+                    "Microsoft Entra tokens are only sent over https, even with allow_insecure_http",
+                    field="endpoint",
+                )
+            authorizer = TokenCredentialAuth(credential, scope=token_scope)
+        else:
+            raise ValidationError(
+                "credential must be a SharedKeyCredential or have an async get_token method",
+                field="credential",
+            )
+        if http2 and importlib.util.find_spec("h2") is None:
+            raise ImportError(
+                "http2=True needs the optional 'h2' package; install it with: pip install 'httpx[http2]'"
+            )
+        self.timeout = _timeout(timeout)
+        self.limits = limits if limits is not None else Limits()
+        self.retry = retry if retry is not None else RetryPolicy(rng=random.Random())
+        self._http = httpx.AsyncClient(
+            transport=transport,
+            http2=http2,
+            limits=self.limits.as_httpx(),
+            timeout=self.timeout.as_httpx(),
+            follow_redirects=False,
+            verify=True,
+        )
+        self._pipeline = Pipeline(
+            http=self._http,
+            endpoint=self.endpoint,
+            authorizer=authorizer,
+            retry=self.retry,
+            timeout=self.timeout,
+        )
+        self._closed = False
+
+        # --- Resource groups -------------------------------------------------------------------------------
+        self.applications = Applications(self._pipeline)
+        self.certificates = Certificates(self._pipeline)
+        self.jobs = Jobs(self._pipeline)
+        self.job_schedules = JobSchedules(self._pipeline)
+        self.nodes = Nodes(self._pipeline)
+        self.pools = Pools(self._pipeline)
+        self.tasks = Tasks(self._pipeline)
+        self.with_raw_response = BatchClientWithRawResponse(
+            applications=self.applications,
+            certificates=self.certificates,
+            jobs=self.jobs,
+            job_schedules=self.job_schedules,
+            nodes=self.nodes,
+            pools=self.pools,
+            tasks=self.tasks,
+        )
+        # --- end of resource groups ------------------------------------------------------------------------
+
+    @property
+    def is_closed(self) -> bool:
+        """Whether :meth:`aclose` has been called."""
+        return self._closed
+
+    async def aclose(self) -> None:
+        """Close the connections (and the transport). Safe to call twice."""
+        if not self._closed:
+            self._closed = True
+            await self._http.aclose()
+
+    async def __aenter__(self) -> BatchClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"BatchClient(endpoint={self.endpoint!r}, credential={_credential_repr(self.credential)})"
+
+
+def _credential_repr(credential: Any) -> str:
+    if isinstance(credential, SharedKeyCredential):
+        return repr(credential)
+    return f"<{type(credential).__name__}>"
+
+
+def _timeout(value: Timeout | float | None) -> Timeout:
+    if isinstance(value, Timeout):
+        return value.resolve(DEFAULT_TIMEOUT)
+    if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)):
+        return Timeout.of(value)
+    raise ValidationError("timeout must be a Timeout, a number of seconds or None", field="timeout")
+
+
+def _check_endpoint(endpoint: str, *, allow_insecure_http: bool) -> str:
+    if not isinstance(endpoint, str) or any(ch in endpoint for ch in "\r\n\t "):
+        raise ValidationError("endpoint must be a URL string without whitespace", field="endpoint")
+    try:
+        url = httpx.URL(endpoint)
+    except httpx.InvalidURL:
+        raise ValidationError("endpoint is not a valid URL", field="endpoint") from None
+    if url.scheme not in ("https", "http") or not url.host:
+        raise ValidationError("endpoint must be an https:// URL with a host", field="endpoint")
+    if url.scheme == "http" and not allow_insecure_http:
+        raise ValidationError(
+            "plain http:// endpoints are refused; pass allow_insecure_http=True for a local emulator",
+            field="endpoint",
+        )
+    if url.userinfo or url.query or url.fragment:
+        raise ValidationError(
+            "endpoint must not contain credentials, a query or a fragment", field="endpoint"
+        )
+    return str(url.copy_with(raw_path=url.raw_path.rstrip(b"/") or b"")).rstrip("/")

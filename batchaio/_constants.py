@@ -1,0 +1,76 @@
+"""Every tuning constant of the transport layer, in one place.
+
+Change a number here and the whole client follows; nothing else in the package spells these values out.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# --- Client timeouts (seconds); the service's own processing limit is 30 s ----------------------------------
+DEFAULT_CONNECT_TIMEOUT: Final = 10.0
+DEFAULT_READ_TIMEOUT: Final = 60.0
+DEFAULT_WRITE_TIMEOUT: Final = 60.0
+DEFAULT_POOL_TIMEOUT: Final = 30.0
+
+# --- Connection pool ---------------------------------------------------------------------------------------
+DEFAULT_MAX_CONNECTIONS: Final = 100
+DEFAULT_MAX_KEEPALIVE_CONNECTIONS: Final = 100
+DEFAULT_KEEPALIVE_EXPIRY: Final = 30.0
+
+# --- Retries -----------------------------------------------------------------------------------------------
+DEFAULT_MAX_ATTEMPTS: Final = 5
+DEFAULT_BACKOFF_BASE: Final = 0.8
+DEFAULT_BACKOFF_CAP: Final = 30.0
+DEFAULT_RETRY_AFTER_CAP: Final = 60.0
+DEFAULT_DEADLINE: Final = 180.0
+# Statuses worth another attempt (subject to the operation's idempotency class).
+RETRYABLE_STATUSES: Final = frozenset({408, 429, 500, 502, 503, 504})
+# Statuses that say "not processed, come back later": the request was provably not applied.
+THROTTLING_STATUSES: Final = frozenset({429, 503})
+
+# --- Server-side timeout (query ``timeout``) ---------------------------------------------------------------
+SERVER_TIMEOUT_MIN: Final = 1
+SERVER_TIMEOUT_MAX: Final = 30
+
+# --- Microsoft Entra tokens --------------------------------------------------------------------------------
+DEFAULT_TOKEN_SCOPE: Final = "https://batch.core.windows.net//.default"
+TOKEN_REFRESH_MARGIN: Final = 300.0
+TOKEN_REFRESH_JITTER: Final = 60.0
+
+# --- Wire --------------------------------------------------------------------------------------------------
+JSON_CONTENT_TYPE: Final = "application/json; odata=minimalmetadata"
+ACCEPT: Final = "application/json"
+# Query parameters whose values may appear in logs and error messages; every other value is redacted.
+LOGGABLE_QUERY_PARAMETERS: Final = frozenset({"api-version", "timeout", "maxresults"})
+REDACTED: Final = "REDACTED"
+LOGGER_NAME: Final = "batchaio"
+
+# --- Autoscale: the service wants 30 s between autoscale calls to one pool ---------------------------------
+AUTOSCALE_MIN_INTERVAL: Final = 30.0
+AUTOSCALE_OPERATIONS: Final = frozenset({"Pools_EnablePoolAutoScale", "Pools_EvaluatePoolAutoScale"})
+
+# --- Operations layer (resources, paging, downloads) -------------------------------------------------------
+# maxresults accepted by list operations: certificates allow 100 per page, every other listing 1000.
+MAX_RESULTS_LIMIT: Final = 1000
+CERTIFICATE_MAX_RESULTS_LIMIT: Final = 100
+# Tasks in one addtaskcollection request.
+MAX_TASKS_PER_COLLECTION: Final = 100
+# Times one download may be resumed with a byte range after its connection dropped mid-body.
+DOWNLOAD_RESUME_ATTEMPTS: Final = 3
+
+# --- Bulk task submission (addtaskcollection) ---------------------------------------------------------------
+BULK_MAX_TASKS_PER_CHUNK: Final = 100
+# The service refuses bodies over 1,048,576 bytes (413); chunks are measured on the encoded bytes and kept
+# under this, leaving room for anything a proxy or the service might count differently.
+BULK_MAX_CHUNK_BYTES: Final = 1_000_000
+BULK_DEFAULT_CONCURRENCY: Final = 8
+# Requests that may carry one task before it is given up (throttling, 5xx, resets and per-task servererror).
+BULK_MAX_ATTEMPTS: Final = 10
+BULK_BACKOFF_BASE: Final = 0.5
+BULK_BACKOFF_CAP: Final = 20.0
+# Floor under the jittered backoff so that a retry is never immediate.
+BULK_MIN_RETRY_DELAY: Final = 0.05
+BULK_RETRY_AFTER_CAP: Final = 60.0
+# Up to this fraction of a Retry-After is added at random, so throttled workers do not return together.
+BULK_RETRY_AFTER_JITTER: Final = 0.1

@@ -1,0 +1,158 @@
+"""What a call returns besides its data: response metadata and the pipeline's response objects.
+
+:class:`ResponseMetadata` holds the headers that matter (ETag, Last-Modified, request ids, Location,
+DataServiceId, status code) and is what create/update/action operations return. :class:`BatchResponse` is a
+fully read response as the pipeline's ``send`` returns it; :class:`BatchStreamResponse` is its streamed
+counterpart for downloads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from email.utils import parsedate_to_datetime
+from typing import Any, Protocol
+
+import attrs
+import httpx
+import orjson
+
+from batchaio._redact import redact_url
+from batchaio.errors import OutcomeUnknownError
+
+__all__ = ["BatchResponse", "BatchStreamResponse", "ResponseMetadata", "parse_http_date"]
+
+
+class _HasStatusAndHeaders(Protocol):
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def headers(self) -> httpx.Headers: ...
+
+
+def parse_http_date(value: str | None) -> dt.datetime | None:
+    """Parse an RFC 1123 date (``Mon, 01 Jul 2024 10:15:30 GMT``) into an aware UTC datetime, or ``None``."""
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed.astimezone(dt.timezone.utc)
+
+
+@attrs.frozen(kw_only=True)
+class ResponseMetadata:
+    """The response headers that matter, parsed; returned by create, update and action calls.
+
+    ``etag`` is given as the service sends it (unquoted). ``applied_by_earlier_attempt`` is ``True`` when the
+    service answered a retry with "already exists" / "not found" / "already in that state" after an earlier
+    attempt whose outcome was unknown: the pipeline then treats the call as done by that earlier attempt, and
+    ``status_code`` is the status of the final answer (e.g. 409).
+    """
+
+    status_code: int
+    request_id: str | None = None
+    client_request_id: str | None = None
+    etag: str | None = None
+    last_modified: dt.datetime | None = None
+    location: str | None = None
+    data_service_id: str | None = None
+    attempts: int = 1
+    applied_by_earlier_attempt: bool = False
+
+    @classmethod
+    def from_response(
+        cls, response: _HasStatusAndHeaders, *, attempts: int = 1, applied_by_earlier_attempt: bool = False
+    ) -> ResponseMetadata:
+        """Build from anything with ``status_code`` and ``headers`` (e.g. ``httpx.Response``)."""
+        headers = response.headers
+        return cls(
+            status_code=response.status_code,
+            request_id=headers.get("request-id"),
+            client_request_id=headers.get("client-request-id"),
+            etag=headers.get("etag"),
+            last_modified=parse_http_date(headers.get("last-modified")),
+            location=headers.get("location"),
+            data_service_id=headers.get("dataserviceid"),
+            attempts=attempts,
+            applied_by_earlier_attempt=applied_by_earlier_attempt,
+        )
+
+
+@attrs.frozen(kw_only=True)
+class BatchResponse:
+    """A response whose body has been read, as returned by ``Pipeline.send``.
+
+    ``prior_outcome_unknown`` is ``True`` when an earlier attempt of this call failed with an unknown outcome
+    (so, for addtaskcollection, a per-task ``TaskExists`` may be our own earlier success).
+    """
+
+    status_code: int
+    headers: httpx.Headers = attrs.field(repr=False)
+    content: bytes = attrs.field(repr=False)
+    metadata: ResponseMetadata
+    method: str
+    url: str = attrs.field(repr=redact_url)
+    prior_outcome_unknown: bool = False
+
+    def json(self) -> Any:
+        """The body decoded as JSON (``None`` for an empty body)."""
+        return orjson.loads(self.content) if self.content else None
+
+    @property
+    def applied_by_earlier_attempt(self) -> bool:
+        """See :attr:`ResponseMetadata.applied_by_earlier_attempt`."""
+        return self.metadata.applied_by_earlier_attempt
+
+
+class BatchStreamResponse:
+    """A successful response whose body is still on the wire (downloads).
+
+    Iterate with :meth:`aiter_bytes`; the pipeline closes it when its ``stream`` context exits. A connection
+    failure while reading raises :class:`~batchaio.errors.OutcomeUnknownError` (for a download, this only
+    means the body is incomplete; resume with ``ocp-range``).
+    """
+
+    __slots__ = ("_response", "metadata", "method", "url")
+
+    def __init__(
+        self, response: httpx.Response, metadata: ResponseMetadata, *, method: str, url: str
+    ) -> None:
+        self._response = response
+        self.metadata = metadata
+        self.method = method
+        self.url = url
+
+    @property
+    def status_code(self) -> int:
+        """HTTP status of the response."""
+        return self._response.status_code
+
+    @property
+    def headers(self) -> httpx.Headers:
+        """Response headers."""
+        return self._response.headers
+
+    async def aiter_bytes(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
+        """Yield the body in chunks as it arrives."""
+        try:
+            async for chunk in self._response.aiter_bytes(chunk_size):
+                yield chunk
+        except httpx.TransportError as exc:
+            raise OutcomeUnknownError(
+                f"the connection failed while reading the body: {type(exc).__name__}",
+                method=self.method,
+                url=self.url,
+                client_request_id=self.metadata.client_request_id,
+            ) from exc
+
+    async def aread(self) -> bytes:
+        """Read the rest of the body."""
+        return b"".join([chunk async for chunk in self.aiter_bytes()])
+
+    def __repr__(self) -> str:
+        return f"<BatchStreamResponse [{self.status_code}]>"

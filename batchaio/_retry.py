@@ -1,0 +1,213 @@
+"""The retry policy: when a call may be tried again and how long to wait first.
+
+Pure decisions, no I/O: the pipeline asks :func:`may_retry_status`, :func:`classify_transport_error` and
+:func:`presumed_done`, and waits :meth:`RetryPolicy.delay`. The bulk engine reuses :func:`backoff_delay` and
+:func:`parse_retry_after`.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import random
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import attrs
+import httpx
+
+from batchaio import _constants as C
+from batchaio._idempotency import Idempotency, idempotency_of
+
+__all__ = [
+    "Idempotency",
+    "RetryPolicy",
+    "TransportFailure",
+    "backoff_delay",
+    "classify_transport_error",
+    "idempotency_of",
+    "may_retry_status",
+    "may_retry_transport",
+    "parse_retry_after",
+    "presumed_done",
+    "status_outcome_unknown",
+]
+
+
+def backoff_delay(retry_number: int, *, base: float, cap: float, rng: random.Random) -> float:
+    """Full-jitter exponential backoff: uniform in ``[0, min(cap, base * 2 ** (retry_number - 1))]``.
+
+    ``retry_number`` counts retries from 1 (the wait before the second attempt).
+    """
+    exponent = min(max(retry_number - 1, 0), 62)
+    return rng.uniform(0.0, min(cap, base * (2.0**exponent)))
+
+
+def _positive_int(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"RetryPolicy.{attribute.name} must be an integer >= 1, got {value!r}")
+
+
+def _non_negative(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0 or math.isnan(value):
+        raise ValueError(f"RetryPolicy.{attribute.name} must be a number >= 0, got {value!r}")
+
+
+def _deadline(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0):
+        raise ValueError(f"RetryPolicy.deadline must be a positive number of seconds or None, got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class RetryPolicy:
+    """How a call is retried.
+
+    - ``max_attempts``: attempts in all, the first included (1 = no retries).
+    - ``backoff_base`` / ``backoff_cap``: full-jitter exponential backoff, in seconds.
+    - ``retry_after_cap``: the longest ``Retry-After`` honoured; longer requests are shortened to it.
+    - ``deadline``: seconds for the whole call, attempts and waits included (``None``: no overall limit).
+      A wait that would end past the deadline is not started: the last error is raised instead.
+    - ``retry_statuses``: statuses worth retrying (still subject to the operation's idempotency class).
+    - ``rng``: the source of jitter; pass ``random.Random(seed)`` for reproducible delays.
+    """
+
+    max_attempts: int = attrs.field(default=C.DEFAULT_MAX_ATTEMPTS, validator=_positive_int)
+    backoff_base: float = attrs.field(default=C.DEFAULT_BACKOFF_BASE, validator=_non_negative)
+    backoff_cap: float = attrs.field(default=C.DEFAULT_BACKOFF_CAP, validator=_non_negative)
+    retry_after_cap: float = attrs.field(default=C.DEFAULT_RETRY_AFTER_CAP, validator=_non_negative)
+    deadline: float | None = attrs.field(default=C.DEFAULT_DEADLINE, validator=_deadline)
+    retry_statuses: frozenset[int] = attrs.field(default=C.RETRYABLE_STATUSES, converter=frozenset)
+    rng: random.Random = attrs.field(factory=random.Random, eq=False, repr=False)
+
+    @classmethod
+    def no_retries(cls, *, deadline: float | None = C.DEFAULT_DEADLINE) -> RetryPolicy:
+        """A policy that makes exactly one attempt (the bulk engine retries on its own terms)."""
+        return cls(max_attempts=1, deadline=deadline)
+
+    def delay(self, retry_number: int, retry_after: float | None = None) -> float:
+        """Seconds to wait before retry ``retry_number`` (from 1).
+
+        A server-given ``retry_after`` wins over the backoff; it gets up to 10% of jitter so that many callers
+        throttled together do not come back together, and is capped at ``retry_after_cap``.
+        """
+        if retry_after is not None:
+            return min(retry_after + self.rng.uniform(0.0, 0.1 * retry_after), self.retry_after_cap)
+        return backoff_delay(retry_number, base=self.backoff_base, cap=self.backoff_cap, rng=self.rng)
+
+
+def parse_retry_after(headers: Mapping[str, str], *, now: datetime | None = None) -> float | None:
+    """Seconds the service asks to wait, from ``retry-after-ms``, ``x-ms-retry-after-ms`` or ``Retry-After``.
+
+    ``Retry-After`` may be a number of seconds or an HTTP date (a date in the past gives 0). Negative,
+    infinite or unparseable values are ignored; ``None`` when there is no usable value. Not capped here.
+    """
+    lowered = {name.lower(): value for name, value in headers.items()}
+    for name in ("retry-after-ms", "x-ms-retry-after-ms"):
+        milliseconds = _number(lowered.get(name))
+        if milliseconds is not None:
+            return milliseconds / 1000.0
+    raw = lowered.get("retry-after")
+    if raw is None:
+        return None
+    seconds = _number(raw)
+    if seconds is not None:
+        return seconds
+    try:
+        when = parsedate_to_datetime(raw.strip())
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    reference = now if now is not None else datetime.now(timezone.utc)
+    return max((when - reference).total_seconds(), 0.0)
+
+
+def _number(raw: str | None) -> float | None:
+    if raw is None:
+        return None
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        return None
+    if math.isnan(value) or math.isinf(value) or value < 0:
+        return None
+    return value
+
+
+def minimum_throttle_delay(operation_id: str) -> float:
+    """Least wait after a 429 for ``operation_id`` (autoscale calls need 30 s between calls to one pool)."""
+    return C.AUTOSCALE_MIN_INTERVAL if operation_id in C.AUTOSCALE_OPERATIONS else 0.0
+
+
+class TransportFailure(enum.Enum):
+    """What an ``httpx`` transport exception says about the request."""
+
+    NOT_SENT = "not-sent"
+    """Never reached the service (connect error/timeout, pool timeout): always safe to retry."""
+    OUTCOME_UNKNOWN = "outcome-unknown"
+    """May have been received and applied (read/write error or timeout, protocol error, reset)."""
+    FATAL = "fatal"
+    """A configuration or local error (unsupported scheme, invalid header): not sent, never retried."""
+
+
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError)
+_FATAL = (httpx.UnsupportedProtocol, httpx.LocalProtocolError)
+
+
+def classify_transport_error(exc: BaseException) -> TransportFailure:
+    """Classify an ``httpx`` exception raised while sending a request or reading its response."""
+    if isinstance(exc, _NOT_SENT):
+        return TransportFailure.NOT_SENT
+    if isinstance(exc, _FATAL):
+        return TransportFailure.FATAL
+    return TransportFailure.OUTCOME_UNKNOWN
+
+
+def may_retry_transport(idempotency: Idempotency, failure: TransportFailure) -> bool:
+    """Whether a failed attempt may be retried, given the operation's class."""
+    if failure is TransportFailure.NOT_SENT:
+        return True
+    if failure is TransportFailure.FATAL:
+        return False
+    return idempotency is not Idempotency.NOT_IDEMPOTENT
+
+
+def status_outcome_unknown(status_code: int) -> bool:
+    """Whether an error status leaves open that the request was applied (500, 502, 504 and other 5xx).
+
+    408 (the request did not arrive in time), 429 and 503 (throttled, busy) mean it was not processed.
+    """
+    return status_code >= 500 and status_code not in C.THROTTLING_STATUSES
+
+
+def may_retry_status(policy: RetryPolicy, idempotency: Idempotency, status_code: int) -> bool:
+    """Whether an error status may be retried: in the policy's list and, for non-idempotent operations, only
+    when the status proves the request was not applied."""
+    if status_code not in policy.retry_statuses:
+        return False
+    if idempotency is Idempotency.NOT_IDEMPOTENT:
+        return not status_outcome_unknown(status_code)
+    return True
+
+
+_NOT_A_STATE_CONFLICT = ("BeingDeleted", "QuotaReached", "NotFound")
+
+
+def presumed_done(idempotency: Idempotency, status_code: int, code: str | None) -> bool:
+    """After an attempt with an unknown outcome, whether this error answer to a retry means "already done".
+
+    - create with id: 409 ``*Exists``;
+    - delete: 404 (``*NotFound``) or 409 ``*BeingDeleted``;
+    - state transition: a 409 state conflict (not ``*BeingDeleted`` or a quota).
+    """
+    if idempotency is Idempotency.CREATE_WITH_ID:
+        return status_code == 409 and code is not None and code.endswith("Exists")
+    if idempotency is Idempotency.DELETE:
+        return status_code == 404 or (
+            status_code == 409 and code is not None and code.endswith("BeingDeleted")
+        )
+    if idempotency is Idempotency.STATE_TRANSITION:
+        return status_code == 409 and not (code is not None and code.endswith(_NOT_A_STATE_CONFLICT))
+    return False

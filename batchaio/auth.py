@@ -1,0 +1,231 @@
+"""Credentials: Shared Key (account name + key) and Microsoft Entra tokens.
+
+- :class:`SharedKeyCredential` signs each request with the account key (:func:`shared_key_signature` is the
+  pure signing function, shared with the local emulator).
+- Any object with an async ``get_token(*scopes, **kwargs)`` returning something with ``.token`` and
+  ``.expires_on`` (for example the ``azure.identity.aio`` credentials) is a :class:`AsyncTokenCredential`;
+  :class:`TokenCredentialAuth` adapts it: one cached token, refreshed single-flight a few minutes (with
+  jitter) before it expires, and refreshed with the service's claims after a claims challenge.
+
+Neither ever sends the ``Authorization`` header anywhere but the client's endpoint, and tokens never travel
+over plain ``http://``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import random
+import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, runtime_checkable
+
+import anyio
+import httpx
+
+from batchaio import _constants as C
+from batchaio._shared_key import shared_key_signature, string_to_sign
+from batchaio.errors import ValidationError
+
+__all__ = [
+    "AccessTokenLike",
+    "AsyncTokenCredential",
+    "SharedKeyCredential",
+    "TokenCredentialAuth",
+    "shared_key_signature",
+]
+
+_ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
+
+
+class SharedKeyCredential:
+    """An account name and its Shared Key (base64, as the Azure portal shows it).
+
+    The key is checked and decoded once, at construction; it never appears in ``repr()`` or error messages.
+    """
+
+    __slots__ = ("_secret", "account_name")
+
+    def __init__(self, account_name: str, key: str) -> None:
+        if not isinstance(account_name, str) or not _ACCOUNT_NAME.match(account_name):
+            raise ValidationError(
+                "account_name must be 1-64 letters, digits or hyphens, starting with a letter or digit",
+                field="account_name",
+            )
+        if not isinstance(key, str):
+            raise ValidationError("the account key must be a base64 string", field="key")
+        try:
+            secret = base64.b64decode(key.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            raise ValidationError("the account key is not valid base64", field="key") from None
+        if not secret:
+            raise ValidationError("the account key is empty", field="key")
+        self.account_name = account_name
+        self._secret = secret
+
+    def sign(self, method: str, url: str, headers: httpx.Headers | dict[str, str]) -> str:
+        """Return the ``Authorization`` value for a request exactly as it will be sent.
+
+        ``url`` is the final, encoded URL; ``headers`` the final headers (``ocp-date`` included). Same result
+        as :func:`shared_key_signature` with this credential's name and key.
+        """
+        text = string_to_sign(method, url, headers, self.account_name)
+        digest = hmac.new(self._secret, text.encode("utf-8"), hashlib.sha256).digest()
+        return f"SharedKey {self.account_name}:{base64.b64encode(digest).decode('ascii')}"
+
+    def __repr__(self) -> str:
+        return f"SharedKeyCredential(account_name={self.account_name!r}, key=<redacted>)"
+
+    def __reduce__(self) -> Any:
+        raise TypeError("SharedKeyCredential cannot be pickled (it holds a secret)")
+
+
+@runtime_checkable
+class AccessTokenLike(Protocol):
+    """What ``get_token`` returns: ``token`` and its expiry ``expires_on`` (seconds since the epoch)."""
+
+    @property
+    def token(self) -> str: ...
+
+    @property
+    def expires_on(self) -> int: ...
+
+
+@runtime_checkable
+class AsyncTokenCredential(Protocol):
+    """Any object with ``async get_token(*scopes, **kwargs)``, such as ``azure.identity.aio`` credentials."""
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Awaitable[AccessTokenLike]: ...
+
+
+class _Authorizer(Protocol):
+    """How the pipeline authenticates one attempt (internal)."""
+
+    async def authorize(self, request: httpx.Request) -> None: ...
+
+    async def on_challenge(self, response: httpx.Response) -> bool: ...
+
+
+class SharedKeyAuth:
+    """Adapts a :class:`SharedKeyCredential` to the pipeline: signs every attempt as sent."""
+
+    __slots__ = ("_credential",)
+
+    def __init__(self, credential: SharedKeyCredential) -> None:
+        self._credential = credential
+
+    async def authorize(self, request: httpx.Request) -> None:
+        """Set ``Authorization`` on ``request`` (its URL and headers must be final)."""
+        request.headers["Authorization"] = self._credential.sign(
+            request.method, str(request.url), request.headers
+        )
+
+    async def on_challenge(self, response: httpx.Response) -> bool:
+        """Shared Key has no challenge to answer."""
+        return False
+
+
+_CLAIMS = re.compile(r'claims="([^"]*)"', re.IGNORECASE)
+
+
+def claims_from_challenge(www_authenticate: str | None) -> str | None:
+    """Return the decoded ``claims`` of a ``WWW-Authenticate: Bearer ... claims="<base64>"`` challenge."""
+    if not www_authenticate or not www_authenticate.lstrip().lower().startswith("bearer"):
+        return None
+    match = _CLAIMS.search(www_authenticate)
+    if match is None or not match.group(1):
+        return None
+    encoded = match.group(1)
+    try:
+        decoded = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+        return decoded.decode("utf-8")
+    except (binascii.Error, ValueError):
+        return None
+
+
+class TokenCredentialAuth:
+    """Adapts an :class:`AsyncTokenCredential` to the pipeline.
+
+    Keeps one token. Concurrent calls that find it missing or due for refresh wait on one lock, and only the
+    first asks the credential (single flight). A token is refreshed ``refresh_margin`` seconds (minus up to
+    ``refresh_jitter``) before ``expires_on``, or at its ``refresh_on`` when the credential gives one. A 401
+    with a claims challenge makes :meth:`on_challenge` fetch a token with ``get_token(scope, claims=...)``.
+    """
+
+    def __init__(
+        self,
+        credential: AsyncTokenCredential,
+        *,
+        scope: str = C.DEFAULT_TOKEN_SCOPE,
+        refresh_margin: float = C.TOKEN_REFRESH_MARGIN,
+        refresh_jitter: float = C.TOKEN_REFRESH_JITTER,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not callable(getattr(credential, "get_token", None)):
+            raise ValidationError("the credential has no get_token method", field="credential")
+        self.credential = credential
+        self.scope = scope
+        self._margin = refresh_margin
+        self._jitter = refresh_jitter
+        self._rng = rng if rng is not None else random.Random()
+        self._clock = clock
+        self._lock = anyio.Lock()
+        self._token: str | None = None
+        self._expires_on = 0.0
+        self._refresh_at = 0.0
+
+    async def token(self) -> str:
+        """The current token, fetched or refreshed if due."""
+        token = self._token
+        if token is not None and self._clock() < self._refresh_at:
+            return token
+        async with self._lock:
+            if self._token is not None and self._clock() < self._refresh_at:
+                return self._token
+            try:
+                await self._fetch()
+            except Exception:
+                # A refresh that fails while the old token is still good keeps the old one for now.
+                if self._token is not None and self._clock() < self._expires_on - 30.0:
+                    return self._token
+                raise
+            assert self._token is not None
+            return self._token
+
+    async def _fetch(self, **kwargs: Any) -> None:
+        access = await self.credential.get_token(self.scope, **kwargs)
+        now = self._clock()
+        expires_on = float(access.expires_on)
+        refresh_on = getattr(access, "refresh_on", None)
+        lifetime = expires_on - now
+        if isinstance(refresh_on, (int, float)) and now < refresh_on < expires_on:
+            refresh_at = float(refresh_on)
+        elif lifetime > 2 * (self._margin + self._jitter):
+            refresh_at = expires_on - self._margin - self._rng.uniform(0.0, self._jitter)
+        else:
+            refresh_at = now + max(lifetime, 0.0) / 2
+        self._token = access.token
+        self._expires_on = expires_on
+        self._refresh_at = refresh_at
+
+    async def authorize(self, request: httpx.Request) -> None:
+        """Set ``Authorization: Bearer ...``; refuses anything but https."""
+        if request.url.scheme != "https":
+            raise ValidationError("Microsoft Entra tokens are only sent over https", field="endpoint")
+        request.headers["Authorization"] = f"Bearer {await self.token()}"
+
+    async def on_challenge(self, response: httpx.Response) -> bool:
+        """Answer a 401 claims challenge with a token fetched for those claims; ``True`` to retry once."""
+        claims = claims_from_challenge(response.headers.get("www-authenticate"))
+        if claims is None:
+            return False
+        async with self._lock:
+            await self._fetch(claims=claims)
+        return True
+
+    def __repr__(self) -> str:
+        return f"TokenCredentialAuth(credential={type(self.credential).__name__}, scope={self.scope!r})"
