@@ -2,9 +2,56 @@
 
 from __future__ import annotations
 
+from batchaio._client import BatchClient
+from batchaio._config import NOT_GIVEN, Limits, NotGiven, Timeout
+from batchaio._response import BatchResponse, BatchStreamResponse, ResponseMetadata
+from batchaio._retry import RetryPolicy
 from batchaio._version import API_VERSION, __version__
+from batchaio.auth import SharedKeyCredential
+from batchaio.errors import (
+    AuthenticationError,
+    BadRequestError,
+    BatchaioError,
+    BatchStatusError,
+    ConflictError,
+    DeadlineExceededError,
+    NotFoundError,
+    OutcomeUnknownError,
+    PreconditionFailedError,
+    RequestBodyTooLargeError,
+    RequestNotSentError,
+    ServerError,
+    ThrottledError,
+    TransportError,
+    ValidationError,
+)
 
 __all__ = [
     "API_VERSION",
+    "AuthenticationError",
+    "BadRequestError",
+    "BatchClient",
+    "BatchResponse",
+    "BatchStatusError",
+    "BatchStreamResponse",
+    "BatchaioError",
+    "ConflictError",
+    "DeadlineExceededError",
+    "Limits",
+    "NOT_GIVEN",
+    "NotFoundError",
+    "NotGiven",
+    "OutcomeUnknownError",
+    "PreconditionFailedError",
+    "RequestBodyTooLargeError",
+    "RequestNotSentError",
+    "ResponseMetadata",
+    "RetryPolicy",
+    "ServerError",
+    "SharedKeyCredential",
+    "ThrottledError",
+    "Timeout",
+    "TransportError",
+    "ValidationError",
     "__version__",
 ]
