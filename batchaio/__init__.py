@@ -6,6 +6,7 @@ from batchaio._client import BatchClient
 from batchaio._config import NOT_GIVEN, Limits, NotGiven, Timeout
 from batchaio._response import BatchResponse, BatchStreamResponse, ResponseMetadata
 from batchaio._retry import RetryPolicy
+from batchaio._serde import converter
 from batchaio._version import API_VERSION, __version__
 from batchaio.auth import SharedKeyCredential
 from batchaio.errors import (
@@ -54,4 +55,5 @@ __all__ = [
     "TransportError",
     "ValidationError",
     "__version__",
+    "converter",
 ]

@@ -84,7 +84,7 @@ UNBOUNDED_DURATION = timedelta(days=10675199, hours=2, minutes=48, seconds=5, mi
 """.NET ``TimeSpan.MaxValue`` as the service sends it (no time limit), to microsecond precision."""
 
 _DATETIME = re.compile(
-    r"(\d{4})-(\d\d)-(\d\d)[Tt](\d\d):(\d\d):(\d\d)(?:\.(\d{1,7}))?(?:([Zz])|([+-])(\d\d):(\d\d))\Z", re.ASCII
+    r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,7}))?(?:(Z)|([+-])(\d\d):(\d\d))\Z", re.ASCII
 )
 _DURATION = re.compile(
     r"(-)?P(?:(\d+)W)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)(?:\.(\d{1,9}))?S)?)?\Z", re.ASCII
@@ -100,7 +100,10 @@ def parse_datetime(value: str) -> datetime:
     """Parse a wire date-time (RFC 3339, 0-7 fractional digits, ``Z`` or offset) to aware UTC."""
     match = _DATETIME.match(value)
     if match is None:
-        raise ValueError(f"invalid date-time: {value!r}")
+        match = _DATETIME.match(value.upper())  # RFC 3339 allows "t" and "z"
+        if match is None:
+            raise ValueError(f"invalid date-time: {value!r}")
+        value = value.upper()
     if _FAST_ISOFORMAT:
         parsed = _fromisoformat(value)
     else:  # pragma: no cover - Python 3.10
@@ -247,7 +250,7 @@ def _reader(conv: cattrs.Converter, tp: Any) -> _Reader:
         return _enum_reader(tp)
     if attrs.has(tp):
         hook = conv.get_structure_hook(tp)
-        return lambda value: hook(value, tp)
+        return lambda value: hook(value, tp) if value.__class__ is dict else _not_an_object(value, tp)
     origin, args = get_origin(tp), get_args(tp)
     if origin is list:
         item = _reader(conv, args[0])
@@ -302,6 +305,10 @@ def _optional_duration(value: Any, _: Any) -> Any:
     return None if value is None else parse_duration(value)
 
 
+def _not_an_object(value: Any, model: type) -> Any:
+    raise TypeError(f"expected a JSON object for {model.__name__}, got {type(value).__name__}")
+
+
 _OPTIONAL_PRIMITIVES: dict[Any, _Hook] = {
     str: _optional_str,
     int: _optional_int,
@@ -330,7 +337,9 @@ def _field_hook(conv: cattrs.Converter, tp: Any) -> _Hook:
         model = tp
 
         def model_hook(value: Any, _: Any) -> Any:
-            return None if value is None else nested(value, model)
+            if value.__class__ is dict:
+                return nested(value, model)
+            return None if value is None else _not_an_object(value, model)
 
         return model_hook
     if get_origin(tp) is list and attrs.has(get_args(tp)[0]):
@@ -338,7 +347,9 @@ def _field_hook(conv: cattrs.Converter, tp: Any) -> _Hook:
         item = conv.get_structure_hook(model)
 
         def list_hook(value: Any, _: Any) -> Any:
-            return None if value is None else [item(x, model) for x in value]
+            if value is None:
+                return None
+            return [item(x, model) if x.__class__ is dict else _not_an_object(x, model) for x in value]
 
         return list_hook
     read = _reader(conv, tp)
@@ -520,7 +531,10 @@ def decode(cls: type[T], content: bytes | str) -> T:
     or does not fit ``cls``.
     """
     try:
-        result: T = converter.structure(orjson.loads(content), cls)
+        data = orjson.loads(content)
+        if attrs.has(cls) and data.__class__ is not dict:
+            _not_an_object(data, cls)
+        result: T = converter.structure(data, cls)
     except (TypeError, AttributeError, KeyError) as err:
         raise ValueError(f"response body does not fit {getattr(cls, '__name__', cls)}: {err}") from err
     return result
