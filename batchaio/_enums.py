@@ -46,8 +46,7 @@ class OpenEnum(str, enum.Enum):
         # _value2member_map_ is what Enum.__call__ consults first, so a cached spelling is a plain dict hit.
         with _lock:
             lookup: dict[Any, Any] = cls._value2member_map_
-            cached = sum(1 for key, known in lookup.items() if key != known._value_)
-            if cached < MAX_CACHED_UNKNOWN_VALUES:
+            if len(lookup) - len(cls._member_map_) < MAX_CACHED_UNKNOWN_VALUES:
                 return lookup.setdefault(value, member)  # type: ignore[no-any-return]
         return member
 

@@ -100,7 +100,7 @@ ENUM_MEMBER_NAMES: dict[str, str] = {
 
 # Mixed-case units spelled as one word before splitting camelCase.
 _UNITS = (("IOps", "Iops"), ("GiB", "Gib"), ("VNet", "Vnet"))
-_WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+_WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+\d*|[A-Z]+\d*|\d+")
 _PRIMITIVES = {
     "string": "str",
     "integer": "int",
