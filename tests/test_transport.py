@@ -1,0 +1,666 @@
+"""The request pipeline, driven through respx: what goes on the wire, retries, errors, logging."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import random
+from collections.abc import Callable, Iterator
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import anyio
+import httpx
+import orjson
+import pytest
+import respx
+
+from batchaio import BatchClient, RetryPolicy, SharedKeyCredential
+from batchaio._transport import BatchRequest
+from batchaio.auth import shared_key_signature
+from batchaio.errors import (
+    AuthenticationError,
+    BadRequestError,
+    BatchStatusError,
+    ConflictError,
+    DeadlineExceededError,
+    NotFoundError,
+    OutcomeUnknownError,
+    PreconditionFailedError,
+    RequestNotSentError,
+    ServerError,
+    ThrottledError,
+    ValidationError,
+)
+
+ENDPOINT = "https://testaccount.westus2.batch.azure.com"
+KEY = "YmF0Y2hhaW8tZml4ZWQtdGVzdC1rZXktMDEyMzQ1Njc4OQ=="
+API = "2024-07-01.20.0"
+
+
+class Sleeps:
+    """Replaces the pipeline's sleep and clock: records each wait and advances a fake clock by it."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+        self.now = 1000.0
+
+    async def sleep(self, seconds: float) -> None:
+        self.delays.append(seconds)
+        self.now += seconds
+
+    def clock(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def router() -> respx.MockRouter:
+    return respx.MockRouter(assert_all_called=False, base_url=ENDPOINT)
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    return Sleeps()
+
+
+@pytest.fixture
+def make_client(router: respx.MockRouter, sleeps: Sleeps) -> Iterator[Callable[..., BatchClient]]:
+    clients: list[BatchClient] = []
+
+    def make(**kwargs: Any) -> BatchClient:
+        kwargs.setdefault("retry", RetryPolicy(rng=random.Random(7)))
+        client = BatchClient(
+            kwargs.pop("endpoint", ENDPOINT),
+            kwargs.pop("credential", SharedKeyCredential("testaccount", KEY)),
+            transport=httpx.MockTransport(router.async_handler),
+            **kwargs,
+        )
+        client._pipeline.sleep = sleeps.sleep
+        client._pipeline.clock = sleeps.clock
+        clients.append(client)
+        return client
+
+    yield make
+
+
+def error_body(code: str, message: str = "boom", **values: str) -> dict[str, Any]:
+    return {
+        "odata.metadata": f"{ENDPOINT}/$metadata#Microsoft.Azure.Batch.Protocol.Entities.Container.errors",
+        "code": code,
+        "message": {"lang": "en-US", "value": message},
+        "values": [{"key": k, "value": v} for k, v in values.items()],
+    }
+
+
+def recompute_signature(request: httpx.Request) -> str:
+    return shared_key_signature(request.method, str(request.url), request.headers, "testaccount", KEY)
+
+
+# --- what goes on the wire ---------------------------------------------------------------------------------
+
+
+async def test_get_carries_the_standard_headers_and_a_valid_signature(router, make_client) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        assert request.headers["authorization"] == recompute_signature(request)
+        return httpx.Response(200, json={"id": "j1"}, headers={"request-id": "srv-1", "ETag": "0x8DC"})
+
+    router.get("/jobs/j1").mock(side_effect=handler)
+    async with make_client() as client:
+        response = await client._pipeline.send(
+            BatchRequest("Jobs_GetJob", "GET", "/jobs/j1", query={"$select": "id,state"}, server_timeout=30)
+        )
+    request = seen[0]
+    assert request.url.params["api-version"] == API
+    assert request.url.params["timeout"] == "30"
+    assert request.url.params["$select"] == "id,state"
+    assert request.headers["return-client-request-id"] == "true"
+    assert parsedate_to_datetime(request.headers["ocp-date"]).tzinfo is not None
+    assert request.headers["ocp-date"].endswith(" GMT")
+    assert len(request.headers["client-request-id"]) == 36
+    assert "content-length" not in request.headers
+    assert "date" not in request.headers
+    assert response.json() == {"id": "j1"}
+    assert response.metadata.request_id == "srv-1"
+    assert response.metadata.etag == "0x8DC"
+    assert response.metadata.attempts == 1
+
+
+@pytest.mark.parametrize(
+    ("operation", "method", "path", "content"),
+    [
+        ("Jobs_DeleteJob", "DELETE", "/jobs/j1", None),
+        ("Jobs_TerminateJob", "POST", "/jobs/j1/terminate", None),
+        ("Tasks_CreateTaskCollection", "POST", "/jobs/j1/addtaskcollection", b'{"value":[{"id":"t"}]}'),
+        ("Jobs_UpdateJob", "PATCH", "/jobs/j1", b'{"priority":1}'),
+    ],
+)
+async def test_non_get_requests_send_and_sign_their_content_length(
+    router, make_client, operation, method, path, content
+) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        assert request.headers["authorization"] == recompute_signature(request)
+        return httpx.Response(202)
+
+    router.route(method=method, path=path).mock(side_effect=handler)
+    async with make_client() as client:
+        await client._pipeline.send(BatchRequest(operation, method, path, content=content))
+    request = seen[0]
+    assert request.headers["content-length"] == str(len(content or b""))
+    if content is None:
+        assert "content-type" not in request.headers
+    else:
+        assert request.headers["content-type"] == "application/json; odata=minimalmetadata"
+        assert request.content == content
+
+
+async def test_encoded_path_and_odd_query_values_are_signed_as_sent(router, make_client) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        assert request.headers["authorization"] == recompute_signature(request)
+        return httpx.Response(200, content=b"data")
+
+    router.get(url__regex=r".*/files/.*").mock(side_effect=handler)
+    async with make_client() as client:
+        await client._pipeline.send(
+            BatchRequest(
+                "Tasks_GetTaskFile",
+                "GET",
+                "/jobs/j%201/tasks/t1/files/wd%2Fout%20file.txt",
+                query={"$filter": "startswith(name,'a b')&x=1"},
+                headers={"ocp-range": "bytes=0-99", "If-Modified-Since": "Mon, 01 Jul 2024 10:15:30 GMT"},
+            )
+        )
+    assert seen[0].url.raw_path.startswith(b"/jobs/j%201/tasks/t1/files/wd%2Fout%20file.txt?")
+    assert seen[0].url.params["$filter"] == "startswith(name,'a b')&x=1"
+
+
+async def test_every_attempt_is_redated_and_resigned_with_the_same_client_request_id(
+    router, make_client, monkeypatch
+) -> None:
+    fake_now = itertools.count(1_700_000_000, 7)
+    monkeypatch.setattr("batchaio._transport.time.time", lambda: float(next(fake_now)))
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        assert request.headers["authorization"] == recompute_signature(request)
+        return httpx.Response(503 if len(seen) < 3 else 200, json={})
+
+    router.get("/jobs").mock(side_effect=handler)
+    async with make_client() as client:
+        response = await client._pipeline.send(BatchRequest("Jobs_ListJobs", "GET", "/jobs"))
+    assert response.metadata.attempts == 3
+    assert len({r.headers["ocp-date"] for r in seen}) == 3
+    assert len({r.headers["authorization"] for r in seen}) == 3
+    assert len({r.headers["client-request-id"] for r in seen}) == 1
+
+
+async def test_caller_chosen_client_request_id_is_used(router, make_client) -> None:
+    route = router.get("/jobs").mock(return_value=httpx.Response(200, json={}))
+    async with make_client() as client:
+        await client._pipeline.send(
+            BatchRequest("Jobs_ListJobs", "GET", "/jobs", client_request_id="my-id-1")
+        )
+    assert route.calls.last.request.headers["client-request-id"] == "my-id-1"
+
+
+@pytest.mark.parametrize("value", [0, 31, -1, True, 2.5])
+async def test_server_timeout_out_of_range_is_refused_before_sending(router, make_client, value) -> None:
+    route = router.get("/jobs").mock(return_value=httpx.Response(200))
+    async with make_client() as client:
+        with pytest.raises(ValidationError) as info:
+            await client._pipeline.send(BatchRequest("Jobs_ListJobs", "GET", "/jobs", server_timeout=value))
+    assert info.value.field == "server_timeout"
+    assert route.call_count == 0
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        BatchRequest("Jobs_GetJob", "GET", "/jobs/j1", headers={"If-Match": '"x"\r\nX-Evil: 1'}),
+        BatchRequest("Jobs_GetJob", "GET", "/jobs/j1", client_request_id="a\nb"),
+        BatchRequest("Jobs_GetJob", "GET", "/jobs/j1", query={"$select": "id\r\n"}),
+        BatchRequest("Jobs_GetJob", "GET", "/jobs/j1", headers={"Authorization": "Bearer stolen"}),
+        BatchRequest("Jobs_GetJob", "GET", "/jobs/j1?x=1"),
+        BatchRequest("Nope_Unknown", "GET", "/jobs/j1"),
+    ],
+)
+async def test_bad_requests_are_refused_before_sending(router, make_client, request_) -> None:
+    route = router.route().mock(return_value=httpx.Response(200))
+    async with make_client() as client:
+        with pytest.raises(ValidationError):
+            await client._pipeline.send(request_)
+    assert route.call_count == 0
+
+
+async def test_next_link_on_the_endpoint_is_followed_with_api_version_added(router, make_client) -> None:
+    route = router.get("/jobs").mock(return_value=httpx.Response(200, json={"value": []}))
+    link = f"{ENDPOINT}/jobs?$skiptoken=a%2Bb%3D&maxresults=10"
+    async with make_client() as client:
+        await client._pipeline.send(BatchRequest("Jobs_ListJobs", "GET", link))
+    request = route.calls.last.request
+    assert request.url.params["api-version"] == API
+    assert request.url.params["$skiptoken"] == "a+b="
+    assert request.headers["authorization"] == recompute_signature(request)
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "https://evil.example.com/jobs?$skiptoken=x",
+        "http://testaccount.westus2.batch.azure.com/jobs?$skiptoken=x",
+        "https://testaccount.westus2.batch.azure.com:8443/jobs",
+        "https://testaccount.westus2.batch.azure.com.evil.com/jobs",
+    ],
+)
+async def test_next_link_on_another_host_is_refused_and_never_authorized(router, make_client, link) -> None:
+    route = router.route().mock(return_value=httpx.Response(200, json={}))
+    async with make_client() as client:
+        with pytest.raises(ValidationError, match="not on the client's endpoint"):
+            await client._pipeline.send(BatchRequest("Jobs_ListJobs", "GET", link))
+    assert route.call_count == 0
+
+
+async def test_redirects_are_not_followed(router, make_client) -> None:
+    router.get("/jobs/j1").mock(
+        return_value=httpx.Response(307, headers={"Location": "https://elsewhere.example.com/jobs/j1"})
+    )
+    elsewhere = respx.MockRouter(assert_all_called=False)
+    other = elsewhere.route().mock(return_value=httpx.Response(200))
+    async with make_client() as client:
+        with pytest.raises(BatchStatusError) as info:
+            await client._pipeline.send(BatchRequest("Jobs_GetJob", "GET", "/jobs/j1"))
+    assert info.value.status_code == 307
+    assert other.call_count == 0
+
+
+# --- retries by idempotency class --------------------------------------------------------------------------
+
+OPERATIONS = {
+    "read": ("Jobs_GetJob", "GET", "/jobs/j1"),
+    "create": ("Jobs_CreateJob", "POST", "/jobs"),
+    "replace": ("Jobs_UpdateJob", "PATCH", "/jobs/j1"),
+    "delete": ("Jobs_DeleteJob", "DELETE", "/jobs/j1"),
+    "state": ("Jobs_DisableJob", "POST", "/jobs/j1/disable"),
+    "not-idempotent": ("Nodes_RebootNode", "POST", "/pools/p1/nodes/n1/reboot"),
+}
+ALL = set(OPERATIONS)
+IDEMPOTENT = ALL - {"not-idempotent"}
+
+TRANSPORT_CASES = [
+    # (failure, classes retried, error raised when retries are exhausted or refused)
+    (httpx.ConnectError("refused"), ALL, RequestNotSentError),
+    (httpx.ConnectTimeout("connect"), ALL, RequestNotSentError),
+    (httpx.PoolTimeout("pool"), ALL, RequestNotSentError),
+    (httpx.ReadTimeout("read"), IDEMPOTENT, OutcomeUnknownError),
+    (httpx.ReadError("connection reset by peer"), IDEMPOTENT, OutcomeUnknownError),
+    (httpx.WriteError("broken pipe"), IDEMPOTENT, OutcomeUnknownError),
+    (httpx.WriteTimeout("write"), IDEMPOTENT, OutcomeUnknownError),
+    (httpx.RemoteProtocolError("server disconnected"), IDEMPOTENT, OutcomeUnknownError),
+    (httpx.UnsupportedProtocol("bad scheme"), set(), RequestNotSentError),
+]
+
+
+@pytest.mark.parametrize("kind", sorted(ALL))
+@pytest.mark.parametrize(("failure", "retried", "raised"), TRANSPORT_CASES, ids=lambda v: type(v).__name__)
+async def test_transport_failures_are_retried_by_class(
+    router, make_client, sleeps, kind, failure, retried, raised
+) -> None:
+    operation, method, path = OPERATIONS[kind]
+    route = router.route(method=method, path=path).mock(side_effect=failure)
+    async with make_client() as client:
+        with pytest.raises(raised) as info:
+            await client._pipeline.send(BatchRequest(operation, method, path))
+    expected = 5 if kind in retried else 1
+    assert route.call_count == expected
+    assert info.value.attempts == expected
+    assert len(sleeps.delays) == expected - 1
+    assert isinstance(info.value.__cause__, type(failure))
+    assert info.value.outcome_unknown is (raised is OutcomeUnknownError)
+
+
+STATUS_CASES = [
+    (408, ALL, None),
+    (429, ALL, ThrottledError),
+    (500, IDEMPOTENT, ServerError),
+    (502, IDEMPOTENT, ServerError),
+    (503, ALL, ServerError),
+    (504, IDEMPOTENT, ServerError),
+    (400, set(), BadRequestError),
+    (401, set(), AuthenticationError),
+    (403, set(), AuthenticationError),
+    (404, set(), NotFoundError),
+    (409, set(), ConflictError),
+    (412, set(), PreconditionFailedError),
+]
+
+
+@pytest.mark.parametrize("kind", sorted(ALL))
+@pytest.mark.parametrize(("status", "retried", "raised"), STATUS_CASES, ids=lambda v: str(v))
+async def test_statuses_are_retried_by_class(
+    router, make_client, sleeps, kind, status, retried, raised
+) -> None:
+    operation, method, path = OPERATIONS[kind]
+    route = router.route(method=method, path=path).mock(
+        return_value=httpx.Response(status, json=error_body("SomeCode"), headers={"request-id": "r-1"})
+    )
+    async with make_client() as client:
+        with pytest.raises(raised or BatchStatusError) as info:
+            await client._pipeline.send(BatchRequest(operation, method, path))
+    expected = 5 if kind in retried else 1
+    assert route.call_count == expected
+    assert info.value.attempts == expected
+    assert info.value.status_code == status
+    assert info.value.code == "SomeCode"
+    assert info.value.request_id == "r-1"
+    assert len(sleeps.delays) == expected - 1
+
+
+async def test_a_success_after_failures_returns_normally(router, make_client, sleeps) -> None:
+    route = router.post("/jobs").mock(
+        side_effect=[
+            httpx.ConnectError("x"),
+            httpx.Response(503),
+            httpx.Response(201, headers={"ETag": "0x1"}),
+        ]
+    )
+    async with make_client() as client:
+        response = await client._pipeline.send(BatchRequest("Jobs_CreateJob", "POST", "/jobs", content=b"{}"))
+    assert route.call_count == 3
+    assert response.status_code == 201
+    assert response.metadata.applied_by_earlier_attempt is False
+    assert response.prior_outcome_unknown is False
+    assert all(0 <= delay <= 30 for delay in sleeps.delays)
+
+
+async def test_no_retries_policy_makes_one_attempt(router, make_client) -> None:
+    route = router.post("/jobs/j1/addtaskcollection").mock(side_effect=httpx.ReadTimeout("x"))
+    async with make_client() as client:
+        with pytest.raises(OutcomeUnknownError) as info:
+            await client._pipeline.send(
+                BatchRequest(
+                    "Tasks_CreateTaskCollection",
+                    "POST",
+                    "/jobs/j1/addtaskcollection",
+                    content=b"{}",
+                    retry=RetryPolicy.no_retries(),
+                )
+            )
+    assert route.call_count == 1
+    assert info.value.outcome_unknown is True
+
+
+# --- "already done" answers to a retry after an unknown outcome --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "first", "answer"),
+    [
+        ("create", httpx.ReadTimeout("x"), httpx.Response(409, json=error_body("JobExists"))),
+        ("create", httpx.Response(500), httpx.Response(409, json=error_body("JobExists"))),
+        ("delete", httpx.ReadError("reset"), httpx.Response(404, json=error_body("JobNotFound"))),
+        ("delete", httpx.RemoteProtocolError("x"), httpx.Response(409, json=error_body("JobBeingDeleted"))),
+        ("state", httpx.ReadTimeout("x"), httpx.Response(409, json=error_body("JobNotActive"))),
+    ],
+)
+async def test_conflict_after_unknown_outcome_means_done(router, make_client, kind, first, answer) -> None:
+    operation, method, path = OPERATIONS[kind]
+    router.route(method=method, path=path).mock(side_effect=[first, answer])
+    async with make_client() as client:
+        response = await client._pipeline.send(BatchRequest(operation, method, path))
+    assert response.status_code == answer.status_code
+    assert response.applied_by_earlier_attempt is True
+    assert response.metadata.applied_by_earlier_attempt is True
+    assert response.prior_outcome_unknown is True
+    assert response.metadata.attempts == 2
+
+
+@pytest.mark.parametrize(
+    ("kind", "first", "answer", "raised"),
+    [
+        ("create", None, httpx.Response(409, json=error_body("JobExists")), ConflictError),
+        ("create", httpx.Response(503), httpx.Response(409, json=error_body("JobExists")), ConflictError),
+        ("create", httpx.ConnectError("x"), httpx.Response(409, json=error_body("JobExists")), ConflictError),
+        ("delete", None, httpx.Response(404, json=error_body("JobNotFound")), NotFoundError),
+        (
+            "state",
+            httpx.ReadTimeout("x"),
+            httpx.Response(409, json=error_body("JobBeingDeleted")),
+            ConflictError,
+        ),
+        ("replace", httpx.ReadTimeout("x"), httpx.Response(412, json=error_body("ConditionNotMet")), None),
+    ],
+)
+async def test_conflicts_without_an_unknown_outcome_are_errors(
+    router, make_client, kind, first, answer, raised
+):
+    operation, method, path = OPERATIONS[kind]
+    router.route(method=method, path=path).mock(
+        side_effect=[first, answer] if first is not None else [answer]
+    )
+    async with make_client() as client:
+        with pytest.raises(raised or PreconditionFailedError) as info:
+            await client._pipeline.send(BatchRequest(operation, method, path))
+    assert info.value.prior_outcome_unknown is (raised is None or kind == "state")
+
+
+# --- Retry-After, backoff and the deadline ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("headers", "low", "high"),
+    [
+        ({"Retry-After": "7"}, 7.0, 7.7),
+        ({"retry-after-ms": "1500"}, 1.5, 1.65),
+        ({"x-ms-retry-after-ms": "250"}, 0.25, 0.275),
+        ({"Retry-After": "0"}, 0.0, 0.0),
+        ({"Retry-After": "100000"}, 60.0, 60.0),
+    ],
+)
+async def test_retry_after_is_honoured_and_capped(router, make_client, sleeps, headers, low, high) -> None:
+    router.get("/jobs").mock(side_effect=[httpx.Response(429, headers=headers), httpx.Response(200, json={})])
+    async with make_client(retry=RetryPolicy(deadline=None)) as client:
+        await client._pipeline.send(BatchRequest("Jobs_ListJobs", "GET", "/jobs"))
+    assert len(sleeps.delays) == 1
+    assert low <= sleeps.delays[0] <= high
+
+
+async def test_retry_after_on_a_500_of_a_retryable_call_is_honoured(router, make_client, sleeps) -> None:
+    router.get("/jobs").mock(
+        side_effect=[httpx.Response(500, headers={"Retry-After": "12"}), httpx.Response(200)]
+    )
+    async with make_client() as client:
+        await client._pipeline.send(BatchRequest("Jobs_ListJobs", "GET", "/jobs"))
+    assert 12 <= sleeps.delays[0] <= 13.2
+
+
+async def test_throttled_autoscale_waits_at_least_thirty_seconds(router, make_client, sleeps) -> None:
+    router.post("/pools/p1/evaluateautoscale").mock(side_effect=[httpx.Response(429), httpx.Response(200)])
+    async with make_client() as client:
+        await client._pipeline.send(
+            BatchRequest("Pools_EvaluatePoolAutoScale", "POST", "/pools/p1/evaluateautoscale", content=b"{}")
+        )
+    assert sleeps.delays[0] >= 30
+
+
+async def test_a_retry_after_beyond_the_deadline_raises_at_once(router, make_client, sleeps) -> None:
+    route = router.get("/jobs").mock(return_value=httpx.Response(429, headers={"Retry-After": "45"}))
+    async with make_client() as client:
+        with pytest.raises(ThrottledError) as info:
+            await client._pipeline.send(BatchRequest("Jobs_ListJobs", "GET", "/jobs", deadline=20))
+    assert route.call_count == 1
+    assert sleeps.delays == []
+    assert info.value.retry_after == 45
+
+
+async def test_waits_never_go_past_the_deadline(router, make_client, sleeps) -> None:
+    route = router.get("/jobs").mock(side_effect=httpx.ConnectError("down"))
+    policy = RetryPolicy(
+        max_attempts=100, backoff_base=1.0, backoff_cap=8.0, deadline=30.0, rng=random.Random(3)
+    )
+    async with make_client(retry=policy) as client:
+        with pytest.raises(RequestNotSentError):
+            await client._pipeline.send(BatchRequest("Jobs_ListJobs", "GET", "/jobs"))
+    assert sum(sleeps.delays) < 30.0
+    assert 1 < route.call_count < 100
+
+
+async def test_an_attempt_that_outlives_the_deadline_raises_deadline_exceeded(router) -> None:
+    async def slow(request: httpx.Request) -> httpx.Response:
+        await anyio.sleep(30)
+        return httpx.Response(200)
+
+    router.post("/pools/p1/nodes/n1/reboot").mock(side_effect=slow)
+    async with BatchClient(
+        ENDPOINT, SharedKeyCredential("testaccount", KEY), transport=httpx.MockTransport(router.async_handler)
+    ) as client:
+        with pytest.raises(DeadlineExceededError) as info:
+            await client._pipeline.send(
+                BatchRequest("Nodes_RebootNode", "POST", "/pools/p1/nodes/n1/reboot", deadline=0.05)
+            )
+    assert isinstance(info.value, TimeoutError)
+    assert info.value.outcome_unknown is True
+
+
+async def test_backoff_is_reproducible_with_a_seeded_rng(router, make_client, sleeps) -> None:
+    runs = []
+    for _ in range(2):
+        sleeps.delays.clear()
+        router.routes.clear()
+        router.get("/jobs").mock(side_effect=httpx.ConnectError("down"))
+        async with make_client(retry=RetryPolicy(rng=random.Random(42))) as client:
+            with pytest.raises(RequestNotSentError):
+                await client._pipeline.send(BatchRequest("Jobs_ListJobs", "GET", "/jobs"))
+        runs.append(list(sleeps.delays))
+    assert runs[0] == runs[1]
+    assert len(set(runs[0])) == 4
+
+
+# --- errors built from responses ---------------------------------------------------------------------------
+
+
+async def test_error_carries_the_batch_error_body(router, make_client) -> None:
+    body = error_body(
+        "RequestBodyTooLarge", "The request body is too large.\nRequestId:abc", MaxLimit="1048576"
+    )
+    router.post("/jobs/j1/addtaskcollection").mock(
+        return_value=httpx.Response(413, json=body, headers={"request-id": "srv", "client-request-id": "cli"})
+    )
+    async with make_client() as client:
+        with pytest.raises(BatchStatusError) as info:
+            await client._pipeline.send(
+                BatchRequest(
+                    "Tasks_CreateTaskCollection", "POST", "/jobs/j1/addtaskcollection", content=b"{}"
+                )
+            )
+    error = info.value
+    assert type(error).__name__ == "RequestBodyTooLargeError"
+    assert error.values == {"MaxLimit": "1048576"}
+    assert error.message.startswith("The request body is too large.")
+    assert (error.request_id, error.client_request_id) == ("srv", "cli")
+
+
+@pytest.mark.parametrize("content", [b"", b"<html>Bad Gateway</html>", b"[1, 2]", orjson.dumps({"x": 1})])
+async def test_errors_without_a_batch_body_are_still_typed(router, make_client, content) -> None:
+    router.get("/jobs/j1").mock(return_value=httpx.Response(404, content=content))
+    async with make_client() as client:
+        with pytest.raises(NotFoundError) as info:
+            await client._pipeline.send(
+                BatchRequest("Jobs_GetJob", "GET", "/jobs/j1", client_request_id="c-1")
+            )
+    assert info.value.code is None
+    assert info.value.client_request_id == "c-1"
+
+
+# --- streaming ----------------------------------------------------------------------------------------------
+
+
+async def test_stream_retries_until_headers_and_streams_the_body(router, make_client) -> None:
+    path = "/jobs/j1/tasks/t1/files/stdout.txt"
+    router.get(path).mock(
+        side_effect=[httpx.Response(503), httpx.Response(200, content=b"x" * 10_000, headers={"ETag": "0x2"})]
+    )
+    request = BatchRequest("Tasks_GetTaskFile", "GET", path)
+    async with make_client() as client, client._pipeline.stream(request) as response:
+        chunks = [chunk async for chunk in response.aiter_bytes()]
+        assert response.metadata.etag == "0x2"
+        assert response.metadata.attempts == 2
+    assert b"".join(chunks) == b"x" * 10_000
+
+
+async def test_stream_raises_typed_errors(router, make_client) -> None:
+    path = "/jobs/j1/tasks/t1/files/missing.txt"
+    router.get(path).mock(return_value=httpx.Response(404, json=error_body("FileNotFound")))
+    async with make_client() as client:
+        with pytest.raises(NotFoundError):
+            async with client._pipeline.stream(BatchRequest("Tasks_GetTaskFile", "GET", path)):
+                pass
+
+
+# --- logging ------------------------------------------------------------------------------------------------
+
+
+async def test_logs_carry_ids_and_status_but_no_secrets(router, make_client, caplog) -> None:
+    caplog.set_level(logging.DEBUG, logger="batchaio")
+    router.get("/jobs").mock(
+        side_effect=[
+            httpx.Response(503),
+            httpx.Response(200, json={"password": "hunter2"}, headers={"request-id": "s"}),
+        ]
+    )
+    link = f"{ENDPOINT}/jobs?sig=SASSECRET&maxresults=10&$skiptoken=TOKEN"
+    async with make_client() as client:
+        await client._pipeline.send(
+            BatchRequest("Jobs_ListJobs", "GET", link, client_request_id="cid-9", server_timeout=20)
+        )
+    text = caplog.text
+    assert "SASSECRET" not in text and "TOKEN" not in text and "hunter2" not in text
+    assert "SharedKey" not in text and KEY not in text
+    assert "maxresults=10" in text and "timeout=20" in text and f"api-version={API}" in text
+    assert "cid-9" in text and "request-id=s" in text and "-> 503" in text and "attempt=2" in text
+    assert all(record.name == "batchaio" for record in caplog.records)
+
+
+async def test_error_messages_do_not_show_query_secrets(router, make_client) -> None:
+    link = f"{ENDPOINT}/jobs?sig=SASSECRET"
+    router.get("/jobs").mock(
+        return_value=httpx.Response(
+            400, json=error_body("InvalidInput", "see https://x.blob.core.windows.net/c?sv=1&sig=BLOBSIG")
+        )
+    )
+    async with make_client() as client:
+        with pytest.raises(BadRequestError) as info:
+            await client._pipeline.send(BatchRequest("Jobs_ListJobs", "GET", link))
+    text = str(info.value) + repr(info.value)
+    assert "SASSECRET" not in text and "BLOBSIG" not in text
+    assert "InvalidInput" in text
+
+
+# --- trio ---------------------------------------------------------------------------------------------------
+
+
+def test_pipeline_runs_under_trio(router) -> None:
+    import trio
+
+    router.get("/jobs").mock(side_effect=[httpx.ReadError("reset"), httpx.Response(200, json={"value": []})])
+
+    async def main() -> Any:
+        async with BatchClient(
+            ENDPOINT,
+            SharedKeyCredential("testaccount", KEY),
+            transport=httpx.MockTransport(router.async_handler),
+            retry=RetryPolicy(backoff_base=0.001, backoff_cap=0.001),
+        ) as client:
+            return await client._pipeline.send(BatchRequest("Jobs_ListJobs", "GET", "/jobs"))
+
+    response = trio.run(main)
+    assert response.json() == {"value": []}
+    assert response.metadata.attempts == 2
