@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+from batchaio._bulk import BulkAddStream
+from batchaio._bulk_report import (
+    BulkAddDeadlineExceeded,
+    BulkAddError,
+    BulkAddReport,
+    TaskFailure,
+    TaskOutcome,
+    TaskOutcomeStatus,
+)
 from batchaio._client import BatchClient
 from batchaio._config import NOT_GIVEN, Limits, NotGiven, Timeout
 from batchaio._response import BatchResponse, BatchStreamResponse, ResponseMetadata
@@ -36,6 +45,10 @@ __all__ = [
     "BatchStatusError",
     "BatchStreamResponse",
     "BatchaioError",
+    "BulkAddDeadlineExceeded",
+    "BulkAddError",
+    "BulkAddReport",
+    "BulkAddStream",
     "ConflictError",
     "DeadlineExceededError",
     "Limits",
@@ -50,6 +63,9 @@ __all__ = [
     "RetryPolicy",
     "ServerError",
     "SharedKeyCredential",
+    "TaskFailure",
+    "TaskOutcome",
+    "TaskOutcomeStatus",
     "ThrottledError",
     "Timeout",
     "TransportError",

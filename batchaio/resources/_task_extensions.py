@@ -3,6 +3,12 @@ REST operation (streaming bulk submission) live here, so regenerating the operat
 
 from __future__ import annotations
 
+import random
+
+from batchaio import _bulk
+from batchaio import _constants as C
+from batchaio._bulk import BulkAddStream, ProgressCallback, TaskSource
+from batchaio._bulk_report import BulkAddReport
 from batchaio.resources._base import Resource
 
 __all__ = ["TaskExtensions"]
@@ -10,3 +16,84 @@ __all__ = ["TaskExtensions"]
 
 class TaskExtensions(Resource):
     """Task methods built on top of the REST operations of :class:`~batchaio.resources.tasks.Tasks`."""
+
+    async def add_many(
+        self,
+        job_id: str,
+        tasks: TaskSource,
+        *,
+        concurrency: int = C.BULK_DEFAULT_CONCURRENCY,
+        chunk_size: int = C.BULK_MAX_TASKS_PER_CHUNK,
+        max_chunk_bytes: int = C.BULK_MAX_CHUNK_BYTES,
+        max_attempts: int = C.BULK_MAX_ATTEMPTS,
+        deadline: float | None = None,
+        progress: ProgressCallback | None = None,
+        server_timeout: int | None = None,
+        rng: random.Random | None = None,
+    ) -> BulkAddReport:
+        """Add any number of tasks to a job, ``chunk_size`` per request, ``concurrency`` requests at a time.
+
+        ``tasks`` is any iterable or async iterable of :class:`~batchaio.models.BatchTaskCreateContent`, read
+        lazily: about ``(concurrency + 1) * chunk_size`` tasks are held at once. Each request carries at most
+        ``chunk_size`` (<= 100) tasks and ``max_chunk_bytes`` encoded bytes; a 413 halves it.
+
+        Throttling (429, 503), 5xx, resets and timeouts, and per-task ``servererror`` results are retried with
+        jittered backoff (``Retry-After`` honoured), each task riding in at most ``max_attempts`` requests.
+        ``TaskExists`` counts as created when an earlier attempt carrying the task may have landed, as
+        already existing otherwise. Invalid tasks, duplicate IDs among the tasks in flight (compared without
+        case), tasks too large for one request and ``clienterror`` results fail alone; the rest go on.
+
+        Returns a :class:`~batchaio.BulkAddReport` (counts, failures, timings). ``progress`` is called with
+        the live report after each answer and once at the end, also when the run is cancelled. Raises
+        :class:`~batchaio.BulkAddDeadlineExceeded` when ``deadline`` (seconds for the whole run) passes and
+        :class:`~batchaio.BulkAddError` when the service refuses the job itself (``JobNotFound``, bad
+        credentials) or reading ``tasks`` raises; both carry the report. Nothing is sent if ``job_id`` or an
+        option is invalid (:class:`~batchaio.ValidationError`).
+        """
+        return await _bulk.add_many(
+            _bulk.pipeline_sender(self._pipeline, job_id, server_timeout=server_timeout),
+            tasks,
+            concurrency=concurrency,
+            chunk_size=chunk_size,
+            max_chunk_bytes=max_chunk_bytes,
+            max_attempts=max_attempts,
+            deadline=deadline,
+            progress=progress,
+            rng=rng,
+        )
+
+    def iter_add(
+        self,
+        job_id: str,
+        tasks: TaskSource,
+        *,
+        concurrency: int = C.BULK_DEFAULT_CONCURRENCY,
+        chunk_size: int = C.BULK_MAX_TASKS_PER_CHUNK,
+        max_chunk_bytes: int = C.BULK_MAX_CHUNK_BYTES,
+        max_attempts: int = C.BULK_MAX_ATTEMPTS,
+        deadline: float | None = None,
+        progress: ProgressCallback | None = None,
+        server_timeout: int | None = None,
+        rng: random.Random | None = None,
+    ) -> BulkAddStream:
+        """Like :meth:`add_many`, yielding each task's :class:`~batchaio.TaskOutcome` as soon as it is known::
+
+            async for outcome in client.tasks.iter_add("job-1", tasks):
+                if not outcome.ok:
+                    print(outcome.task_id, outcome.failure)
+
+        To stop early and have requests in flight wound down, iterate inside ``async with`` (or call
+        ``aclose()``); ``stream.report`` is the run's report. The errors :meth:`add_many` raises are raised by
+        the iteration once every known outcome has been yielded.
+        """
+        return _bulk.iter_add(
+            _bulk.pipeline_sender(self._pipeline, job_id, server_timeout=server_timeout),
+            tasks,
+            concurrency=concurrency,
+            chunk_size=chunk_size,
+            max_chunk_bytes=max_chunk_bytes,
+            max_attempts=max_attempts,
+            deadline=deadline,
+            progress=progress,
+            rng=rng,
+        )

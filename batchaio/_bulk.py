@@ -1,0 +1,722 @@
+"""Streaming bulk task submission through ``addtaskcollection``.
+
+The engine reads the caller's tasks lazily, encodes each once, packs them into chunks of at most
+``chunk_size`` tasks and :data:`~batchaio._constants.BULK_MAX_CHUNK_BYTES` bytes, and lets ``concurrency``
+workers send them. A producer hands one chunk at a time to whichever worker is free, so no more than about
+``(concurrency + 1) * chunk_size`` tasks are held at once whatever the length of the input.
+
+Each worker owns its chunk until every task in it has an outcome:
+
+- a whole-request failure (429, 5xx, reset, timeout) re-sends the chunk after a jittered backoff (Retry-After
+  honoured); a 413 halves the chunk; a 400 fails its tasks; any other error status (``JobNotFound``,
+  authentication) stops the run;
+- per task, ``success`` is created, ``servererror`` and a missing result are re-sent (bounded, with backoff),
+  ``clienterror`` fails the task except ``TaskExists``: created by us when an earlier attempt carrying the
+  task had an unknown outcome, otherwise already existing; any other status fails the task.
+
+A task is "maybe applied" once a request carrying it ended without a definite answer for it (a reset or
+timeout after sending, a 500/502/504, a per-task ``servererror``, a missing result). When retries run out for
+such a task, or the run stops while it is in flight, it is reported in doubt rather than failed.
+
+Duplicate IDs are caught among the tasks held at once (the chunk being filled and the chunks in flight),
+compared without case: the later one fails with ``DuplicateTaskId``. A duplicate of a task finished earlier in
+the run reaches the service, which answers ``TaskExists``.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
+from types import TracebackType
+from typing import Any
+
+import anyio
+import orjson
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from batchaio import _constants as C
+from batchaio._bulk_report import (
+    DUPLICATE_TASK_ID,
+    MISSING_RESULT,
+    TASK_TOO_LARGE,
+    UNKNOWN_STATUS,
+    VALIDATION_ERROR,
+    BulkAddDeadlineExceeded,
+    BulkAddError,
+    BulkAddReport,
+    TaskFailure,
+    TaskOutcome,
+    TaskOutcomeStatus,
+)
+from batchaio._ids import encode_segment, entity_id
+from batchaio._retry import RetryPolicy, backoff_delay, status_outcome_unknown
+from batchaio._serde import converter, encode
+from batchaio._transport import BatchRequest, Pipeline
+from batchaio.errors import (
+    BadRequestError,
+    BatchStatusError,
+    RequestBodyTooLargeError,
+    TransportError,
+    ValidationError,
+)
+from batchaio.models import BatchError, BatchTaskAddResult, BatchTaskCreateContent
+
+__all__ = [
+    "BulkAddStream",
+    "ProgressCallback",
+    "SendChunk",
+    "TaskSource",
+    "add_many",
+    "iter_add",
+    "pipeline_sender",
+]
+
+SendChunk = Callable[[bytes], Awaitable[bytes]]
+"""Posts one ``{"value": [...]}`` body to ``addtaskcollection`` and returns the 200 response's content.
+
+Error statuses and transport failures are raised as :mod:`batchaio.errors` exceptions, never retried."""
+
+ProgressCallback = Callable[[BulkAddReport], object]
+TaskSource = Iterable[BatchTaskCreateContent] | AsyncIterable[BatchTaskCreateContent]
+
+_OPEN = b'{"value":['
+_CLOSE = b"]}"
+_ENVELOPE = len(_OPEN) + len(_CLOSE)
+_TASK_EXISTS = "taskexists"
+
+_sleep = anyio.sleep
+
+
+class _Entry:
+    """One encoded task held by the engine until its outcome is known."""
+
+    __slots__ = ("body", "in_flight", "index", "key", "last_error", "maybe_applied", "task_id")
+
+    def __init__(self, index: int, task_id: str, body: bytes) -> None:
+        self.index = index
+        self.task_id = task_id
+        self.key = task_id.lower()
+        self.body = body
+        self.maybe_applied = False
+        self.in_flight = False
+        self.last_error: tuple[str, str, Any] | None = None
+
+
+class _Stop(Exception):
+    """A whole-run stop decided by a worker (the cause is kept in ``_Engine._stop_cause``)."""
+
+
+def _assemble(entries: list[_Entry]) -> bytes:
+    return _OPEN + b",".join([entry.body for entry in entries]) + _CLOSE
+
+
+def _error_fields(raw: Any) -> tuple[str, str]:
+    if not isinstance(raw, dict):
+        return "", ""
+    code = raw.get("code")
+    message = raw.get("message")
+    if isinstance(message, dict):
+        message = message.get("value")
+    return (code if isinstance(code, str) else ""), (message if isinstance(message, str) else "")
+
+
+def _batch_error(raw: Any) -> BatchError | None:
+    if not isinstance(raw, dict):
+        return None
+    try:
+        return converter.structure(raw, BatchError)
+    except Exception:
+        return None
+
+
+def _exception_error(exc: BaseException) -> tuple[str, str, Any]:
+    if isinstance(exc, BatchStatusError):
+        values = [{"key": key, "value": value} for key, value in exc.values.items()]
+        raw = {"code": exc.code, "message": {"value": exc.message}, "values": values}
+        return exc.code or f"HTTP{exc.status_code}", exc.message or str(exc), raw
+    return type(exc).__name__, str(exc), None
+
+
+class _Engine:
+    def __init__(
+        self,
+        send: SendChunk,
+        tasks: TaskSource,
+        *,
+        concurrency: int,
+        chunk_size: int,
+        max_chunk_bytes: int,
+        max_attempts: int,
+        deadline: float | None,
+        progress: ProgressCallback | None,
+        outcomes: MemoryObjectSendStream[list[TaskOutcome]] | None,
+        rng: random.Random | None,
+    ) -> None:
+        _check_positive("concurrency", concurrency)
+        _check_positive("chunk_size", chunk_size)
+        if chunk_size > C.BULK_MAX_TASKS_PER_CHUNK:
+            raise ValidationError(
+                f"chunk_size is {chunk_size}: addtaskcollection takes at most "
+                f"{C.BULK_MAX_TASKS_PER_CHUNK} tasks",
+                field="chunk_size",
+            )
+        _check_positive("max_attempts", max_attempts)
+        if max_chunk_bytes <= _ENVELOPE:
+            raise ValidationError(f"max_chunk_bytes is {max_chunk_bytes}: too small", field="max_chunk_bytes")
+        if deadline is not None and not deadline > 0:
+            raise ValidationError(
+                f"deadline must be a positive number of seconds, got {deadline!r}", field="deadline"
+            )
+        self._send = send
+        self._tasks = tasks
+        self._concurrency = concurrency
+        self._chunk_size = chunk_size
+        self._max_chunk_bytes = max_chunk_bytes
+        self._max_attempts = max_attempts
+        self._deadline = deadline
+        self._progress = progress
+        self._outcomes = outcomes
+        self._rng = rng if rng is not None else random.Random()
+        self.report = BulkAddReport()
+        self._live: dict[str, _Entry] = {}
+        self._batch: list[TaskOutcome] = []
+        self._stop_cause: BaseException | None = None
+        self._stop_message = ""
+        self._task_group: TaskGroup | None = None
+        self._started = 0.0
+        self._index = -1
+        self._chunk: list[_Entry] = []
+        self._chunk_bytes = _ENVELOPE
+
+    # --- the run ------------------------------------------------------------------------------------------
+
+    async def run(self) -> BulkAddReport:
+        """Submit every task; return the report or raise :class:`BulkAddError` with it."""
+        self._started = anyio.current_time()
+        deadline_at = self._started + self._deadline if self._deadline is not None else float("inf")
+        cancelled = anyio.get_cancelled_exc_class()
+        try:
+            with anyio.CancelScope(deadline=deadline_at) as deadline_scope:
+                async with anyio.create_task_group() as task_group:
+                    self._task_group = task_group
+                    chunks_in, chunks_out = anyio.create_memory_object_stream[list[_Entry]](0)
+                    task_group.start_soon(self._produce, chunks_in)
+                    async with chunks_out:
+                        for _ in range(self._concurrency):
+                            task_group.start_soon(self._work, chunks_out.clone())
+        except cancelled:
+            self._finish(cancelled=True)
+            raise
+        self._finish(deadline_exceeded=deadline_scope.cancelled_caught)
+        if self._stop_cause is not None:
+            raise BulkAddError(self._stop_message, self.report) from self._stop_cause
+        if deadline_scope.cancelled_caught:
+            raise BulkAddDeadlineExceeded(
+                f"the bulk submission's deadline of {self._deadline} s passed: {self._unfinished()}",
+                self.report,
+            )
+        return self.report
+
+    def _unfinished(self) -> str:
+        return f"{len(self.report.in_doubt)} task(s) in doubt, {len(self.report.pending)} pending"
+
+    def _stop(self, message: str, cause: BaseException) -> None:
+        if self._stop_cause is None:
+            self._stop_cause = cause
+            self._stop_message = message
+        assert self._task_group is not None
+        self._task_group.cancel_scope.cancel()
+
+    def _finish(self, *, cancelled: bool = False, deadline_exceeded: bool = False) -> None:
+        report = self.report
+        for entry in self._live.values():
+            if entry.in_flight or entry.maybe_applied:
+                report.in_doubt.append(entry.task_id)
+            else:
+                report.pending.append(entry.task_id)
+        self._live.clear()
+        report.cancelled = cancelled
+        report.deadline_exceeded = deadline_exceeded
+        report.elapsed = anyio.current_time() - self._started
+        if self._progress is not None:
+            self._progress(report)
+
+    # --- producer -----------------------------------------------------------------------------------------
+
+    async def _produce(self, chunks: MemoryObjectSendStream[list[_Entry]]) -> None:
+        async with chunks:
+            try:
+                if isinstance(self._tasks, AsyncIterable):
+                    async for task in self._tasks:
+                        full = self._accept(task)
+                        if full is not None:
+                            await self._hand_over(chunks, full)
+                else:
+                    for task in self._tasks:
+                        full = self._accept(task)
+                        if full is not None:
+                            await self._hand_over(chunks, full)
+            except Exception as exc:
+                self._stop(f"reading the tasks raised {type(exc).__name__}: {exc}", exc)
+                return
+            if self._chunk:
+                full, self._chunk = self._chunk, []
+                await self._hand_over(chunks, full)
+            await self._flush()
+
+    async def _hand_over(self, chunks: MemoryObjectSendStream[list[_Entry]], chunk: list[_Entry]) -> None:
+        if self._batch:
+            await self._flush()
+        await chunks.send(chunk)
+
+    def _accept(self, task: object) -> list[_Entry] | None:
+        """Encode and check one task; return the chunk it closed, if any."""
+        self._index += 1
+        index = self._index
+        task_id = getattr(task, "id", None)
+        if not isinstance(task, BatchTaskCreateContent):
+            message = f"tasks must be BatchTaskCreateContent, not {type(task).__name__}"
+            self._fail_local(task_id if isinstance(task_id, str) else None, index, VALIDATION_ERROR, message)
+            return None
+        try:
+            entity_id(task_id, "id")
+            body = encode(task)
+        except ValidationError as exc:
+            self._fail_local(task_id if isinstance(task_id, str) else None, index, VALIDATION_ERROR, str(exc))
+            return None
+        assert isinstance(task_id, str)
+        size = len(body)
+        if size + _ENVELOPE > self._max_chunk_bytes:
+            message = (
+                f"task {task_id!r} is {size} bytes once encoded: alone it is over the "
+                f"{self._max_chunk_bytes}-byte request limit"
+            )
+            self._fail_local(task_id, index, TASK_TOO_LARGE, message)
+            return None
+        entry = _Entry(index, task_id, body)
+        earlier = self._live.get(entry.key)
+        if earlier is not None:
+            message = (
+                f"task ID {task_id!r} (input position {index}) duplicates {earlier.task_id!r} "
+                f"(position {earlier.index}) still being submitted; IDs are compared without case"
+            )
+            self._fail_local(task_id, index, DUPLICATE_TASK_ID, message)
+            return None
+        self._live[entry.key] = entry
+        full = None
+        if self._chunk and (
+            len(self._chunk) >= self._chunk_size or self._chunk_bytes + size + 1 > self._max_chunk_bytes
+        ):
+            full = self._chunk
+            self._chunk = []
+            self._chunk_bytes = _ENVELOPE
+        self._chunk.append(entry)
+        self._chunk_bytes += size + 1
+        return full
+
+    def _fail_local(self, task_id: str | None, index: int, code: str, message: str) -> None:
+        failure = TaskFailure(task_id=task_id, index=index, code=code, message=message)
+        self.report.failed += 1
+        self.report.failures.append(failure)
+        if self._outcomes is not None:
+            self._batch.append(
+                TaskOutcome(
+                    task_id=task_id, index=index, status=TaskOutcomeStatus.FAILED, attempts=0, failure=failure
+                )
+            )
+
+    # --- workers ------------------------------------------------------------------------------------------
+
+    async def _work(self, chunks: MemoryObjectReceiveStream[list[_Entry]]) -> None:
+        async with chunks:
+            async for chunk in chunks:
+                try:
+                    await self._submit(chunk, 0)
+                except _Stop:
+                    return
+                except Exception as exc:
+                    self._stop(f"bulk submission failed: {type(exc).__name__}: {exc}", exc)
+                    return
+
+    async def _submit(self, pending: list[_Entry], attempts: int) -> None:
+        """Send ``pending`` until every task in it has an outcome (``attempts`` already made for them)."""
+        report = self.report
+        while pending:
+            if attempts >= self._max_attempts:
+                self._give_up(pending, attempts)
+                break
+            body = _assemble(pending)
+            if attempts:
+                report.retries += 1
+            attempts += 1
+            report.requests += 1
+            for entry in pending:
+                entry.in_flight = True
+            retry_after: float | None = None
+            try:
+                content = await self._send(body)
+            except RequestBodyTooLargeError as exc:
+                self._landed(pending, False)
+                if len(pending) == 1:
+                    self._resolve_failed(pending[0], attempts, *_exception_error(exc))
+                    break
+                half = len(pending) // 2
+                await self._submit(pending[:half], attempts - 1)
+                await self._submit(pending[half:], attempts - 1)
+                break
+            except BadRequestError as exc:
+                self._landed(pending, False)
+                for entry in pending:
+                    self._resolve_failed(entry, attempts, *_exception_error(exc))
+                break
+            except BatchStatusError as exc:
+                if exc.status_code not in C.RETRYABLE_STATUSES:
+                    self._landed(pending, False)
+                    for entry in pending:
+                        self._resolve_failed(entry, attempts, *_exception_error(exc))
+                    await self._flush()
+                    self._stop(f"the service refused the bulk submission: {exc}", exc)
+                    raise _Stop from exc
+                self._landed(pending, status_outcome_unknown(exc.status_code), _exception_error(exc))
+                retry_after = exc.retry_after
+            except TransportError as exc:
+                self._landed(pending, exc.outcome_unknown, _exception_error(exc))
+            else:
+                self._landed(pending, False)
+                pending = self._apply_results(pending, content, attempts)
+                await self._flush()
+                if self._progress is not None:
+                    self._progress(report)
+            if pending and attempts < self._max_attempts:
+                await _sleep(self._delay(attempts, retry_after))
+        await self._flush()
+
+    def _landed(
+        self, entries: list[_Entry], maybe_applied: bool, error: tuple[str, str, Any] | None = None
+    ) -> None:
+        for entry in entries:
+            entry.in_flight = False
+            if maybe_applied:
+                entry.maybe_applied = True
+            if error is not None:
+                entry.last_error = error
+
+    def _delay(self, attempts: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            wait = min(retry_after, C.BULK_RETRY_AFTER_CAP)
+            return wait + self._rng.uniform(0.0, C.BULK_RETRY_AFTER_JITTER * max(wait, C.BULK_BACKOFF_BASE))
+        return C.BULK_MIN_RETRY_DELAY + backoff_delay(
+            attempts, base=C.BULK_BACKOFF_BASE, cap=C.BULK_BACKOFF_CAP, rng=self._rng
+        )
+
+    def _apply_results(self, pending: list[_Entry], content: bytes, attempts: int) -> list[_Entry]:
+        """Record each per-task result of a 200 answer; return the tasks to send again."""
+        try:
+            results = orjson.loads(content)["value"]
+            if not isinstance(results, list):
+                raise TypeError("value is not a list")
+        except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+            error = ("InvalidResponse", f"unreadable addtaskcollection response: {exc}", None)
+            self._landed(pending, True, error)
+            return pending
+        by_key = {entry.key: entry for entry in pending}
+        retry: list[_Entry] = []
+        for result in results:
+            task_id = result.get("taskId") if isinstance(result, dict) else None
+            entry = by_key.pop(task_id.lower(), None) if isinstance(task_id, str) else None
+            if entry is None:
+                continue
+            status = result.get("status")
+            status = status.lower() if isinstance(status, str) else status
+            if status == "success":
+                self._resolve_ok(entry, TaskOutcomeStatus.CREATED, attempts, result)
+            elif status == "clienterror":
+                raw_error = result.get("error")
+                code, message = _error_fields(raw_error)
+                if code.lower() == _TASK_EXISTS:
+                    status_ = TaskOutcomeStatus.CREATED if entry.maybe_applied else TaskOutcomeStatus.EXISTING
+                    self._resolve_ok(entry, status_, attempts, result)
+                else:
+                    self._resolve_failed(entry, attempts, code or "ClientError", message, raw_error)
+            elif status == "servererror":
+                raw_error = result.get("error")
+                code, message = _error_fields(raw_error)
+                entry.maybe_applied = True
+                entry.last_error = (code or "ServerError", message, raw_error)
+                retry.append(entry)
+            else:
+                message = (
+                    f"the service answered status {status!r} for task {entry.task_id!r}, which is not known"
+                )
+                self._resolve_failed(entry, attempts, UNKNOWN_STATUS, message, result.get("error"))
+        for entry in by_key.values():
+            entry.maybe_applied = True
+            message = f"the service's answer had no result for task {entry.task_id!r}"
+            entry.last_error = (MISSING_RESULT, message, None)
+            retry.append(entry)
+        return retry
+
+    # --- outcomes -----------------------------------------------------------------------------------------
+
+    def _resolve_ok(self, entry: _Entry, status: TaskOutcomeStatus, attempts: int, result: Any) -> None:
+        del self._live[entry.key]
+        if status is TaskOutcomeStatus.CREATED:
+            self.report.created += 1
+        else:
+            self.report.existing += 1
+        if self._outcomes is not None:
+            self._batch.append(
+                TaskOutcome(
+                    task_id=entry.task_id,
+                    index=entry.index,
+                    status=status,
+                    attempts=attempts,
+                    result=_add_result(result),
+                )
+            )
+
+    def _resolve_failed(self, entry: _Entry, attempts: int, code: str, message: str, raw_error: Any) -> None:
+        del self._live[entry.key]
+        failure = TaskFailure(
+            task_id=entry.task_id,
+            index=entry.index,
+            code=code,
+            message=message,
+            error=_batch_error(raw_error),
+        )
+        self.report.failed += 1
+        self.report.failures.append(failure)
+        if self._outcomes is not None:
+            self._batch.append(
+                TaskOutcome(
+                    task_id=entry.task_id,
+                    index=entry.index,
+                    status=TaskOutcomeStatus.FAILED,
+                    attempts=attempts,
+                    failure=failure,
+                )
+            )
+
+    def _give_up(self, pending: list[_Entry], attempts: int) -> None:
+        for entry in pending:
+            code, message, raw_error = entry.last_error or ("RetriesExhausted", "", None)
+            message = f"gave up after {attempts} attempt(s); last error {code}: {message}".rstrip(": ")
+            if not entry.maybe_applied:
+                self._resolve_failed(entry, attempts, code, message, raw_error)
+                continue
+            del self._live[entry.key]
+            self.report.in_doubt.append(entry.task_id)
+            if self._outcomes is not None:
+                failure = TaskFailure(
+                    task_id=entry.task_id,
+                    index=entry.index,
+                    code=code,
+                    message=f"{message}; an earlier attempt may have created the task",
+                    error=_batch_error(raw_error),
+                )
+                self._batch.append(
+                    TaskOutcome(
+                        task_id=entry.task_id,
+                        index=entry.index,
+                        status=TaskOutcomeStatus.IN_DOUBT,
+                        attempts=attempts,
+                        failure=failure,
+                    )
+                )
+
+    async def _flush(self) -> None:
+        if self._outcomes is not None and self._batch:
+            batch, self._batch = self._batch, []
+            await self._outcomes.send(batch)
+
+
+def _add_result(raw: Any) -> BatchTaskAddResult | None:
+    try:
+        return converter.structure(raw, BatchTaskAddResult)
+    except Exception:
+        return None
+
+
+def _check_positive(name: str, value: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValidationError(f"{name} must be an integer >= 1, got {value!r}", field=name)
+
+
+# --- entry points (the tasks resource delegates here) -------------------------------------------------------
+
+
+def pipeline_sender(pipeline: Pipeline, job_id: str, *, server_timeout: int | None = None) -> SendChunk:
+    """A :data:`SendChunk` posting to ``/jobs/{job_id}/addtaskcollection`` through ``pipeline``, once each.
+
+    The job ID is checked here, before anything is sent. Retries are the engine's, so the pipeline's are off.
+    """
+    path = f"/jobs/{encode_segment(entity_id(job_id, 'job_id'))}/addtaskcollection"
+    policy = RetryPolicy.no_retries(deadline=None)
+
+    async def send(body: bytes) -> bytes:
+        request = BatchRequest(
+            operation_id="Tasks_CreateTaskCollection",
+            method="POST",
+            path=path,
+            content=body,
+            server_timeout=server_timeout,
+            retry=policy,
+        )
+        response = await pipeline.send(request)
+        return response.content
+
+    return send
+
+
+# --------------------------------------------------
+
+
+async def add_many(
+    send: SendChunk,
+    tasks: TaskSource,
+    *,
+    concurrency: int = C.BULK_DEFAULT_CONCURRENCY,
+    chunk_size: int = C.BULK_MAX_TASKS_PER_CHUNK,
+    max_chunk_bytes: int = C.BULK_MAX_CHUNK_BYTES,
+    max_attempts: int = C.BULK_MAX_ATTEMPTS,
+    deadline: float | None = None,
+    progress: ProgressCallback | None = None,
+    rng: random.Random | None = None,
+) -> BulkAddReport:
+    """Submit ``tasks`` through ``send`` and return the report (see :meth:`TasksResource.add_many`)."""
+    engine = _Engine(
+        send,
+        tasks,
+        concurrency=concurrency,
+        chunk_size=chunk_size,
+        max_chunk_bytes=max_chunk_bytes,
+        max_attempts=max_attempts,
+        deadline=deadline,
+        progress=progress,
+        outcomes=None,
+        rng=rng,
+    )
+    return await engine.run()
+
+
+def iter_add(
+    send: SendChunk,
+    tasks: TaskSource,
+    *,
+    concurrency: int = C.BULK_DEFAULT_CONCURRENCY,
+    chunk_size: int = C.BULK_MAX_TASKS_PER_CHUNK,
+    max_chunk_bytes: int = C.BULK_MAX_CHUNK_BYTES,
+    max_attempts: int = C.BULK_MAX_ATTEMPTS,
+    deadline: float | None = None,
+    progress: ProgressCallback | None = None,
+    rng: random.Random | None = None,
+) -> BulkAddStream:
+    """Submit ``tasks`` through ``send``, yielding outcomes (see :meth:`TasksResource.iter_add`)."""
+    outcomes_in, outcomes_out = anyio.create_memory_object_stream[list[TaskOutcome]](concurrency)
+    engine = _Engine(
+        send,
+        tasks,
+        concurrency=concurrency,
+        chunk_size=chunk_size,
+        max_chunk_bytes=max_chunk_bytes,
+        max_attempts=max_attempts,
+        deadline=deadline,
+        progress=progress,
+        outcomes=outcomes_in,
+        rng=rng,
+    )
+    return BulkAddStream(engine, outcomes_in, outcomes_out)
+
+
+class BulkAddStream:
+    """The outcomes of a bulk submission, one :class:`TaskOutcome` per task, as soon as each is known.
+
+    Iterate it directly (``async for outcome in client.tasks.iter_add(...)``) or, to be able to stop early and
+    still have the submission wound down cleanly, inside ``async with``. ``report`` is the run's
+    :class:`BulkAddReport`, final once iteration ends. If the run stops early the iteration raises
+    :class:`BulkAddError` (or :class:`BulkAddDeadlineExceeded`) after yielding every outcome known.
+    """
+
+    def __init__(
+        self,
+        engine: _Engine,
+        outcomes_in: MemoryObjectSendStream[list[TaskOutcome]],
+        outcomes_out: MemoryObjectReceiveStream[list[TaskOutcome]],
+    ) -> None:
+        self._engine = engine
+        self._outcomes_in = outcomes_in
+        self._outcomes_out = outcomes_out
+        self._task_group: TaskGroup | None = None
+        self._implicit = False
+        self._closed = False
+        self._error: BulkAddError | None = None
+        self._buffer: list[TaskOutcome] = []
+        self._position = 0
+
+    @property
+    def report(self) -> BulkAddReport:
+        """The run's report: live during the run, final after it."""
+        return self._engine.report
+
+    async def __aenter__(self) -> BulkAddStream:
+        if self._task_group is not None or self._closed:
+            raise RuntimeError("a BulkAddStream can be iterated only once")
+        task_group = anyio.create_task_group()
+        await task_group.__aenter__()
+        self._task_group = task_group
+        task_group.start_soon(self._drive)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool | None:
+        task_group, self._task_group = self._task_group, None
+        self._closed = True
+        if task_group is None:
+            return None
+        task_group.cancel_scope.cancel()
+        return await task_group.__aexit__(exc_type, exc, traceback)
+
+    async def aclose(self) -> None:
+        """Stop the submission (requests in flight are abandoned and reported in doubt)."""
+        await self.__aexit__(None, None, None)
+
+    async def _drive(self) -> None:
+        async with self._outcomes_in:
+            try:
+                await self._engine.run()
+            except BulkAddError as exc:
+                self._error = exc
+
+    def __aiter__(self) -> BulkAddStream:
+        return self
+
+    async def __anext__(self) -> TaskOutcome:
+        if self._position < len(self._buffer):
+            outcome = self._buffer[self._position]
+            self._position += 1
+            return outcome
+        if self._task_group is None:
+            if self._closed:
+                raise StopAsyncIteration
+            await self.__aenter__()
+            self._implicit = True
+        while True:
+            try:
+                batch = await self._outcomes_out.receive()
+            except anyio.EndOfStream:
+                break
+            if batch:
+                self._buffer = batch
+                self._position = 1
+                return batch[0]
+        if self._implicit:
+            await self.__aexit__(None, None, None)
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
+        raise StopAsyncIteration
