@@ -138,12 +138,12 @@ def claims_from_challenge(www_authenticate: str | None) -> str | None:
     match = _CLAIMS.search(www_authenticate)
     if match is None or not match.group(1):
         return None
-    encoded = match.group(1)
+    encoded = match.group(1).rstrip("=").replace("-", "+").replace("_", "/")
     try:
-        decoded = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
-        return decoded.decode("utf-8")
+        decoded = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True).decode("utf-8")
     except (binascii.Error, ValueError):
         return None
+    return decoded or None
 
 
 class TokenCredentialAuth:

@@ -1,0 +1,145 @@
+"""BatchClient configuration, lifecycle and security switches."""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from batchaio import BatchClient, Limits, RetryPolicy, SharedKeyCredential, Timeout
+from batchaio._config import NOT_GIVEN
+from batchaio._transport import BatchRequest
+from batchaio.errors import ValidationError
+
+KEY = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+ENDPOINT = "https://acct.westus2.batch.azure.com"
+
+
+def credential() -> SharedKeyCredential:
+    return SharedKeyCredential("acct", KEY)
+
+
+async def test_context_manager_closes_the_http_client() -> None:
+    async with BatchClient(ENDPOINT, credential()) as client:
+        assert not client.is_closed
+    assert client.is_closed
+    assert client._http.is_closed
+    await client.aclose()
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "http://acct.westus2.batch.azure.com",
+        "ftp://x",
+        "acct.westus2.batch.azure.com",
+        "https://",
+        "https://a b",
+    ],
+)
+def test_bad_or_insecure_endpoints_are_refused(endpoint: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        BatchClient(endpoint, credential())
+    assert info.value.field == "endpoint"
+
+
+@pytest.mark.parametrize(
+    "endpoint", ["https://u:p@a.example", "https://a.example/?x=1", "https://a.example/#f"]
+)
+def test_endpoint_must_not_carry_credentials_query_or_fragment(endpoint: str) -> None:
+    with pytest.raises(ValidationError):
+        BatchClient(endpoint, credential())
+
+
+async def test_plain_http_is_allowed_only_with_the_flag() -> None:
+    router = respx.MockRouter(assert_all_called=False)
+    route = router.get(url__startswith="http://127.0.0.1:8123/jobs").mock(return_value=httpx.Response(200))
+    async with BatchClient(
+        "http://127.0.0.1:8123/",
+        credential(),
+        allow_insecure_http=True,
+        transport=httpx.MockTransport(router.async_handler),
+    ) as client:
+        assert client.endpoint == "http://127.0.0.1:8123"
+        await client._pipeline.send(BatchRequest("Jobs_ListJobs", "GET", "/jobs"))
+    assert route.calls.last.request.headers["authorization"].startswith("SharedKey acct:")
+
+
+def test_credential_must_be_usable() -> None:
+    with pytest.raises(ValidationError):
+        BatchClient(ENDPOINT, object())  # type: ignore[arg-type]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("h2") is not None, reason="h2 is installed")
+def test_http2_without_h2_is_a_clear_error() -> None:
+    with pytest.raises(ImportError, match="h2"):
+        BatchClient(ENDPOINT, credential(), http2=True)
+
+
+def test_timeouts_resolve_against_the_defaults() -> None:
+    client = BatchClient(ENDPOINT, credential(), timeout=Timeout(read=5.0, pool=None))
+    assert client.timeout == Timeout(connect=10.0, read=5.0, write=60.0, pool=None)
+    assert client._http.timeout == httpx.Timeout(connect=10.0, read=5.0, write=60.0, pool=None)
+    assert BatchClient(ENDPOINT, credential(), timeout=3).timeout == Timeout.of(3)
+    assert BatchClient(ENDPOINT, credential(), timeout=None).timeout == Timeout.of(None)
+
+
+@pytest.mark.parametrize("value", [0, -1, "5", True])
+def test_bad_timeouts_are_refused(value: Any) -> None:
+    with pytest.raises((ValueError, TypeError)):
+        Timeout(read=value)
+
+
+def test_not_given_is_distinct_from_none() -> None:
+    assert NOT_GIVEN is not None
+    assert not NOT_GIVEN
+    assert repr(NOT_GIVEN) == "NOT_GIVEN"
+    assert Timeout().read is NOT_GIVEN
+    assert Timeout(read=None).resolve(Timeout.of(7)).read is None
+    assert Timeout().resolve(Timeout.of(7)).read == 7
+
+
+async def test_per_call_timeout_overrides_the_client_timeout() -> None:
+    router = respx.MockRouter(assert_all_called=False)
+    route = router.get(url__startswith=f"{ENDPOINT}/jobs").mock(return_value=httpx.Response(200))
+    async with BatchClient(
+        ENDPOINT, credential(), timeout=20, transport=httpx.MockTransport(router.async_handler)
+    ) as client:
+        await client._pipeline.send(BatchRequest("Jobs_ListJobs", "GET", "/jobs"))
+        await client._pipeline.send(BatchRequest("Jobs_ListJobs", "GET", "/jobs", timeout=Timeout(read=2.0)))
+    first, second = (call.request.extensions["timeout"] for call in route.calls)
+    assert first == {"connect": 20, "read": 20, "write": 20, "pool": 20}
+    assert second == {"connect": 20, "read": 2.0, "write": 20, "pool": 20}
+
+
+def test_limits_and_retry_are_kept() -> None:
+    policy = RetryPolicy(max_attempts=2)
+    client = BatchClient(ENDPOINT, credential(), limits=Limits(max_connections=7), retry=policy)
+    assert client.limits.max_connections == 7
+    assert client._pipeline.retry is policy
+    with pytest.raises(ValueError):
+        Limits(max_connections=-1)
+
+
+def test_repr_never_shows_the_key() -> None:
+    client = BatchClient(ENDPOINT, credential())
+    assert KEY not in repr(client)
+    assert "acct" in repr(client)
+
+
+def test_client_runs_under_trio() -> None:
+    import trio
+
+    router = respx.MockRouter(assert_all_called=False)
+    router.get(url__startswith=f"{ENDPOINT}/jobs").mock(return_value=httpx.Response(200, json={"value": []}))
+
+    async def main() -> Any:
+        async with BatchClient(
+            ENDPOINT, credential(), transport=httpx.MockTransport(router.async_handler)
+        ) as c:
+            return (await c._pipeline.send(BatchRequest("Jobs_ListJobs", "GET", "/jobs"))).json()
+
+    assert trio.run(main) == {"value": []}
