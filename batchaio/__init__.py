@@ -13,6 +13,8 @@ from batchaio._bulk_report import (
 )
 from batchaio._client import BatchClient
 from batchaio._config import NOT_GIVEN, Limits, NotGiven, Timeout
+from batchaio._files import BatchFileProperties, FileDownload, FileStream
+from batchaio._paging import AsyncPager, Page
 from batchaio._response import BatchResponse, BatchStreamResponse, ResponseMetadata
 from batchaio._retry import RetryPolicy
 from batchaio._serde import converter
@@ -25,6 +27,7 @@ from batchaio.errors import (
     BatchStatusError,
     ConflictError,
     DeadlineExceededError,
+    FileChangedError,
     NotFoundError,
     OutcomeUnknownError,
     PreconditionFailedError,
@@ -35,12 +38,15 @@ from batchaio.errors import (
     TransportError,
     ValidationError,
 )
+from batchaio.resources import RawResponse
 
 __all__ = [
     "API_VERSION",
+    "AsyncPager",
     "AuthenticationError",
     "BadRequestError",
     "BatchClient",
+    "BatchFileProperties",
     "BatchResponse",
     "BatchStatusError",
     "BatchStreamResponse",
@@ -51,12 +57,17 @@ __all__ = [
     "BulkAddStream",
     "ConflictError",
     "DeadlineExceededError",
+    "FileChangedError",
+    "FileDownload",
+    "FileStream",
     "Limits",
     "NOT_GIVEN",
     "NotFoundError",
     "NotGiven",
     "OutcomeUnknownError",
+    "Page",
     "PreconditionFailedError",
+    "RawResponse",
     "RequestBodyTooLargeError",
     "RequestNotSentError",
     "ResponseMetadata",

@@ -1,0 +1,177 @@
+"""Hand-written checks for the operations whose shape is not a plain request/response."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+import respx
+
+from batchaio import models
+from batchaio._client import BatchClient
+from batchaio.errors import NotFoundError, ValidationError
+from batchaio.resources import _base
+
+ENDPOINT = "https://acct.westeurope.batch.azure.com"
+
+
+def tasks(n: int) -> models.BatchTaskGroup:
+    return models.BatchTaskGroup(
+        value=[models.BatchTaskCreateContent(id=f"t{i}", command_line="echo") for i in range(n)]
+    )
+
+
+@pytest.mark.parametrize(
+    ("call", "url"),
+    [
+        (lambda c: c.pools.exists("pool-1"), "/pools/pool-1"),
+        (lambda c: c.job_schedules.exists("sched-1"), "/jobschedules/sched-1"),
+    ],
+)
+async def test_exists_maps_404_to_false(
+    client: BatchClient, mock: respx.MockRouter, call: Any, url: str
+) -> None:
+    route = mock.head(url).mock(side_effect=[httpx.Response(200), httpx.Response(404)])
+    assert await call(client) is True
+    assert await call(client) is False
+    assert route.call_count == 2
+
+
+async def test_get_still_raises_not_found(client: BatchClient, mock: respx.MockRouter) -> None:
+    mock.get("/pools/gone").mock(return_value=httpx.Response(404, json={"code": "PoolNotFound"}))
+    with pytest.raises(NotFoundError) as info:
+        await client.pools.get("gone")
+    assert info.value.code == "PoolNotFound"
+
+
+async def test_add_collection_parses_per_task_results(client: BatchClient, mock: respx.MockRouter) -> None:
+    body = {
+        "value": [
+            {"status": "Success", "taskId": "t0", "eTag": "0x1", "location": "https://x/jobs/j/tasks/t0"},
+            {
+                "status": "clienterror",
+                "taskId": "t1",
+                "error": {"code": "TaskExists", "message": {"value": "exists"}},
+            },
+        ]
+    }
+    route = mock.post("/jobs/job-1/addtaskcollection").mock(return_value=httpx.Response(200, json=body))
+    result = await client.tasks.add_collection("job-1", tasks(2))
+    assert isinstance(result, models.BatchTaskAddCollectionResult)
+    assert [r.task_id for r in result.value or []] == ["t0", "t1"]
+    assert (result.value or [])[1].error.code == "TaskExists"  # type: ignore[union-attr]
+    sent = orjson.loads(route.calls[0].request.content)
+    assert sent == {"value": [{"id": "t0", "commandLine": "echo"}, {"id": "t1", "commandLine": "echo"}]}
+
+
+@pytest.mark.parametrize("count", [0, 101])
+async def test_add_collection_takes_1_to_100_tasks(
+    client: BatchClient, mock: respx.MockRouter, count: int
+) -> None:
+    route = mock.route()
+    with pytest.raises(ValidationError, match="1 to 100") as info:
+        await client.tasks.add_collection("job-1", tasks(count))
+    assert info.value.field == "task_collection.value"
+    assert not route.called
+
+
+async def test_add_collection_with_100_tasks_is_one_request(
+    client: BatchClient, mock: respx.MockRouter
+) -> None:
+    route = mock.post("/jobs/job-1/addtaskcollection").mock(
+        return_value=httpx.Response(200, json={"value": []})
+    )
+    await client.tasks.add_collection("job-1", tasks(100))
+    assert route.call_count == 1
+    assert len(orjson.loads(route.calls[0].request.content)["value"]) == 100
+
+
+async def test_missing_required_body_field_is_named(client: BatchClient, mock: respx.MockRouter) -> None:
+    route = mock.route()
+    group = models.BatchTaskGroup(value=[models.BatchTaskCreateContent(id="t0")])
+    with pytest.raises(ValidationError) as info:
+        await client.tasks.add_collection("job-1", group)
+    assert info.value.field == "value[0].command_line"
+    assert not route.called
+
+
+async def test_body_of_the_wrong_model_is_rejected(client: BatchClient, mock: respx.MockRouter) -> None:
+    route = mock.route()
+    with pytest.raises(ValidationError, match="pool must be a BatchPoolCreateContent, not BatchPool"):
+        await client.pools.create(models.BatchPool(id="p"))  # type: ignore[arg-type]
+    assert not route.called
+
+
+async def test_optional_body_left_out_sends_no_content(client: BatchClient, mock: respx.MockRouter) -> None:
+    route = mock.post("/pools/pool-1/nodes/tvm-1/reboot").mock(return_value=httpx.Response(202))
+    metadata = await client.nodes.reboot("pool-1", "tvm-1")
+    assert metadata.status_code == 202
+    request = route.calls[0].request
+    assert request.content == b""
+    assert request.headers["content-length"] == "0"
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        (lambda c: c.tasks.get("job 1", "t"), "job_id"),
+        (lambda c: c.tasks.get("job-1", "t" * 65), "task_id"),
+        (lambda c: c.nodes.get("pool-1", "tvm\r\n1"), "node_id"),
+        (lambda c: c.nodes.delete_user("pool-1", "tvm-1", ""), "user_name"),
+        (lambda c: c.tasks.delete_file("job-1", "task-1", "a\nb"), "file_path"),
+        (lambda c: c.pools.get("pool-1", select="id,state"), "select"),
+        (lambda c: c.pools.get("pool-1", if_modified_since=datetime(2024, 1, 1)), "if_modified_since"),
+        (lambda c: c.pools.delete("pool-1", if_match=""), "if_match"),
+        (lambda c: c.jobs.delete("job-1", force="yes"), "force"),
+        (lambda c: c.pools.get("pool-1", server_timeout=31), "server_timeout"),
+        (lambda c: c.pools.get("pool-1", client_request_id="a\r\nb"), "client_request_id"),
+    ],
+)
+async def test_bad_arguments_fail_before_sending(
+    client: BatchClient, mock: respx.MockRouter, call: Any, field: str
+) -> None:
+    route = mock.route()
+    with pytest.raises(ValidationError) as info:
+        await call(client)
+    assert info.value.field == field
+    assert not route.called
+
+
+@pytest.mark.parametrize(
+    ("given", "sent"),
+    [("0x8DC1", '"0x8DC1"'), ('"0x8DC1"', '"0x8DC1"'), ("*", "*"), ('W/"abc"', 'W/"abc"')],
+)
+def test_etags_are_quoted(given: str, sent: str) -> None:
+    assert _base.conditional_headers(if_match=given) == {"If-Match": sent}
+    assert _base.conditional_headers(if_none_match=given) == {"If-None-Match": sent}
+
+
+async def test_raw_response_keeps_headers_and_parses_lazily(
+    client: BatchClient, mock: respx.MockRouter
+) -> None:
+    mock.get("/jobs/job-1/taskcounts").mock(
+        return_value=httpx.Response(
+            200,
+            json={"taskCounts": {"active": 1, "running": 2, "completed": 3, "succeeded": 3, "failed": 0}},
+            headers={"request-id": "r-9", "x-custom": "yes"},
+        )
+    )
+    raw = await client.with_raw_response.jobs.get_task_counts("job-1")
+    assert raw.status_code == 200
+    assert raw.headers["x-custom"] == "yes"
+    assert raw.metadata.request_id == "r-9"
+    assert repr(raw) == "<RawResponse [200]>"
+    counts = raw.parse()
+    assert isinstance(counts, models.BatchTaskCountsResult)
+    assert counts.task_counts is not None and counts.task_counts.running == 2
+
+
+async def test_certificate_paths_encode_both_keys(client: BatchClient, mock: respx.MockRouter) -> None:
+    route = mock.delete(url__startswith=ENDPOINT).mock(return_value=httpx.Response(202))
+    await client.certificates.delete("sha1", "AB CD")
+    assert route.calls[0].request.url.raw_path.startswith(
+        b"/certificates(thumbprintAlgorithm=sha1,thumbprint=AB%20CD)?"
+    )
