@@ -1,11 +1,12 @@
 """Serialization cost per object: batchaio's converter next to plain orjson on the same bytes.
 
-Run: ``.venv/bin/python benchmarks/bench_serde.py [--count N]``
+Run from the repository root: ``.venv/bin/python -m benchmarks.bench_serde [--count N]``
 
-- structure: ``decode(BatchTask, body)`` of a completed task with execution info, node info, statistics, resource
-  files, output files and environment settings, against ``orjson.loads`` of the same bytes;
-- unstructure: ``converter.unstructure`` and ``encode`` of a create-task body, against ``orjson.dumps`` of its
-  plain-dict form.
+- structure: ``decode(BatchTask, body)`` of a completed task with execution info, node info,
+  statistics, resource files, output files and environment settings, against ``orjson.loads``
+  of the same bytes;
+- unstructure: ``converter.unstructure`` and ``encode`` of a create-task body, against
+  ``orjson.dumps`` of its plain-dict form.
 """
 
 from __future__ import annotations
@@ -40,8 +41,14 @@ FULL_TASK: dict[str, Any] = {
     "previousStateTransitionTime": "2024-07-01T10:16:02.32Z",
     "commandLine": "/bin/bash -c 'render --frame 42 --out $AZ_BATCH_TASK_WORKING_DIR/out'",
     "resourceFiles": [
-        {"httpUrl": "https://store.blob.core.windows.net/in/scene.blend?sv=2022&sig=abc", "filePath": "scene.blend"},
-        {"storageContainerUrl": "https://store.blob.core.windows.net/tex?sv=2022&sig=def", "blobPrefix": "4k/"},
+        {
+            "httpUrl": "https://store.blob.core.windows.net/in/scene.blend?sv=2022&sig=abc",
+            "filePath": "scene.blend",
+        },
+        {
+            "storageContainerUrl": "https://store.blob.core.windows.net/tex?sv=2022&sig=def",
+            "blobPrefix": "4k/",
+        },
         {"autoStorageContainerName": "tools", "filePath": "tools", "fileMode": "0755"},
     ],
     "outputFiles": [
@@ -64,7 +71,11 @@ FULL_TASK: dict[str, Any] = {
         {"name": "RENDER_TOKEN", "value": "s3cr3t"},
     ],
     "affinityInfo": {"affinityId": "TVM:tvmps_abc_d"},
-    "constraints": {"maxWallClockTime": "P10675199DT2H48M5.4775807S", "retentionTime": "P7D", "maxTaskRetryCount": 3},
+    "constraints": {
+        "maxWallClockTime": "P10675199DT2H48M5.4775807S",
+        "retentionTime": "P7D",
+        "maxTaskRetryCount": 3,
+    },
     "requiredSlots": 1,
     "userIdentity": {"autoUser": {"scope": "pool", "elevationLevel": "nonadmin"}},
     "executionInfo": {
@@ -108,7 +119,9 @@ def create_task(index: int) -> models.BatchTaskCreateContent:
         display_name=f"render frame {index}",
         command_line=f"/bin/bash -c 'render --frame {index}'",
         resource_files=[
-            models.ResourceFile(http_url="https://store.blob.core.windows.net/in/scene.blend?sig=a", file_path="s"),
+            models.ResourceFile(
+                http_url="https://store.blob.core.windows.net/in/scene.blend?sig=a", file_path="s"
+            ),
             models.ResourceFile(auto_storage_container_name="tools", file_path="tools"),
         ],
         output_files=[
@@ -163,7 +176,10 @@ def main() -> None:
     encode(tasks[0])
 
     rows = [
-        ("structure full BatchTask", per_object_us(lambda b: decode(models.BatchTask, b), bodies, args.rounds)),
+        (
+            "structure full BatchTask",
+            per_object_us(lambda b: decode(models.BatchTask, b), bodies, args.rounds),
+        ),
         ("  orjson.loads same bytes", per_object_us(orjson.loads, bodies, args.rounds)),
         ("unstructure create-task", per_object_us(converter.unstructure, tasks, args.rounds)),
         ("encode create-task (check+dumps)", per_object_us(encode, tasks, args.rounds)),
