@@ -68,7 +68,7 @@ def strategy_for(tp: Any) -> st.SearchStrategy[Any]:
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_round_trip(name: str, data: st.DataObject) -> None:
     cls = getattr(models, name)
