@@ -1,0 +1,113 @@
+"""The optional aiohttp transport, against a real local aiohttp server (skipped without aiohttp)."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+aiohttp = pytest.importorskip("aiohttp")
+from aiohttp import web  # noqa: E402
+from aiohttp.test_utils import TestServer  # noqa: E402
+
+from batchaio import BatchClient, RequestNotSentError, SharedKeyCredential  # noqa: E402
+from batchaio._transport import BatchRequest  # noqa: E402
+from batchaio.auth import shared_key_signature  # noqa: E402
+from batchaio.errors import NotFoundError  # noqa: E402
+from batchaio.transports import AiohttpTransport  # noqa: E402
+
+KEY = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+
+
+async def handler(request: web.Request) -> web.Response:
+    url = f"http://{request.host}{request.raw_path}"
+    expected = shared_key_signature(request.method, url, dict(request.headers), "acct", KEY)
+    if request.headers.get("Authorization") != expected:
+        return web.json_response({"code": "AuthenticationFailed"}, status=403)
+    if "missing" in request.raw_path:
+        return web.json_response({"code": "JobNotFound", "message": {"value": "nope"}}, status=404)
+    body = await request.read()
+    return web.json_response(
+        {
+            "method": request.method,
+            "path": request.raw_path,
+            "content_length": request.headers.get("Content-Length"),
+            "body": body.decode(),
+            "user_agent": request.headers.get("User-Agent"),
+        },
+        headers={"ETag": "0xABC", "request-id": "srv"},
+    )
+
+
+@pytest.fixture
+async def server():
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    test_server = TestServer(app, host="127.0.0.1")
+    await test_server.start_server()
+    yield f"http://127.0.0.1:{test_server.port}"
+    await test_server.close()
+
+
+def client(base: str) -> BatchClient:
+    return BatchClient(
+        base, SharedKeyCredential("acct", KEY), allow_insecure_http=True, transport=AiohttpTransport()
+    )
+
+
+async def test_requests_go_out_exactly_as_signed(server: str) -> None:
+    async with client(server) as batch:
+        got = await batch._pipeline.send(
+            BatchRequest(
+                "Tasks_GetTaskFile",
+                "GET",
+                "/jobs/j%201/tasks/t/files/a%2Fb.txt",
+                query={"$filter": "x eq 'y'"},
+            )
+        )
+        deleted = await batch._pipeline.send(BatchRequest("Jobs_DeleteJob", "DELETE", "/jobs/j1"))
+        created = await batch._pipeline.send(
+            BatchRequest("Jobs_CreateJob", "POST", "/jobs", content=b'{"id":"j"}')
+        )
+    assert got.json()["path"].startswith("/jobs/j%201/tasks/t/files/a%2Fb.txt?api-version=")
+    assert got.metadata.etag == "0xABC" and got.metadata.request_id == "srv"
+    assert got.json()["user_agent"].startswith("batchaio/")
+    assert deleted.json()["content_length"] == "0"
+    assert created.json()["body"] == '{"id":"j"}'
+
+
+async def test_error_statuses_are_typed(server: str) -> None:
+    async with client(server) as batch:
+        with pytest.raises(NotFoundError) as info:
+            await batch._pipeline.send(BatchRequest("Jobs_GetJob", "GET", "/jobs/missing"))
+    assert info.value.code == "JobNotFound"
+
+
+async def test_streamed_download(server: str) -> None:
+    async with (
+        client(server) as batch,
+        batch._pipeline.stream(
+            BatchRequest("Tasks_GetTaskFile", "GET", "/jobs/j/tasks/t/files/out.txt")
+        ) as response,
+    ):
+        body = await response.aread()
+    assert b'"method": "GET"' in body or b'"method":"GET"' in body
+
+
+async def test_connection_refused_is_not_sent() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    from batchaio import RetryPolicy
+
+    async with BatchClient(
+        f"http://127.0.0.1:{port}",
+        SharedKeyCredential("acct", KEY),
+        allow_insecure_http=True,
+        transport=AiohttpTransport(),
+        retry=RetryPolicy(max_attempts=2, backoff_base=0.001, backoff_cap=0.001),
+    ) as batch:
+        with pytest.raises(RequestNotSentError) as info:
+            await batch._pipeline.send(BatchRequest("Nodes_RebootNode", "POST", "/pools/p/nodes/n/reboot"))
+    assert info.value.attempts == 2
+    assert info.value.outcome_unknown is False
