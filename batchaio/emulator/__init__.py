@@ -1,0 +1,233 @@
+"""A local emulator of the Azure Batch data-plane service (API 2024-07-01.20.0), for tests and demos.
+
+In process, through ``httpx.ASGITransport``::
+
+    emu = Emulator()
+    transport = httpx.ASGITransport(app=emu.app)       # base URL: any http://host, e.g. "http://emulator"
+
+Over real HTTP on a free loopback port::
+
+    async with emu.serve() as endpoint:                # asyncio only
+        ...
+    endpoint = emu.start(); ...; emu.stop()            # in a background thread
+
+or from a shell: ``python -m batchaio.emulator --port 8765``. Requests must be signed with Shared Key for
+``emu.account`` / ``emu.key`` (or carry ``Authorization: Bearer ...`` when ``allow_bearer=True``).
+
+Needs the ``emulator`` extra (``pip install batchaio[emulator]``): importing ``batchaio`` itself never imports
+Starlette or uvicorn.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from batchaio.emulator import _constants as C
+from batchaio.emulator._app import ConnectionDropped, EmulatorApp
+from batchaio.emulator._faults import FaultConfig, FaultInjector, FaultKind
+from batchaio.emulator._state import Store
+
+__all__ = ["ConnectionDropped", "Emulator", "FaultConfig", "FaultInjector", "FaultKind"]
+
+API_VERSION = C.API_VERSION
+DEFAULT_ACCOUNT = C.DEFAULT_ACCOUNT
+DEFAULT_KEY = C.DEFAULT_KEY
+
+
+class Emulator:
+    """One emulated Batch account, its in-memory state and its ASGI app.
+
+    Keyword arguments:
+
+    - ``account``, ``key``: the Shared Key credentials requests must be signed with (key in base64).
+    - ``execute``: run command lines for real (``/bin/sh -c``) instead of simulating them; needs the
+      background loop (``serve()``, ``start()``, the CLI, or ``async with emu.running()`` around ASGI use).
+    - ``work_dir``: where executed tasks get their directories (default: a fresh temporary directory,
+      removed by ``close()``); ``max_processes``: how many run at once.
+    - ``task_duration``: ``(min, max)`` seconds of a simulated run (``sleep N`` in a command overrides it).
+    - ``discard_tasks``: keep only task ids and counts (for million-task benchmarks): tasks count as completed
+      and succeeded at once and cannot be read back.
+    - ``allow_bearer``: accept ``Authorization: Bearer <anything>`` (Entra ID flows) without checking it.
+    - ``require_auth``: set ``False`` to skip authentication entirely.
+    - ``faults``: a ``FaultConfig`` to start with; change it later with ``emu.faults.configure(...)``.
+    - ``delete_delay``: seconds a deleted pool/job/schedule/certificate stays in its ``deleting`` state.
+    - ``seed``: seed of the simulated durations.
+    """
+
+    def __init__(
+        self,
+        *,
+        account: str = C.DEFAULT_ACCOUNT,
+        key: str = C.DEFAULT_KEY,
+        execute: bool = False,
+        work_dir: str | Path | None = None,
+        max_processes: int = C.DEFAULT_MAX_PROCESSES,
+        task_duration: tuple[float, float] = C.SIMULATED_TASK_SECONDS,
+        discard_tasks: bool = False,
+        allow_bearer: bool = False,
+        require_auth: bool = True,
+        faults: FaultConfig | None = None,
+        delete_delay: float = 0.2,
+        seed: int | None = None,
+    ) -> None:
+        low, high = task_duration
+        if low < 0 or high < low:
+            raise ValueError("task_duration must be (min, max) with 0 <= min <= max")
+        self.account = account
+        self.key = key
+        self.execute = execute
+        self._owns_work_dir = execute and work_dir is None
+        self.work_dir: Path | None = (
+            Path(work_dir)
+            if work_dir is not None
+            else Path(tempfile.mkdtemp(prefix="batchaio-emulator-"))
+            if execute
+            else None
+        )
+        self.max_processes = max_processes
+        self.store = Store(
+            simulate=not execute,
+            task_duration=task_duration,
+            discard_tasks=discard_tasks,
+            delete_delay=delete_delay,
+            seed=seed,
+        )
+        self.faults = FaultInjector(faults or FaultConfig())
+        self.app = EmulatorApp(
+            self.store,
+            self.faults,
+            account=account,
+            key=key,
+            allow_bearer=allow_bearer,
+            require_auth=require_auth,
+            work_root=self.work_dir if execute else None,
+            lifespan=self._lifespan,
+        )
+        self.endpoint: str | None = None
+        self._background_users = 0
+        self._background_scope: anyio.CancelScope | None = None
+        self._thread: threading.Thread | None = None
+        self._thread_server: Any = None
+
+    def __repr__(self) -> str:
+        return f"Emulator(account={self.account!r}, endpoint={self.endpoint!r}, execute={self.execute})"
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Run the background loop (real execution) while the block runs; a no-op in simulated mode."""
+        if not self.execute or self._background_users:
+            self._background_users += 1
+            try:
+                yield
+            finally:
+                self._background_users -= 1
+            return
+        from batchaio.emulator._runner import TaskRunner
+
+        assert self.work_dir is not None
+        runner = TaskRunner(self.store, self.work_dir, self.max_processes, self.account)
+        self._background_users += 1
+        try:
+            async with anyio.create_task_group() as group:
+                group.start_soon(runner.run)
+                try:
+                    yield
+                finally:
+                    group.cancel_scope.cancel()
+        finally:
+            self._background_users -= 1
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, app: Any) -> AsyncIterator[None]:
+        async with self.running():
+            yield
+
+    @contextlib.asynccontextmanager
+    async def serve(
+        self, host: str = C.DEFAULT_HOST, port: int = 0, *, allow_non_loopback: bool = False
+    ) -> AsyncIterator[str]:
+        """Serve over HTTP with uvicorn in the running asyncio loop; yield the endpoint (``http://host:port``)."""
+        from batchaio.emulator._server import EmbeddedServer, bind_socket, check_loopback, make_config
+
+        check_loopback(host, allow_non_loopback)
+        sock = bind_socket(host, port)
+        server = EmbeddedServer(make_config(self.app))
+        endpoint = _endpoint(host, sock.getsockname()[1])
+        async with anyio.create_task_group() as group:
+            group.start_soon(server.serve, [sock])
+            while not server.started:
+                if server.should_exit:
+                    raise RuntimeError("the emulator server failed to start")
+                await anyio.sleep(0.01)
+            self.endpoint = endpoint
+            try:
+                yield endpoint
+            finally:
+                server.should_exit = True
+                self.endpoint = None
+        sock.close()
+
+    def start(self, host: str = C.DEFAULT_HOST, port: int = 0, *, allow_non_loopback: bool = False) -> str:
+        """Serve over HTTP from a background thread; return the endpoint. Stop with ``stop()``."""
+        import asyncio
+
+        from batchaio.emulator._server import EmbeddedServer, bind_socket, check_loopback, make_config
+
+        if self._thread is not None:
+            raise RuntimeError("the emulator is already started")
+        check_loopback(host, allow_non_loopback)
+        sock = bind_socket(host, port)
+        server = EmbeddedServer(make_config(self.app))
+        thread = threading.Thread(
+            target=lambda: asyncio.run(server.serve([sock])), name="batchaio-emulator", daemon=True
+        )
+        thread.start()
+        while not server.started:
+            if not thread.is_alive():
+                sock.close()
+                raise RuntimeError("the emulator server failed to start")
+            thread.join(0.01)
+        self._thread, self._thread_server = thread, server
+        self._thread_socket = sock
+        self.endpoint = _endpoint(host, sock.getsockname()[1])
+        return self.endpoint
+
+    def stop(self) -> None:
+        """Stop the server started by ``start()`` (no-op if not started)."""
+        if self._thread is None:
+            return
+        self._thread_server.should_exit = True
+        self._thread.join(10)
+        self._thread_socket.close()
+        self._thread = self._thread_server = None
+        self.endpoint = None
+
+    def close(self) -> None:
+        """Stop serving and remove the temporary work directory of ``execute`` mode."""
+        self.stop()
+        if self._owns_work_dir and self.work_dir is not None:
+            shutil.rmtree(self.work_dir, ignore_errors=True)
+
+    def reset(self) -> None:
+        """Forget every pool, job, schedule and certificate, and turn faults off."""
+        fresh = Store(
+            simulate=self.store.simulate,
+            task_duration=self.store.task_duration,
+            discard_tasks=self.store.discard_tasks,
+            delete_delay=self.store.delete_delay,
+        )
+        for name in ("pools", "jobs", "schedules", "certificates", "pending"):
+            setattr(self.store, name, getattr(fresh, name))
+        self.faults.clear()
+
+
+def _endpoint(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"

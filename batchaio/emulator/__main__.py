@@ -1,0 +1,111 @@
+"""``python -m batchaio.emulator``: serve an emulated Batch account over HTTP on loopback."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import secrets
+import sys
+
+from batchaio.emulator import _constants as C
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m batchaio.emulator",
+        description="Local Azure Batch service emulator (API 2024-07-01.20.0).",
+    )
+    parser.add_argument("--host", default=C.DEFAULT_HOST, help="bind address (loopback only unless allowed)")
+    parser.add_argument("--port", type=int, default=C.DEFAULT_PORT, help="TCP port (0 picks a free one)")
+    parser.add_argument("--account", default=C.DEFAULT_ACCOUNT, help="account name requests are signed for")
+    parser.add_argument(
+        "--key", default=C.DEFAULT_KEY, help="account key in base64, or 'random' to generate one"
+    )
+    parser.add_argument("--execute", action="store_true", help="run task command lines for real with /bin/sh")
+    parser.add_argument("--work-dir", help="directory for executed tasks (default: a temporary directory)")
+    parser.add_argument("--max-processes", type=int, default=C.DEFAULT_MAX_PROCESSES)
+    parser.add_argument(
+        "--task-seconds",
+        type=float,
+        nargs=2,
+        metavar=("MIN", "MAX"),
+        default=C.SIMULATED_TASK_SECONDS,
+        help="duration range of simulated tasks",
+    )
+    parser.add_argument("--discard-tasks", action="store_true", help="keep only task ids and counts")
+    parser.add_argument(
+        "--allow-bearer", action="store_true", help="accept any 'Authorization: Bearer' token"
+    )
+    parser.add_argument("--no-auth", action="store_true", help="do not check Authorization at all")
+    parser.add_argument(
+        "--allow-non-loopback", action="store_true", help="allow binding a non-loopback address"
+    )
+    parser.add_argument("--throttle-rate", type=float, default=0.0)
+    parser.add_argument("--server-error-rate", type=float, default=0.0)
+    parser.add_argument("--drop-rate", type=float, default=0.0)
+    parser.add_argument("--reset-after-apply-rate", type=float, default=0.0)
+    parser.add_argument("--task-server-error-rate", type=float, default=0.0)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
+    parser.add_argument("--fault-path", help="regular expression: only fault requests whose path matches")
+    parser.add_argument("--seed", type=int, help="seed of fault injection and simulated durations")
+    parser.add_argument("--log-level", default="warning")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, print the endpoint, account and key, and serve until interrupted."""
+    arguments = _parser().parse_args(argv)
+    import uvicorn
+
+    from batchaio.emulator import Emulator, FaultConfig
+    from batchaio.emulator._server import bind_socket, check_loopback, make_config
+
+    key = arguments.key
+    if key == "random":
+        key = base64.b64encode(secrets.token_bytes(64)).decode()
+    try:
+        check_loopback(arguments.host, arguments.allow_non_loopback)
+        faults = FaultConfig(
+            throttle_rate=arguments.throttle_rate,
+            server_error_rate=arguments.server_error_rate,
+            drop_rate=arguments.drop_rate,
+            reset_after_apply_rate=arguments.reset_after_apply_rate,
+            task_server_error_rate=arguments.task_server_error_rate,
+            latency=arguments.latency,
+            path_pattern=arguments.fault_path,
+            seed=arguments.seed,
+        )
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    emulator = Emulator(
+        account=arguments.account,
+        key=key,
+        execute=arguments.execute,
+        work_dir=arguments.work_dir,
+        max_processes=arguments.max_processes,
+        task_duration=tuple(arguments.task_seconds),
+        discard_tasks=arguments.discard_tasks,
+        allow_bearer=arguments.allow_bearer,
+        require_auth=not arguments.no_auth,
+        faults=faults,
+        seed=arguments.seed,
+    )
+    sock = bind_socket(arguments.host, arguments.port)
+    host, port = sock.getsockname()[:2]
+    endpoint = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    print(f"BATCH_ENDPOINT={endpoint}", flush=True)
+    print(f"BATCH_ACCOUNT_NAME={arguments.account}", flush=True)
+    print(f"BATCH_ACCOUNT_KEY={key}", flush=True)
+    if emulator.work_dir is not None:
+        print(f"BATCH_EMULATOR_WORK_DIR={emulator.work_dir}", flush=True)
+    server = uvicorn.Server(make_config(emulator.app, log_level=arguments.log_level))
+    try:
+        server.run(sockets=[sock])
+    finally:
+        emulator.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

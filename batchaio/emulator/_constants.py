@@ -1,0 +1,31 @@
+"""Every tuning constant and service limit of the emulator, in one place."""
+
+from __future__ import annotations
+
+API_VERSION = "2024-07-01.20.0"
+DEFAULT_ACCOUNT = "emulator"
+# A fixed, well-known key so that a stock emulator can be reached without copying secrets around. Pass your
+# own key (or ``--key random``) when that matters.
+DEFAULT_KEY = "ZW11bGF0b3Ita2V5LWZvci1iYXRjaGFpby0wMDAwMDAwMDAwMDAwMDAwMDA="
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+
+MAX_TASKS_PER_COLLECTION = 100
+MAX_REQUEST_BODY_BYTES = 1_048_576
+MAX_RESULTS_DEFAULT = 1000
+MAX_RESULTS_LIMIT = 1000
+MAX_RESULTS_LIMIT_CERTIFICATES = 100
+# How many items a filtered list page inspects before it answers, possibly with an empty page and a next link
+# (the real service does the same on sparse filters).
+MAX_SCANNED_PER_PAGE = 5000
+MAX_ID_LENGTH = 64
+MAX_OCP_DATE_SKEW_SECONDS = 15 * 60
+
+# Simulated task durations in seconds, drawn uniformly from this range unless the command line says `sleep N`.
+SIMULATED_TASK_SECONDS = (0.05, 0.2)
+DEFAULT_MAX_PROCESSES = 8
+TASK_SLOTS_PER_NODE_DEFAULT = 1
+
+UNBOUNDED_DURATION = "P10675199DT2H48M5.4775807S"
+DEFAULT_RETENTION = "P7D"
+DEFAULT_RETRY_AFTER_SECONDS = 1

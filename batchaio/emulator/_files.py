@@ -1,0 +1,123 @@
+"""Files of tasks and nodes: virtual ones for simulated runs, the real directory tree for executed ones."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from batchaio.emulator._executor import simulated_output
+from batchaio.emulator._state import Job, Node, Pool, TaskRecord, task_state
+
+__all__ = ["FileEntry", "node_dir", "node_files", "task_dir", "task_files"]
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One file or directory, with its content (files of simulated runs) or its path on disk."""
+
+    name: str
+    is_directory: bool
+    created: float
+    modified: float
+    data: bytes | None = None
+    path: Path | None = None
+
+    @property
+    def size(self) -> int:
+        if self.is_directory:
+            return 0
+        if self.data is not None:
+            return len(self.data)
+        assert self.path is not None
+        try:
+            return self.path.stat().st_size
+        except OSError:
+            return 0
+
+    def read(self) -> bytes:
+        if self.data is not None:
+            return self.data
+        if self.path is None or self.is_directory:
+            return b""
+        try:
+            return self.path.read_bytes()
+        except OSError:
+            return b""
+
+
+def node_dir(root: Path, pool_id: str, node_id: str) -> Path:
+    return root / pool_id / node_id
+
+
+def task_dir(root: Path, job: Job, task: TaskRecord) -> Path:
+    return (
+        node_dir(root, task.pool_id or "emulator-pool", task.node_id or "node")
+        / "workitems"
+        / job.id
+        / "job-1"
+        / task.id
+    )
+
+
+def _walk(base: Path, prefix: str = "") -> dict[str, FileEntry]:
+    entries: dict[str, FileEntry] = {}
+    if not base.is_dir():
+        return entries
+    for dirpath, dirnames, filenames in os.walk(base):
+        relative = Path(dirpath).relative_to(base).as_posix()
+        relative = "" if relative == "." else relative + "/"
+        for name in dirnames + filenames:
+            path = Path(dirpath) / name
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
+            full = f"{prefix}{relative}{name}"
+            entries[full] = FileEntry(full, path.is_dir(), stat.st_ctime, stat.st_mtime, path=path)
+    return entries
+
+
+def task_files(job: Job, task: TaskRecord, now: float, root: Path | None) -> dict[str, FileEntry]:
+    """The files of a task by relative name (``stdout.txt``, ``wd``, ``wd/out.txt``...)."""
+    if task.start is None or task_state(task, now) == "active":
+        return {}
+    if root is not None:
+        entries = _walk(task_dir(root, job, task))
+    else:
+        stdout, stderr = simulated_output(str(task.doc.get("commandLine", "")), task.exit_code)
+        modified = task.end if task.end is not None and task.end <= now else task.start
+        entries = {
+            "stderr.txt": FileEntry("stderr.txt", False, task.start, modified, data=stderr),
+            "stdout.txt": FileEntry("stdout.txt", False, task.start, modified, data=stdout),
+            "wd": FileEntry("wd", True, task.start, task.start),
+        }
+    if task.deleted_files:
+        entries = {
+            name: entry
+            for name, entry in entries.items()
+            if not any(name == gone or name.startswith(gone + "/") for gone in task.deleted_files)
+        }
+    return entries
+
+
+def node_files(pool: Pool, node: Node, root: Path | None) -> dict[str, FileEntry]:
+    """The files of a node: the start task's directory, ``shared`` and ``workitems``."""
+    created = node.created
+    entries: dict[str, FileEntry] = {
+        "shared": FileEntry("shared", True, created, created),
+        "startup": FileEntry("startup", True, created, created),
+        "startup/stdout.txt": FileEntry(
+            "startup/stdout.txt",
+            False,
+            created,
+            created,
+            data=str((pool.doc.get("startTask") or {}).get("commandLine", "")).encode() + b"\n",
+        ),
+        "startup/stderr.txt": FileEntry("startup/stderr.txt", False, created, created, data=b""),
+        "startup/wd": FileEntry("startup/wd", True, created, created),
+        "workitems": FileEntry("workitems", True, created, created),
+    }
+    if root is not None:
+        entries.update(_walk(node_dir(root, pool.id, node.id)))
+    return entries

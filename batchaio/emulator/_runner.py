@@ -1,0 +1,97 @@
+"""The background loop of ``execute`` mode: runs eligible tasks as local processes (bounded)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import anyio
+
+from batchaio.emulator._executor import run_process
+from batchaio.emulator._files import task_dir
+from batchaio.emulator._state import Job, Store, TaskRecord, task_state
+
+__all__ = ["TaskRunner"]
+
+_POLL_SECONDS = 0.02
+
+
+class TaskRunner:
+    """Runs the store's pending tasks for real under ``root`` with at most ``max_processes`` at a time."""
+
+    def __init__(self, store: Store, root: Path, max_processes: int, account: str) -> None:
+        self.store = store
+        self.root = root
+        self.account = account
+        self._limit = max(1, max_processes)
+        self._running = 0
+
+    async def run(self) -> None:
+        """Loop forever (until cancelled), starting tasks whose job is enabled and dependencies succeeded."""
+        async with anyio.create_task_group() as group:
+            while True:
+                self._start_eligible(group)
+                await anyio.sleep(_POLL_SECONDS)
+
+    def _eligible(self, job: Job, task: TaskRecord, now: float) -> bool:
+        if job.disabled or job.removed or task.removed or task.failure is not None:
+            return False
+        dependencies = self.store.dependencies(job, task, now)
+        if dependencies is None:
+            return False
+        return all(
+            task_state(dependency, now) == "completed"
+            and dependency.exit_code == 0
+            and dependency.failure is None
+            for dependency in dependencies
+        )
+
+    def _start_eligible(self, group: anyio.abc.TaskGroup) -> None:
+        now = time.time()
+        keep: list[tuple[Job, TaskRecord]] = []
+        for job, task in self.store.pending:
+            if task.removed or task.start is not None or task.failure is not None:
+                continue
+            if self._running < self._limit and self._eligible(job, task, now):
+                self._running += 1
+                task.start = now
+                self.store.assign_node(job, task, now)
+                group.start_soon(self._run_one, job, task)
+            else:
+                keep.append((job, task))
+        self.store.pending[:] = keep
+
+    async def _run_one(self, job: Job, task: TaskRecord) -> None:
+        directory = task_dir(self.root, job, task)
+        environment = {
+            "AZ_BATCH_ACCOUNT_NAME": self.account,
+            "AZ_BATCH_POOL_ID": task.pool_id or "",
+            "AZ_BATCH_NODE_ID": task.node_id or "",
+            "AZ_BATCH_JOB_ID": job.id,
+            "AZ_BATCH_TASK_ID": task.id,
+            "AZ_BATCH_TASK_DIR": str(directory),
+            "AZ_BATCH_TASK_WORKING_DIR": str(directory / "wd"),
+            "AZ_BATCH_NODE_ROOT_DIR": str(self.root),
+            "AZ_BATCH_NODE_SHARED_DIR": str(
+                self.root / (task.pool_id or "") / (task.node_id or "") / "shared"
+            ),
+        }
+        for setting in list(job.doc.get("commonEnvironmentSettings") or []) + list(
+            task.doc.get("environmentSettings") or []
+        ):
+            if isinstance(setting, dict) and setting.get("name"):
+                environment[str(setting["name"])] = str(setting.get("value") or "")
+        try:
+            code = await run_process(
+                str(task.doc.get("commandLine", "")),
+                task_dir=directory,
+                environment=environment,
+                wall_clock_limit=self.store.wall_clock_limit(task),
+            )
+        except OSError:
+            code = 127
+        finally:
+            self._running -= 1
+        if task.failure is None:
+            task.exit_code = code
+            task.end = time.time()

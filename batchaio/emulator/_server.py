@@ -1,0 +1,80 @@
+"""Serving the ASGI app over real HTTP with uvicorn, on loopback unless told otherwise."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import socket
+from collections.abc import Generator
+from typing import Any
+
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from batchaio.emulator._app import ConnectionDropped
+
+__all__ = ["DroppingH11Protocol", "EmbeddedServer", "bind_socket", "check_loopback", "make_config"]
+
+
+def check_loopback(host: str, allow_non_loopback: bool) -> None:
+    """Refuse a non-loopback bind address unless explicitly allowed."""
+    if allow_non_loopback or host == "localhost":
+        return
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ValueError(
+            f"refusing to serve the emulator on {host!r}: not a loopback address "
+            "(pass allow_non_loopback=True / --allow-non-loopback to override)"
+        )
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (port 0 picks a free one)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+class DroppingH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol, closing the connection when the app raises ``ConnectionDropped``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        inner = self.app
+
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            try:
+                await inner(scope, receive, send)
+            except ConnectionDropped:
+                self.transport.close()
+                # Let the protocol see the connection as lost before uvicorn would answer 500.
+                await asyncio.sleep(0)
+
+        self.app = app
+
+
+class EmbeddedServer(uvicorn.Server):
+    """A uvicorn server that leaves the host process's signal handlers alone."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+def make_config(app: Any, *, log_level: str = "warning") -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        log_level=log_level,
+        lifespan="on",
+        http=DroppingH11Protocol,
+        access_log=False,
+        timeout_graceful_shutdown=1,
+    )

@@ -1,0 +1,790 @@
+"""The in-memory state of an emulated Batch account and the service semantics that act on it.
+
+Everything is plain JSON dicts plus a few bookkeeping fields. Task states are derived from timestamps when
+they are read (``start``/``end`` set once a task is scheduled), so thousands of simulated tasks cost nothing
+while they wait or run: no background loop is needed in simulated mode. In ``execute`` mode the executor sets
+``start`` and ``end`` as real processes start and stop.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import random
+import re
+import time
+from collections.abc import Iterator
+from typing import Any, Generic, TypeVar
+
+from batchaio.emulator import _constants as C
+from batchaio.emulator._executor import simulate
+from batchaio.emulator._wire import ServiceError, new_etag, parse_duration
+
+__all__ = [
+    "Certificate",
+    "Collection",
+    "Entity",
+    "Job",
+    "JobSchedule",
+    "Node",
+    "Pool",
+    "Store",
+    "TaskRecord",
+    "task_state",
+    "valid_id",
+]
+
+_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def valid_id(value: object) -> bool:
+    """Whether ``value`` is a valid Batch id (1-64 letters, digits, hyphens, underscores)."""
+    return isinstance(value, str) and _ID.match(value) is not None
+
+
+class Entity:
+    """A stored resource: its JSON document and the system fields the service maintains."""
+
+    __slots__ = (
+        "created",
+        "deleting_until",
+        "doc",
+        "etag",
+        "id",
+        "last_modified",
+        "previous_state",
+        "previous_state_time",
+        "removed",
+        "seq",
+        "state",
+        "state_time",
+    )
+
+    def __init__(self, entity_id: str, doc: dict[str, Any], now: float, state: str = "active") -> None:
+        self.id = entity_id
+        self.doc = doc
+        self.seq = 0
+        self.created = now
+        self.etag = new_etag()
+        self.last_modified = now
+        self.state = state
+        self.state_time = now
+        self.previous_state: str | None = None
+        self.previous_state_time: float | None = None
+        self.deleting_until: float | None = None
+        self.removed = False
+
+    def touch(self, now: float) -> None:
+        """Record a modification: new ETag and Last-Modified."""
+        self.etag = new_etag()
+        self.last_modified = now
+
+    def set_state(self, state: str, now: float) -> None:
+        """Move to ``state``, remembering the previous one."""
+        if state != self.state:
+            self.previous_state, self.previous_state_time = self.state, self.state_time
+            self.state, self.state_time = state, now
+
+
+E = TypeVar("E", bound=Entity)
+
+
+class Collection(Generic[E]):
+    """Entities by case-insensitive id, plus an append-only order for stable paging (``$skiptoken``)."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, E] = {}
+        self.order: list[E] = []
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def add(self, entity: E) -> E:
+        entity.seq = len(self.order)
+        self.items[entity.id.lower()] = entity
+        self.order.append(entity)
+        return entity
+
+    def find(self, entity_id: str, now: float) -> E | None:
+        entity = self.items.get(entity_id.lower())
+        if entity is not None and entity.deleting_until is not None and now >= entity.deleting_until:
+            self.remove(entity)
+            return None
+        return entity
+
+    def remove(self, entity: E) -> None:
+        entity.removed = True
+        if self.items.get(entity.id.lower()) is entity:
+            del self.items[entity.id.lower()]
+
+    def scan(self, start: int, now: float) -> Iterator[tuple[int, E]]:
+        """Live entities from position ``start`` of the order, with their positions."""
+        order = self.order
+        for position in range(start, len(order)):
+            entity = order[position]
+            if entity.removed:
+                continue
+            if entity.deleting_until is not None and now >= entity.deleting_until:
+                self.remove(entity)
+                continue
+            yield position, entity
+
+
+class TaskRecord(Entity):
+    """A task. ``start``/``end`` are ``None`` until it is scheduled / known to end."""
+
+    __slots__ = (
+        "attempts",
+        "deleted_files",
+        "duration",
+        "end",
+        "exit_code",
+        "failure",
+        "job_id",
+        "node_id",
+        "not_before",
+        "pool_id",
+        "requeue_count",
+        "start",
+    )
+
+    def __init__(self, task_id: str, doc: dict[str, Any], now: float, job_id: str) -> None:
+        super().__init__(task_id, doc, now)
+        self.job_id = job_id
+        self.not_before = now
+        self.start: float | None = None
+        self.end: float | None = None
+        self.exit_code: int | None = None
+        self.duration = 0.0
+        self.attempts = 1
+        self.failure: dict[str, Any] | None = None
+        self.node_id: str | None = None
+        self.pool_id: str | None = None
+        self.requeue_count = 0
+        self.deleted_files: set[str] | None = None
+
+
+def task_state(task: TaskRecord, now: float) -> str:
+    """The state of ``task`` at ``now``: active, running or completed."""
+    if task.end is not None and now >= task.end:
+        return "completed"
+    if task.start is not None and now >= task.start:
+        return "running"
+    return "active"
+
+
+def task_succeeded(task: TaskRecord, now: float) -> bool:
+    """Whether ``task`` has completed with exit code 0."""
+    return task_state(task, now) == "completed" and task.exit_code == 0 and task.failure is None
+
+
+class Job(Entity):
+    """A job and its tasks."""
+
+    __slots__ = (
+        "disabled",
+        "discarded",
+        "discarded_ids",
+        "enabled_at",
+        "end_time",
+        "schedule_id",
+        "task_order",
+        "tasks",
+        "terminate_reason",
+    )
+
+    def __init__(self, job_id: str, doc: dict[str, Any], now: float) -> None:
+        super().__init__(job_id, doc, now)
+        self.tasks: Collection[TaskRecord] = Collection()
+        self.enabled_at = now
+        self.disabled = False
+        self.end_time: float | None = None
+        self.terminate_reason: str | None = None
+        self.schedule_id: str | None = None
+        self.discarded = 0
+        self.discarded_ids: set[str] = set()
+
+    @property
+    def pool_id(self) -> str | None:
+        pool_info = self.doc.get("poolInfo") or {}
+        value = pool_info.get("poolId")
+        return value if isinstance(value, str) else None
+
+
+class JobSchedule(Entity):
+    """A job schedule; it creates one job when created (recurrence is not modelled)."""
+
+    __slots__ = ("end_time", "job_count", "recent_job_id")
+
+    def __init__(self, schedule_id: str, doc: dict[str, Any], now: float) -> None:
+        super().__init__(schedule_id, doc, now)
+        self.job_count = 0
+        self.recent_job_id: str | None = None
+        self.end_time: float | None = None
+
+
+class Node(Entity):
+    """A simulated compute node."""
+
+    __slots__ = (
+        "busy_from",
+        "busy_until",
+        "extensions",
+        "ip_address",
+        "is_dedicated",
+        "pool_id",
+        "scheduling_state",
+        "state_until",
+        "tasks_run",
+        "tasks_succeeded",
+        "transient_state",
+        "users",
+    )
+
+    def __init__(self, node_id: str, pool_id: str, is_dedicated: bool, now: float, index: int) -> None:
+        super().__init__(node_id, {}, now, state="idle")
+        self.pool_id = pool_id
+        self.is_dedicated = is_dedicated
+        self.scheduling_state = "enabled"
+        self.transient_state: str | None = None
+        self.state_until = 0.0
+        self.busy_from = 0.0
+        self.busy_until = 0.0
+        self.tasks_run = 0
+        self.tasks_succeeded = 0
+        self.ip_address = f"10.0.{index // 250}.{index % 250 + 4}"
+        self.users: dict[str, dict[str, Any]] = {}
+        self.extensions: list[dict[str, Any]] = []
+
+    def current_state(self, now: float) -> str:
+        """The node state at ``now``."""
+        if self.transient_state is not None:
+            if now < self.state_until:
+                return self.transient_state
+            if self.transient_state in ("deallocating",):
+                return "deallocated"
+            self.transient_state = None
+        if self.state == "deallocated":
+            return "deallocated"
+        if self.busy_from <= now < self.busy_until:
+            return "running"
+        return "idle"
+
+
+class Pool(Entity):
+    """A pool with its simulated nodes."""
+
+    __slots__ = ("autoscale_run", "node_serial", "nodes", "resize_errors")
+
+    def __init__(self, pool_id: str, doc: dict[str, Any], now: float) -> None:
+        super().__init__(pool_id, doc, now)
+        self.nodes: Collection[Node] = Collection()
+        self.node_serial = 0
+        self.autoscale_run: dict[str, Any] | None = None
+        self.resize_errors: list[dict[str, Any]] = []
+
+    def live_nodes(self, now: float) -> list[Node]:
+        return [node for _, node in self.nodes.scan(0, now)]
+
+
+class Certificate(Entity):
+    """A certificate (``thumbprintAlgorithm``-``thumbprint`` is its id)."""
+
+    __slots__ = ()
+
+
+_AUTOSCALE_ASSIGNMENT = re.compile(r"^\s*\$(\w+)\s*=\s*(.+?)\s*$")
+
+
+def evaluate_formula(formula: str) -> tuple[dict[str, str], str | None]:
+    """Evaluate a trivial autoscale formula: assignments of integer literals to ``$Variables``.
+
+    Returns the assigned values and an error message (``None`` when the formula is understood).
+    """
+    values: dict[str, str] = {}
+    for statement in formula.split(";"):
+        if not statement.strip():
+            continue
+        match = _AUTOSCALE_ASSIGNMENT.match(statement)
+        if match is None:
+            return values, f"unsupported statement: {statement.strip()}"
+        name, expression = match.groups()
+        expression = expression.strip()
+        if re.fullmatch(r"-?\d+", expression) or (
+            re.fullmatch(r"\w+", expression) and name == "NodeDeallocationOption"
+        ):
+            values[name] = expression
+        elif expression.startswith("$") and expression[1:] in values:
+            values[name] = values[expression[1:]]
+        else:
+            return values, f"unsupported expression for ${name}: {expression}"
+    return values, None
+
+
+class Store:
+    """The whole account: pools, jobs, job schedules, certificates, applications.
+
+    ``simulate`` decides whether tasks are scheduled from the clock (True) or by the real executor (False).
+    """
+
+    def __init__(
+        self,
+        *,
+        simulate: bool = True,
+        task_duration: tuple[float, float] = C.SIMULATED_TASK_SECONDS,
+        discard_tasks: bool = False,
+        delete_delay: float = 0.2,
+        seed: int | None = None,
+        applications: list[dict[str, Any]] | None = None,
+    ) -> None:
+        self.simulate = simulate
+        self.task_duration = task_duration
+        self.discard_tasks = discard_tasks
+        self.delete_delay = delete_delay
+        self.random = random.Random(seed)
+        self.pools: Collection[Pool] = Collection()
+        self.jobs: Collection[Job] = Collection()
+        self.schedules: Collection[JobSchedule] = Collection()
+        self.certificates: Collection[Certificate] = Collection()
+        self.applications: list[dict[str, Any]] = applications or [
+            {"id": "emulator-app", "displayName": "Emulator application", "versions": ["1.0"]}
+        ]
+        self.pending: list[tuple[Job, TaskRecord]] = []
+
+    # ---- lookups -------------------------------------------------------------------------------------
+
+    def pool(self, pool_id: str, now: float) -> Pool:
+        pool = self.pools.find(pool_id, now)
+        if pool is None:
+            raise ServiceError("PoolNotFound")
+        return pool
+
+    def job(self, job_id: str, now: float) -> Job:
+        job = self.jobs.find(job_id, now)
+        if job is None:
+            raise ServiceError("JobNotFound")
+        self.refresh_job(job, now)
+        return job
+
+    def schedule(self, schedule_id: str, now: float) -> JobSchedule:
+        schedule = self.schedules.find(schedule_id, now)
+        if schedule is None:
+            raise ServiceError("JobScheduleNotFound")
+        return schedule
+
+    def node(self, pool_id: str, node_id: str, now: float) -> tuple[Pool, Node]:
+        pool = self.pool(pool_id, now)
+        node = pool.nodes.find(node_id, now)
+        if node is None:
+            raise ServiceError("NodeNotFound")
+        return pool, node
+
+    def task(self, job: Job, task_id: str, now: float) -> TaskRecord:
+        task = job.tasks.find(task_id, now)
+        if task is None:
+            raise ServiceError("TaskNotFound")
+        self.resolve(job, task, now)
+        return task
+
+    # ---- pools ---------------------------------------------------------------------------------------
+
+    def create_pool(self, doc: dict[str, Any], now: float) -> Pool:
+        existing = self.pools.find(doc["id"], now)
+        if existing is not None:
+            raise ServiceError("PoolBeingDeleted" if existing.deleting_until is not None else "PoolExists")
+        doc.setdefault("resizeTimeout", "PT15M")
+        doc.setdefault("enableInterNodeCommunication", False)
+        doc.setdefault("taskSlotsPerNode", C.TASK_SLOTS_PER_NODE_DEFAULT)
+        doc.setdefault("taskSchedulingPolicy", {"nodeFillType": "spread"})
+        pool = self.pools.add(Pool(doc["id"], doc, now))
+        if doc.get("enableAutoScale"):
+            doc.setdefault("autoScaleEvaluationInterval", "PT15M")
+            self.run_autoscale(pool, doc.get("autoScaleFormula") or "", now, apply=True)
+        else:
+            doc["enableAutoScale"] = False
+            self.resize_pool(
+                pool,
+                int(doc.get("targetDedicatedNodes") or 0),
+                int(doc.get("targetLowPriorityNodes") or 0),
+                now,
+            )
+        return pool
+
+    def resize_pool(self, pool: Pool, dedicated: int, low_priority: int, now: float) -> None:
+        if dedicated < 0 or low_priority < 0:
+            raise ServiceError("InvalidPropertyValue", values=[("Reason", "Node counts cannot be negative")])
+        pool.doc["targetDedicatedNodes"] = dedicated
+        pool.doc["targetLowPriorityNodes"] = low_priority
+        nodes = pool.live_nodes(now)
+        for is_dedicated, target in ((True, dedicated), (False, low_priority)):
+            group = [node for node in nodes if node.is_dedicated == is_dedicated]
+            for node in group[target:]:
+                pool.nodes.remove(node)
+            for _ in range(target - len(group)):
+                pool.node_serial += 1
+                digest = hashlib.sha256(f"{pool.id}/{pool.node_serial}".encode()).hexdigest()
+                node_id = f"tvmps_{digest}_{'d' if is_dedicated else 'p'}"
+                node = Node(node_id, pool.id, is_dedicated, now, pool.node_serial)
+                node.extensions = [
+                    dict(extension)
+                    for extension in (pool.doc.get("virtualMachineConfiguration") or {}).get("extensions")
+                    or []
+                ]
+                pool.nodes.add(node)
+        pool.touch(now)
+
+    def run_autoscale(self, pool: Pool, formula: str, now: float, *, apply: bool) -> dict[str, Any]:
+        values, error = evaluate_formula(formula)
+        run: dict[str, Any] = {"timestamp": now}
+        if error is None:
+            dedicated = values.setdefault("TargetDedicatedNodes", values.get("TargetDedicated", "0"))
+            low = values.setdefault("TargetLowPriorityNodes", "0")
+            values.setdefault("NodeDeallocationOption", "requeue")
+            run["results"] = ";".join(
+                f"${name}={values[name]}"
+                for name in ("TargetDedicatedNodes", "TargetLowPriorityNodes", "NodeDeallocationOption")
+            )
+            if apply:
+                self.resize_pool(pool, max(0, int(dedicated)), max(0, int(low)), now)
+        else:
+            run["error"] = {
+                "code": "InvalidAutoScaleFormula",
+                "message": "The autoscale formula could not be evaluated.",
+                "values": [{"name": "Reason", "value": error}],
+            }
+        if apply:
+            pool.autoscale_run = run
+        return run
+
+    def delete_pool(self, pool: Pool, now: float) -> None:
+        if pool.deleting_until is not None:
+            raise ServiceError("PoolBeingDeleted")
+        pool.set_state("deleting", now)
+        pool.deleting_until = now + self.delete_delay
+        pool.touch(now)
+
+    # ---- jobs ----------------------------------------------------------------------------------------
+
+    def create_job(self, doc: dict[str, Any], now: float, schedule_id: str | None = None) -> Job:
+        existing = self.jobs.find(doc["id"], now)
+        if existing is not None:
+            raise ServiceError("JobBeingDeleted" if existing.deleting_until is not None else "JobExists")
+        doc.setdefault("usesTaskDependencies", False)
+        doc.setdefault("priority", 0)
+        doc.setdefault("allowTaskPreemption", False)
+        doc.setdefault("maxParallelTasks", -1)
+        doc.setdefault("onAllTasksComplete", "noaction")
+        doc.setdefault("onTaskFailure", "noaction")
+        constraints = doc.setdefault("constraints", {})
+        constraints.setdefault("maxWallClockTime", C.UNBOUNDED_DURATION)
+        constraints.setdefault("maxTaskRetryCount", 0)
+        job = self.jobs.add(Job(doc["id"], doc, now))
+        job.schedule_id = schedule_id
+        return job
+
+    def refresh_job(self, job: Job, now: float) -> None:
+        """Complete a job whose tasks are all done when ``onAllTasksComplete`` asks for it."""
+        if job.state != "active" or str(job.doc.get("onAllTasksComplete", "")).lower() != "terminatejob":
+            return
+        if len(job.tasks) == 0 and job.discarded == 0:
+            return
+        last_end = 0.0
+        for _, task in job.tasks.scan(0, now):
+            self.resolve(job, task, now)
+            if task_state(task, now) != "completed":
+                return
+            last_end = max(last_end, task.end or now)
+        job.set_state("completed", last_end)
+        job.end_time = last_end
+        job.terminate_reason = "AllTasksComplete"
+
+    def disable_job(self, job: Job, option: str, now: float) -> None:
+        if job.state in ("disabled", "disabling"):
+            raise ServiceError("JobDisabled")
+        if job.state != "active":
+            raise ServiceError("JobNotActive")
+        option = option.lower()
+        for _, task in job.tasks.scan(0, now):
+            self.resolve(job, task, now)
+            state = task_state(task, now)
+            if state == "active":
+                task.start = task.end = None
+            elif state == "running":
+                if option == "requeue":
+                    task.start = task.end = None
+                    task.requeue_count += 1
+                elif option == "terminate":
+                    self._terminate_task(task, now)
+        job.disabled = True
+        job.set_state("disabled", now)
+        job.touch(now)
+
+    def enable_job(self, job: Job, now: float) -> None:
+        if job.state not in ("disabled", "disabling"):
+            raise ServiceError("JobNotActive")
+        job.disabled = False
+        job.enabled_at = now
+        job.set_state("active", now)
+        job.touch(now)
+
+    def terminate_job(self, job: Job, reason: str | None, now: float) -> None:
+        if job.state in ("completed", "terminating"):
+            raise ServiceError("JobCompleted")
+        if job.state == "deleting":
+            raise ServiceError("JobBeingDeleted")
+        for _, task in job.tasks.scan(0, now):
+            self.resolve(job, task, now)
+            if task_state(task, now) != "completed":
+                self._terminate_task(task, now)
+        job.set_state("completed", now)
+        job.end_time = now
+        job.terminate_reason = reason or "UserTerminate"
+        job.touch(now)
+
+    def delete_job(self, job: Job, now: float) -> None:
+        if job.deleting_until is not None:
+            raise ServiceError("JobBeingDeleted")
+        for _, task in job.tasks.scan(0, now):
+            if task_state(task, now) != "completed":
+                self._terminate_task(task, now)
+        job.set_state("deleting", now)
+        job.deleting_until = now + self.delete_delay
+        job.touch(now)
+
+    # ---- job schedules ---------------------------------------------------------------------------------
+
+    def create_schedule(self, doc: dict[str, Any], now: float) -> JobSchedule:
+        existing = self.schedules.find(doc["id"], now)
+        if existing is not None:
+            raise ServiceError(
+                "JobScheduleBeingDeleted" if existing.deleting_until is not None else "JobScheduleExists"
+            )
+        schedule = self.schedules.add(JobSchedule(doc["id"], doc, now))
+        self.start_scheduled_job(schedule, now)
+        return schedule
+
+    def start_scheduled_job(self, schedule: JobSchedule, now: float) -> None:
+        configuration = schedule.doc.get("schedule") or {}
+        not_until = configuration.get("doNotRunUntil")
+        if not_until is not None:
+            return
+        schedule.job_count += 1
+        job_doc = copy.deepcopy(schedule.doc.get("jobSpecification") or {})
+        job_doc["id"] = f"{schedule.id}:job-{schedule.job_count}"
+        job = self.create_job(job_doc, now, schedule_id=schedule.id)
+        schedule.recent_job_id = job.id
+        manager = job_doc.get("jobManagerTask")
+        if isinstance(manager, dict) and valid_id(manager.get("id")) and manager.get("commandLine"):
+            self.add_task(job, {"id": manager["id"], "commandLine": manager["commandLine"]}, now)
+
+    def schedule_jobs(self, schedule: JobSchedule, now: float) -> list[Job]:
+        return [job for _, job in self.jobs.scan(0, now) if job.schedule_id == schedule.id]
+
+    def terminate_schedule(self, schedule: JobSchedule, now: float) -> None:
+        if schedule.state in ("completed", "terminating"):
+            raise ServiceError("JobScheduleCompleted")
+        if schedule.deleting_until is not None:
+            raise ServiceError("JobScheduleBeingDeleted")
+        for job in self.schedule_jobs(schedule, now):
+            if job.state not in ("completed", "deleting"):
+                self.terminate_job(job, "UserTerminate", now)
+        schedule.set_state("completed", now)
+        schedule.end_time = now
+        schedule.touch(now)
+
+    def delete_schedule(self, schedule: JobSchedule, now: float) -> None:
+        if schedule.deleting_until is not None:
+            raise ServiceError("JobScheduleBeingDeleted")
+        for job in self.schedule_jobs(schedule, now):
+            if job.deleting_until is None:
+                self.delete_job(job, now)
+        schedule.set_state("deleting", now)
+        schedule.deleting_until = now + self.delete_delay
+        schedule.touch(now)
+
+    # ---- tasks ---------------------------------------------------------------------------------------
+
+    def check_can_add_tasks(self, job: Job) -> None:
+        if job.deleting_until is not None:
+            raise ServiceError("JobBeingDeleted")
+        if job.state in ("completed", "terminating"):
+            raise ServiceError("JobCompleted")
+
+    def task_exists(self, job: Job, task_id: str, now: float) -> bool:
+        return job.tasks.find(task_id, now) is not None or task_id.lower() in job.discarded_ids
+
+    def add_task(self, job: Job, doc: dict[str, Any], now: float) -> TaskRecord | None:
+        """Add a task (its id and command line already validated); ``None`` when tasks are discarded."""
+        if self.task_exists(job, doc["id"], now):
+            raise ServiceError("TaskExists")
+        if self.discard_tasks:
+            job.discarded += 1
+            job.discarded_ids.add(doc["id"].lower())
+            return None
+        doc.setdefault("requiredSlots", 1)
+        doc.setdefault("userIdentity", {"autoUser": {"scope": "pool", "elevationLevel": "nonadmin"}})
+        constraints = doc.setdefault("constraints", {})
+        constraints.setdefault("maxWallClockTime", C.UNBOUNDED_DURATION)
+        constraints.setdefault("retentionTime", C.DEFAULT_RETENTION)
+        constraints.setdefault(
+            "maxTaskRetryCount", (job.doc.get("constraints") or {}).get("maxTaskRetryCount", 0)
+        )
+        task = job.tasks.add(TaskRecord(doc["id"], doc, now, job.id))
+        self._plan(task)
+        if not self.simulate:
+            self.pending.append((job, task))
+        return task
+
+    def _plan(self, task: TaskRecord) -> None:
+        """Decide a simulated task's exit code and duration from its command line."""
+        if not self.simulate:
+            return
+        outcome = simulate(str(task.doc.get("commandLine", "")))
+        task.exit_code = outcome.exit_code
+        low, high = self.task_duration
+        task.duration = outcome.duration if outcome.duration is not None else self.random.uniform(low, high)
+        retries = int((task.doc.get("constraints") or {}).get("maxTaskRetryCount") or 0)
+        task.attempts = 1 if outcome.exit_code == 0 else 1 + (3 if retries < 0 else retries)
+
+    def dependencies(self, job: Job, task: TaskRecord, now: float) -> list[TaskRecord] | None:
+        """The tasks ``task`` depends on, or ``None`` while one of them does not exist."""
+        depends_on = task.doc.get("dependsOn")
+        if not depends_on or not job.doc.get("usesTaskDependencies"):
+            return []
+        ids: list[str] = [str(value) for value in depends_on.get("taskIds") or []]
+        for id_range in depends_on.get("taskIdRanges") or []:
+            ids.extend(str(number) for number in range(int(id_range["start"]), int(id_range["end"]) + 1))
+        found: list[TaskRecord] = []
+        for dependency_id in ids:
+            dependency = job.tasks.find(dependency_id, now)
+            if dependency is None:
+                return None
+            found.append(dependency)
+        return found
+
+    def resolve(self, job: Job, task: TaskRecord, now: float) -> None:
+        """Schedule a simulated task once it may run (job enabled, dependencies succeeded)."""
+        if task.start is not None or not self.simulate or job.disabled or task.failure is not None:
+            return
+        stack = [task]
+        waiting: set[int] = set()
+        while stack:
+            current = stack[-1]
+            if current.start is not None:
+                stack.pop()
+                continue
+            dependencies = self.dependencies(job, current, now)
+            if dependencies is None:
+                return
+            unresolved = [dependency for dependency in dependencies if dependency.start is None]
+            if unresolved:
+                if any(id(dependency) in waiting for dependency in unresolved) or id(current) in waiting:
+                    return
+                waiting.add(id(current))
+                stack.extend(unresolved)
+                continue
+            if any(
+                dependency.exit_code != 0 or dependency.failure is not None for dependency in dependencies
+            ):
+                return
+            start = max([current.not_before, job.enabled_at] + [d.end or 0.0 for d in dependencies])
+            self._schedule(job, current, start, now)
+            stack.pop()
+
+    def _schedule(self, job: Job, task: TaskRecord, start: float, now: float) -> None:
+        task.start = start
+        task.end = start + task.duration * task.attempts
+        self.assign_node(job, task, start)
+
+    def assign_node(self, job: Job, task: TaskRecord, start: float) -> None:
+        pool_id = job.pool_id or "emulator-pool"
+        pool = self.pools.find(pool_id, start)
+        nodes = pool.live_nodes(start) if pool is not None else []
+        task.pool_id = pool_id
+        if not nodes:
+            task.node_id = "tvmps_emulator_d"
+            return
+        node = nodes[task.seq % len(nodes)]
+        task.node_id = node.id
+        node.tasks_run += 1
+        end = task.end if task.end is not None else float("inf")
+        if start >= node.busy_until:
+            node.busy_from = start
+        node.busy_until = max(node.busy_until, end)
+        if task.exit_code == 0:
+            node.tasks_succeeded += 1
+
+    def _terminate_task(self, task: TaskRecord, now: float) -> None:
+        was_running = task.start is not None and now >= task.start
+        if not was_running:
+            task.start = None
+        task.end = now
+        task.exit_code = None if not was_running else task.exit_code
+        task.failure = {
+            "category": "usererror",
+            "code": "TaskEnded",
+            "message": "Task Was Ended by User Request",
+        }
+        task.touch(now)
+
+    def terminate_task(self, job: Job, task: TaskRecord, now: float) -> None:
+        if task_state(task, now) == "completed":
+            raise ServiceError("TaskCompleted")
+        self._terminate_task(task, now)
+
+    def reactivate_task(self, job: Job, task: TaskRecord, now: float) -> None:
+        state = task_state(task, now)
+        if state != "completed":
+            raise ServiceError("TaskNotCompleted")
+        if task.exit_code == 0 and task.failure is None:
+            raise ServiceError("TaskNotFailed")
+        task.start = task.end = None
+        task.failure = None
+        task.not_before = now
+        self._plan(task)
+        task.touch(now)
+        if not self.simulate:
+            task.exit_code = None
+            self.pending.append((job, task))
+
+    def delete_task(self, job: Job, task: TaskRecord, now: float) -> None:
+        if task_state(task, now) != "completed":
+            self._terminate_task(task, now)
+        job.tasks.remove(task)
+
+    def task_counts(self, job: Job, now: float) -> dict[str, dict[str, int]]:
+        counts = {"active": 0, "running": 0, "completed": 0, "succeeded": 0, "failed": 0}
+        slots = dict(counts)
+        for _, task in job.tasks.scan(0, now):
+            self.resolve(job, task, now)
+            state = task_state(task, now)
+            required = int(task.doc.get("requiredSlots") or 1)
+            names = [state]
+            if state == "completed":
+                names.append("succeeded" if task.exit_code == 0 and task.failure is None else "failed")
+            for name in names:
+                counts[name] += 1
+                slots[name] += required
+        for table in (counts, slots):
+            table["completed"] += job.discarded
+            table["succeeded"] += job.discarded
+        return {"taskCounts": counts, "taskSlotCounts": slots}
+
+    def wall_clock_limit(self, task: TaskRecord) -> float | None:
+        text = (task.doc.get("constraints") or {}).get("maxWallClockTime")
+        if not text or text == C.UNBOUNDED_DURATION:
+            return None
+        return parse_duration(str(text))
+
+    # ---- certificates -------------------------------------------------------------------------------
+
+    def certificate(self, algorithm: str, thumbprint: str, now: float) -> Certificate:
+        certificate = self.certificates.find(f"{algorithm}-{thumbprint}", now)
+        if certificate is None:
+            raise ServiceError("CertificateNotFound")
+        return certificate
+
+
+def now() -> float:
+    """The emulator clock."""
+    return time.time()
