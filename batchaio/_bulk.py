@@ -51,7 +51,7 @@ from batchaio._bulk_report import (
 )
 from batchaio._ids import encode_segment, entity_id
 from batchaio._retry import RetryPolicy, backoff_delay, status_outcome_unknown
-from batchaio._serde import converter, encode
+from batchaio._serde import converter, encoder_for
 from batchaio._transport import BatchRequest, Pipeline
 from batchaio.errors import (
     BadRequestError,
@@ -86,20 +86,20 @@ _ENVELOPE = len(_OPEN) + len(_CLOSE)
 _TASK_EXISTS = "taskexists"
 
 _sleep = anyio.sleep
+_encode_task = encoder_for(BatchTaskCreateContent)
 
 
 class _Entry:
     """One encoded task held by the engine until its outcome is known."""
 
-    __slots__ = ("body", "in_flight", "index", "key", "last_error", "maybe_applied", "task_id")
+    __slots__ = ("body", "index", "key", "last_error", "maybe_applied", "task_id")
 
-    def __init__(self, index: int, task_id: str, body: bytes) -> None:
+    def __init__(self, index: int, task_id: str, key: str, body: bytes) -> None:
         self.index = index
         self.task_id = task_id
-        self.key = task_id.lower()
+        self.key = key
         self.body = body
         self.maybe_applied = False
-        self.in_flight = False
         self.last_error: tuple[str, str, Any] | None = None
 
 
@@ -180,6 +180,7 @@ class _Engine:
         self._rng = rng if rng is not None else random.Random()
         self.report = BulkAddReport()
         self._live: dict[str, _Entry] = {}
+        self._sending: dict[int, list[_Entry]] = {}  # the tasks of each request in flight
         self._batch: list[TaskOutcome] = []
         self._stop_cause: BaseException | None = None
         self._stop_message = ""
@@ -230,8 +231,9 @@ class _Engine:
 
     def _finish(self, *, cancelled: bool = False, deadline_exceeded: bool = False) -> None:
         report = self.report
+        in_flight = {entry.key for entries in self._sending.values() for entry in entries}
         for entry in self._live.values():
-            if entry.in_flight or entry.maybe_applied:
+            if entry.maybe_applied or entry.key in in_flight:
                 report.in_doubt.append(entry.task_id)
             else:
                 report.pending.append(entry.task_id)
@@ -274,19 +276,34 @@ class _Engine:
         """Encode and check one task; return the chunk it closed, if any."""
         self._index += 1
         index = self._index
-        task_id = getattr(task, "id", None)
         if not isinstance(task, BatchTaskCreateContent):
+            task_id = getattr(task, "id", None)
             message = f"tasks must be BatchTaskCreateContent, not {type(task).__name__}"
             self._fail_local(task_id if isinstance(task_id, str) else None, index, VALIDATION_ERROR, message)
             return None
+        task_id = task.id
         try:
             entity_id(task_id, "id")
-            body = encode(task)
+            body = _encode_task(task)
         except ValidationError as exc:
             self._fail_local(task_id if isinstance(task_id, str) else None, index, VALIDATION_ERROR, str(exc))
             return None
-        assert isinstance(task_id, str)
+        except (TypeError, ValueError) as exc:
+            message = f"task {task_id!r} cannot be encoded: {exc}"
+            self._fail_local(task_id, index, VALIDATION_ERROR, message)
+            return None
+        assert task_id is not None
         size = len(body)
+        key = task_id.lower()
+        live = self._live
+        if key in live:
+            earlier = live[key]
+            message = (
+                f"task ID {task_id!r} (input position {index}) duplicates {earlier.task_id!r} "
+                f"(position {earlier.index}) still being submitted; IDs are compared without case"
+            )
+            self._fail_local(task_id, index, DUPLICATE_TASK_ID, message)
+            return None
         if size + _ENVELOPE > self._max_chunk_bytes:
             message = (
                 f"task {task_id!r} is {size} bytes once encoded: alone it is over the "
@@ -294,26 +311,19 @@ class _Engine:
             )
             self._fail_local(task_id, index, TASK_TOO_LARGE, message)
             return None
-        entry = _Entry(index, task_id, body)
-        earlier = self._live.get(entry.key)
-        if earlier is not None:
-            message = (
-                f"task ID {task_id!r} (input position {index}) duplicates {earlier.task_id!r} "
-                f"(position {earlier.index}) still being submitted; IDs are compared without case"
-            )
-            self._fail_local(task_id, index, DUPLICATE_TASK_ID, message)
+        entry = live[key] = _Entry(index, task_id, key, body)
+        chunk = self._chunk
+        if not chunk:
+            chunk.append(entry)
+            self._chunk_bytes = _ENVELOPE + size
             return None
-        self._live[entry.key] = entry
-        full = None
-        if self._chunk and (
-            len(self._chunk) >= self._chunk_size or self._chunk_bytes + size + 1 > self._max_chunk_bytes
-        ):
-            full = self._chunk
-            self._chunk = []
-            self._chunk_bytes = _ENVELOPE
-        self._chunk.append(entry)
-        self._chunk_bytes += size + 1
-        return full
+        if len(chunk) >= self._chunk_size or self._chunk_bytes + 1 + size > self._max_chunk_bytes:
+            self._chunk = [entry]
+            self._chunk_bytes = _ENVELOPE + size
+            return chunk
+        chunk.append(entry)
+        self._chunk_bytes += 1 + size
+        return None
 
     def _fail_local(self, task_id: str | None, index: int, code: str, message: str) -> None:
         failure = TaskFailure(task_id=task_id, index=index, code=code, message=message)
@@ -351,56 +361,60 @@ class _Engine:
                 report.retries += 1
             attempts += 1
             report.requests += 1
-            for entry in pending:
-                entry.in_flight = True
-            retry_after: float | None = None
+            # Registered while the request is out: if the run stops now, these tasks are in doubt.
+            self._sending[id(pending)] = pending
             try:
                 content = await self._send(body)
-            except RequestBodyTooLargeError as exc:
-                self._landed(pending, False)
+            except Exception as exc:
+                del self._sending[id(pending)]
+                failure: Exception = exc
+            else:
+                del self._sending[id(pending)]
+                pending = self._apply_results(pending, content, attempts)
+                await self._flush()
+                if self._progress is not None:
+                    self._progress(report)
+                if pending and attempts < self._max_attempts:
+                    await _sleep(self._delay(attempts, None))
+                continue
+            retry_after: float | None = None
+            if isinstance(failure, RequestBodyTooLargeError):
                 if len(pending) == 1:
-                    self._resolve_failed(pending[0], attempts, *_exception_error(exc))
+                    self._resolve_failed(pending[0], attempts, *_exception_error(failure))
                     break
                 half = len(pending) // 2
                 await self._submit(pending[:half], attempts - 1)
                 await self._submit(pending[half:], attempts - 1)
                 break
-            except BadRequestError as exc:
-                self._landed(pending, False)
+            if isinstance(failure, BadRequestError):
                 for entry in pending:
-                    self._resolve_failed(entry, attempts, *_exception_error(exc))
+                    self._resolve_failed(entry, attempts, *_exception_error(failure))
                 break
-            except BatchStatusError as exc:
-                if exc.status_code not in C.RETRYABLE_STATUSES:
-                    self._landed(pending, False)
-                    for entry in pending:
-                        self._resolve_failed(entry, attempts, *_exception_error(exc))
-                    await self._flush()
-                    self._stop(f"the service refused the bulk submission: {exc}", exc)
-                    raise _Stop from exc
-                self._landed(pending, status_outcome_unknown(exc.status_code), _exception_error(exc))
-                retry_after = exc.retry_after
-            except TransportError as exc:
-                self._landed(pending, exc.outcome_unknown, _exception_error(exc))
+            if isinstance(failure, BatchStatusError) and failure.status_code in C.RETRYABLE_STATUSES:
+                self._landed(pending, status_outcome_unknown(failure.status_code), _exception_error(failure))
+                retry_after = failure.retry_after
+            elif isinstance(failure, TransportError):
+                self._landed(pending, failure.outcome_unknown, _exception_error(failure))
             else:
-                self._landed(pending, False)
-                pending = self._apply_results(pending, content, attempts)
-                await self._flush()
-                if self._progress is not None:
-                    self._progress(report)
-            if pending and attempts < self._max_attempts:
+                if isinstance(failure, BatchStatusError):
+                    for entry in pending:
+                        self._resolve_failed(entry, attempts, *_exception_error(failure))
+                    await self._flush()
+                    self._stop(f"the service refused the bulk submission: {failure}", failure)
+                else:
+                    self._landed(pending, True, _exception_error(failure))
+                    self._stop(f"bulk submission failed: {type(failure).__name__}: {failure}", failure)
+                raise _Stop from failure
+            if attempts < self._max_attempts:
                 await _sleep(self._delay(attempts, retry_after))
         await self._flush()
 
-    def _landed(
-        self, entries: list[_Entry], maybe_applied: bool, error: tuple[str, str, Any] | None = None
-    ) -> None:
+    @staticmethod
+    def _landed(entries: list[_Entry], maybe_applied: bool, error: tuple[str, str, Any]) -> None:
         for entry in entries:
-            entry.in_flight = False
             if maybe_applied:
                 entry.maybe_applied = True
-            if error is not None:
-                entry.last_error = error
+            entry.last_error = error
 
     def _delay(self, attempts: int, retry_after: float | None) -> float:
         if retry_after is not None:
@@ -417,17 +431,34 @@ class _Engine:
             if not isinstance(results, list):
                 raise TypeError("value is not a list")
         except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
-            error = ("InvalidResponse", f"unreadable addtaskcollection response: {exc}", None)
-            self._landed(pending, True, error)
+            self._landed(
+                pending, True, ("InvalidResponse", f"unreadable addtaskcollection response: {exc}", None)
+            )
             return pending
-        by_key = {entry.key: entry for entry in pending}
+        by_id = {entry.task_id: entry for entry in pending}
+        by_key: dict[str, _Entry] | None = None
         retry: list[_Entry] = []
+        quiet = self._outcomes is None
+        live = self._live
+        report = self.report
         for result in results:
-            task_id = result.get("taskId") if isinstance(result, dict) else None
-            entry = by_key.pop(task_id.lower(), None) if isinstance(task_id, str) else None
-            if entry is None:
+            if not isinstance(result, dict):
                 continue
+            task_id = result.get("taskId")
+            entry = by_id.pop(task_id, None)  # type: ignore[arg-type]
+            if entry is None:
+                if not isinstance(task_id, str):
+                    continue
+                if by_key is None:
+                    by_key = {entry.key: entry for entry in by_id.values()}
+                entry = by_key.pop(task_id.lower(), None)
+                if entry is None or by_id.pop(entry.task_id, None) is None:
+                    continue
             status = result.get("status")
+            if status == "Success" and quiet:
+                del live[entry.key]
+                report.created += 1
+                continue
             status = status.lower() if isinstance(status, str) else status
             if status == "success":
                 self._resolve_ok(entry, TaskOutcomeStatus.CREATED, attempts, result)
@@ -450,7 +481,7 @@ class _Engine:
                     f"the service answered status {status!r} for task {entry.task_id!r}, which is not known"
                 )
                 self._resolve_failed(entry, attempts, UNKNOWN_STATUS, message, result.get("error"))
-        for entry in by_key.values():
+        for entry in by_id.values():
             entry.maybe_applied = True
             message = f"the service's answer had no result for task {entry.task_id!r}"
             entry.last_error = (MISSING_RESULT, message, None)

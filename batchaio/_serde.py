@@ -68,6 +68,7 @@ __all__ = [
     "decode",
     "decode_page",
     "encode",
+    "encoder_for",
     "format_datetime",
     "format_duration",
     "parse_datetime",
@@ -522,6 +523,24 @@ def to_wire(model: Any) -> dict[str, Any]:
 def encode(model: Any) -> bytes:
     """The JSON request body of ``model``: :func:`to_wire` serialized with orjson."""
     return orjson.dumps(to_wire(model))
+
+
+def encoder_for(cls: type[T]) -> Callable[[T], bytes]:
+    """:func:`encode` specialised to instances of exactly ``cls``: the same checks and the same bytes, with
+    the per-call lookups done once (the bulk engine encodes each task of a million on its own)."""
+    check = _checker(cls)
+    unstructure = _request_converter.get_unstructure_hook(cls)
+
+    def encode_one(model: T) -> bytes:
+        if check is not None:
+            try:
+                check(model)
+            except _Missing as missing:
+                path = ".".join(reversed(missing.parts)).replace(".[", "[")
+                raise ValidationError(f"{path} is required", field=path) from None
+        return orjson.dumps(unstructure(model))
+
+    return encode_one
 
 
 def decode(cls: type[T], content: bytes | str) -> T:

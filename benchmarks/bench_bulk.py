@@ -1,0 +1,266 @@
+"""Bulk task submission, side by side: batchaio, Microsoft's azure-batch 15.0.0b2 (async), and a raw floor.
+
+One command runs everything against one local server (``_bench_server.py``, uvicorn on 127.0.0.1, in its own
+process) and prints a table::
+
+    .venv/bin/python benchmarks/bench_bulk.py            # 20,000 tasks x 3 runs, then the memory runs
+    .venv/bin/python benchmarks/bench_bulk.py --quick    # smaller memory runs
+
+Each measurement runs in a fresh subprocess (``--worker``), so imports, caches and memory are never shared:
+
+- CPU: ``time.process_time()`` of the client process around the submission of ``--tasks`` tasks at
+  ``--concurrency``, after a warm-up of one request per connection. Task objects are built from a generator
+  inside the measured region (users pay for that too); the floor posts JSON bodies prebuilt before it.
+- Memory: peak RSS (``getrusage`` ``ru_maxrss``) of a fresh process submitting ``--rss-tasks`` tasks from a
+  generator; azure-batch's ``create_tasks`` takes a list, built from the same generator (``--azure-rss-tasks``).
+
+Needs the ``benchmark`` extra: ``pip install -e '.[benchmark]'`` (azure-batch is a pre-release: ``--pre``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import importlib
+import json
+import os
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+JOB = "job-bench"
+KEY = base64.b64encode(b"benchmark-key-not-a-secret-0123").decode()
+WARM_UP_TASKS = 800
+CLIENTS = ("floor", "batchaio", "azure-batch")
+
+
+def task_fields(count: int, prefix: str = "task") -> Iterator[tuple[str, str]]:
+    for number in range(count):
+        yield f"{prefix}-{number}", f"/bin/bash -c 'echo task {number}; sleep 1'"
+
+
+# --- workers: one measurement per process ------------------------------------------------------------------
+
+
+def floor_bodies(count: int, prefix: str) -> list[bytes]:
+    """The floor's request bodies, built before its measurement starts."""
+    import orjson
+
+    fields = list(task_fields(count, prefix))
+    return [
+        orjson.dumps({"value": [{"id": i, "commandLine": c} for i, c in fields[start : start + 100]]})
+        for start in range(0, len(fields), 100)
+    ]
+
+
+async def floor_run(url: str, bodies: list[bytes], concurrency: int) -> int:
+    """Raw httpx + orjson: prebuilt bodies posted by ``concurrency`` coroutines; results checked."""
+    import httpx
+    import orjson
+
+    created = 0
+    params = {"api-version": "2024-07-01.20.0"}
+    headers = {"content-type": "application/json; odata=minimalmetadata"}
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, limits=limits) as http:
+        source = iter(bodies)
+
+        async def worker() -> None:
+            nonlocal created
+            for body in source:
+                response = await http.post(
+                    f"/jobs/{JOB}/addtaskcollection", content=body, params=params, headers=headers
+                )
+                response.raise_for_status()
+                created += sum(1 for r in orjson.loads(response.content)["value"] if r["status"] == "Success")
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return created
+
+
+async def batchaio_run(url: str, count: int, concurrency: int, prefix: str) -> int:
+    """batchaio: ``client.tasks.add_many`` over a generator of models."""
+    from batchaio import BatchClient, SharedKeyCredential
+    from batchaio.models import BatchTaskCreateContent
+
+    tasks = (BatchTaskCreateContent(id=i, command_line=c) for i, c in task_fields(count, prefix))
+    async with BatchClient(url, SharedKeyCredential("bench", KEY), allow_insecure_http=True) as client:
+        report = await client.tasks.add_many(JOB, tasks, concurrency=concurrency)
+    return report.created
+
+
+async def azure_run(url: str, count: int, concurrency: int, prefix: str) -> int:
+    """azure-batch 15.0.0b2: ``create_tasks`` over a list of models (it takes a list)."""
+    from azure.batch import models
+    from azure.batch.aio import BatchClient
+    from azure.core.credentials import AzureNamedKeyCredential
+
+    tasks = [models.BatchTaskCreateContent(id=i, command_line=c) for i, c in task_fields(count, prefix)]
+    async with BatchClient(endpoint=url, credential=AzureNamedKeyCredential("bench", KEY)) as client:
+        result = await client.create_tasks(JOB, tasks, concurrency)
+    return sum(1 for r in result.value if str(r.status).lower() == "success")
+
+
+def prepare(client: str, url: str, count: int, concurrency: int, prefix: str) -> Callable[[], Awaitable[int]]:
+    """What one measured run does; the floor's bodies are built here, outside the measurement."""
+    if client == "floor":
+        bodies = floor_bodies(count, prefix)
+        return lambda: floor_run(url, bodies, concurrency)
+    runner = batchaio_run if client == "batchaio" else azure_run
+    return lambda: runner(url, count, concurrency, prefix)
+
+
+IMPORTS = {
+    "floor": ("httpx", "orjson"),
+    "batchaio": ("batchaio", "batchaio.models"),
+    "azure-batch": ("azure.batch.aio", "azure.batch.models", "aiohttp"),
+}
+
+
+def worker_main(args: argparse.Namespace) -> None:
+    for module in IMPORTS[args.worker]:
+        importlib.import_module(module)
+    baseline_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if args.mode == "cpu":
+        asyncio.run(
+            prepare(args.worker, args.url, min(WARM_UP_TASKS, args.tasks), args.concurrency, "warm")()
+        )
+    run = prepare(args.worker, args.url, args.tasks, args.concurrency, "task")
+    cpu_start, wall_start = time.process_time(), time.perf_counter()
+    created = asyncio.run(run())
+    cpu, wall = time.process_time() - cpu_start, time.perf_counter() - wall_start
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(
+        json.dumps(
+            {
+                "client": args.worker,
+                "tasks": args.tasks,
+                "created": created,
+                "cpu": cpu,
+                "wall": wall,
+                "baseline_mb": baseline_kb / 1024,
+                "peak_mb": peak_kb / 1024,
+            }
+        )
+    )
+
+
+# --- orchestration ----------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def start_server() -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    server = subprocess.Popen([sys.executable, str(HERE / "_bench_server.py"), str(port)])
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return server, url
+        except OSError:
+            time.sleep(0.1)
+    server.kill()
+    raise SystemExit("the benchmark server did not start")
+
+
+def measure(client: str, url: str, tasks: int, concurrency: int, mode: str) -> dict[str, Any]:
+    command = [
+        sys.executable,
+        __file__,
+        "--worker",
+        client,
+        "--url",
+        url,
+        "--tasks",
+        str(tasks),
+        "--concurrency",
+        str(concurrency),
+        "--mode",
+        mode,
+    ]
+    path = os.pathsep.join(filter(None, [str(HERE.parent), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": path}
+    out = subprocess.run(command, check=True, capture_output=True, text=True, env=env).stdout
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    if result["created"] != tasks:
+        raise SystemExit(f"{client}: created {result['created']} of {tasks} tasks")
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--tasks", type=int, default=20_000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--rss-tasks", type=int, default=1_000_000)
+    parser.add_argument("--azure-rss-tasks", type=int, default=200_000)
+    parser.add_argument("--quick", action="store_true", help="memory runs with 100,000 / 50,000 tasks")
+    parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--clients", default=",".join(CLIENTS))
+    parser.add_argument("--worker", choices=CLIENTS, help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--mode", choices=("cpu", "rss"), default="cpu", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker_main(args)
+        return
+    if args.quick:
+        args.rss_tasks, args.azure_rss_tasks = 100_000, 50_000
+    clients = [name for name in args.clients.split(",") if name]
+
+    server, url = start_server()
+    try:
+        cpu: dict[str, list[dict[str, Any]]] = {name: [] for name in clients}
+        for _ in range(args.repeat):
+            for name in clients:
+                cpu[name].append(measure(name, url, args.tasks, args.concurrency, "cpu"))
+        memory: dict[str, dict[str, Any]] = {}
+        if not args.skip_memory:
+            for name in clients:
+                if name == "floor":
+                    continue
+                count = args.azure_rss_tasks if name == "azure-batch" else args.rss_tasks
+                memory[name] = measure(name, url, count, args.concurrency, "rss")
+    finally:
+        server.terminate()
+        server.wait()
+
+    per_task = {
+        name: statistics.median(r["cpu"] for r in runs) / args.tasks * 1e6 for name, runs in cpu.items()
+    }
+    print(f"\nSubmit {args.tasks:,} tasks at concurrency {args.concurrency} (median of {args.repeat} runs)")
+    print(f"{'client':<12} {'CPU us/task':>12} {'vs floor':>9} {'vs azure':>9} {'wall s':>8}")
+    for name in clients:
+        wall = statistics.median(r["wall"] for r in cpu[name])
+        vs_floor = f"{per_task[name] / per_task['floor']:.2f}x" if "floor" in per_task else "-"
+        vs_azure = f"{per_task[name] / per_task['azure-batch']:.2f}x" if "azure-batch" in per_task else "-"
+        print(f"{name:<12} {per_task[name]:>12.1f} {vs_floor:>9} {vs_azure:>9} {wall:>8.2f}")
+    if memory:
+        print("\nPeak RSS submitting tasks from a generator (fresh process)")
+        print(f"{'client':<12} {'tasks':>10} {'peak MB':>9} {'after imports MB':>17} {'wall s':>8}")
+        for name, result in memory.items():
+            print(
+                f"{name:<12} {result['tasks']:>10,} {result['peak_mb']:>9.1f} "
+                f"{result['baseline_mb']:>17.1f} {result['wall']:>8.1f}"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""``client.tasks.add_many`` / ``iter_add`` through the real pipeline, the service mocked with respx."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+import respx
+
+from _bulk_fake import FakeBatchService, Faults, make_tasks
+from batchaio import BatchClient, BulkAddError, BulkAddReport, SharedKeyCredential, TaskOutcome, ValidationError
+from batchaio.errors import AuthenticationError
+
+Run = Callable[[Callable[[], Any]], Any]
+HOST = "https://acct.westeurope.batch.azure.com"
+KEY = base64.b64encode(b"k" * 32).decode()
+
+
+def client_for(router: respx.MockRouter) -> BatchClient:
+    return BatchClient(
+        HOST, SharedKeyCredential("acct", KEY), transport=httpx.MockTransport(router.async_handler)
+    )
+
+
+def test_mixed_faults_through_the_pipeline_create_each_task_once(run: Run, sleeps: list[float]) -> None:
+    service = FakeBatchService(
+        Faults(
+            busy_with_retry_after=0.20,
+            throttled_no_retry_after=0.05,
+            reset_before_apply=0.04,
+            reset_after_apply=0.04,
+            server_error=0.03,
+        ),
+        seed=21,
+    )
+    router = respx.MockRouter(assert_all_called=False)
+    route = router.post(url__regex=r"/jobs/job-1/addtaskcollection").mock(side_effect=service.http_handler)
+
+    async def main() -> BulkAddReport:
+        async with client_for(router) as client:
+            return await client.tasks.add_many("job-1", make_tasks(2000), concurrency=8)
+
+    report = run(main)
+
+    service.assert_exactly_once({f"task-{n}" for n in range(2000)})
+    assert (report.created, report.existing, report.failed, report.in_doubt) == (2000, 0, 0, [])
+    assert service.statuses[503] and service.statuses[429]
+    assert report.requests == route.call_count == service.requests
+    request = route.calls[0].request
+    assert request.url.params["api-version"] == "2024-07-01.20.0"
+    assert request.headers["content-type"].startswith("application/json; odata=minimalmetadata")
+    assert request.headers["authorization"].startswith("SharedKey acct:")
+    assert any(delay >= 1.0 for delay in sleeps)  # Retry-After read from the 503
+
+
+def test_iter_add_through_the_client(run: Run, sleeps: list[float]) -> None:
+    service = FakeBatchService()
+    service.tasks["t-1"] = {}
+    service.scripts["t-2"] = ["clienterror"]
+    router = respx.MockRouter()
+    router.post(url__regex=r"/addtaskcollection").mock(side_effect=service.http_handler)
+
+    async def main() -> list[TaskOutcome]:
+        async with client_for(router) as client:
+            tasks = [task for task in make_tasks(5, prefix="t")]
+            return [outcome async for outcome in client.tasks.iter_add("job-1", tasks, chunk_size=2)]
+
+    outcomes = run(main)
+
+    by_id = {outcome.task_id: outcome.status.value for outcome in outcomes}
+    assert by_id == {"t-0": "created", "t-1": "existing", "t-2": "failed", "t-3": "created", "t-4": "created"}
+
+
+def test_authentication_failure_stops_the_run(run: Run, sleeps: list[float]) -> None:
+    router = respx.MockRouter()
+    body = {"code": "AuthenticationFailed", "message": {"lang": "en-US", "value": "Server failed to authenticate"}}
+    route = router.post(url__regex=r"/addtaskcollection").mock(
+        return_value=httpx.Response(403, content=orjson.dumps(body))
+    )
+
+    async def main() -> None:
+        async with client_for(router) as client:
+            await client.tasks.add_many("job-1", make_tasks(5000), concurrency=2)
+
+    with pytest.raises(BulkAddError) as caught:
+        run(main)
+
+    assert isinstance(caught.value.__cause__, AuthenticationError)
+    assert route.call_count <= 2 and caught.value.report.total < 5000
+
+
+def test_invalid_job_id_is_refused_before_sending(run: Run) -> None:
+    router = respx.MockRouter()
+
+    async def main() -> None:
+        async with client_for(router) as client:
+            await client.tasks.add_many("job/1", make_tasks(1))
+
+    with pytest.raises(ValidationError) as caught:
+        run(main)
+    assert caught.value.field == "job_id"
