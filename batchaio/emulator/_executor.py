@@ -25,9 +25,9 @@ import anyio
 
 __all__ = ["SimulatedRun", "run_process", "simulate"]
 
-_EXIT = re.compile(r"(?:^|[\s;&|(])exit\s+(-?\d+)")
-_SLEEP = re.compile(r"(?:^|[\s;&|(])sleep\s+(\d+(?:\.\d+)?)")
-_ECHO = re.compile(r"(?:^|[\s;&|(])echo\s+([^;&|)\n]*)")
+_EXIT = re.compile(r"""(?:^|[\s;&|('"])exit\s+(-?\d+)""")
+_SLEEP = re.compile(r"""(?:^|[\s;&|('"])sleep\s+(\d+(?:\.\d+)?)""")
+_ECHO = re.compile(r"""(?:^|[\s;&|('"])echo\s+([^;&|)\n]*)""")
 
 
 class SimulatedRun:

@@ -10,6 +10,7 @@ import pytest
 
 from batchaio._shared_key import shared_key_signature
 from batchaio.emulator import Emulator
+from batchaio.emulator.pytest_plugin import batch_emulator, batch_emulator_credentials  # noqa: F401
 
 API = "2024-07-01.20.0"
 
@@ -17,11 +18,14 @@ API = "2024-07-01.20.0"
 class SharedKeyAuth(httpx.Auth):
     """Signs every request as the Batch service expects (fresh ocp-date, Content-Length 0 on empty bodies)."""
 
-    def __init__(self, account: str, key: str) -> None:
+    def __init__(self, account: str, key: str, *, add_api_version: bool = True) -> None:
         self.account = account
         self.key = key
+        self.add_api_version = add_api_version
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if self.add_api_version and "api-version" not in request.url.params:
+            request.url = request.url.copy_add_param("api-version", API)
         request.headers["ocp-date"] = formatdate(usegmt=True)
         if request.method not in ("GET", "HEAD") and "content-length" not in request.headers:
             request.headers["Content-Length"] = "0"
@@ -37,7 +41,6 @@ def make_client(emu: Emulator, base_url: str = "http://emulator.local") -> httpx
         transport=transport,
         base_url=base_url,
         auth=SharedKeyAuth(emu.account, emu.key),
-        params={"api-version": API},
     )
 
 
