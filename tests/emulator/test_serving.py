@@ -6,6 +6,7 @@ import itertools
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import anyio
@@ -141,3 +142,32 @@ def test_importing_batchaio_does_not_import_starlette() -> None:
     code = "import sys, batchaio; print('starlette' in sys.modules or 'uvicorn' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert result.stdout.strip() == "False"
+
+
+def test_microsoft_azure_batch_client_works_against_the_emulator(batch_emulator: Emulator) -> None:
+    pytest.importorskip("azure.batch")
+    from azure.batch import BatchClient, models
+    from azure.core.credentials import AzureNamedKeyCredential
+    from azure.core.exceptions import ResourceNotFoundError
+
+    assert batch_emulator.endpoint is not None
+    client = BatchClient(
+        batch_emulator.endpoint, AzureNamedKeyCredential(batch_emulator.account, batch_emulator.key)
+    )
+    client.create_pool(
+        models.BatchPoolCreateContent(id="p", vm_size="standard_d2s_v3", target_dedicated_nodes=2)
+    )
+    assert client.pool_exists("p")
+    client.create_job(models.BatchJobCreateContent(id="j", pool_info=models.BatchPoolInfo(pool_id="p")))
+    tasks = [models.BatchTaskCreateContent(id=f"t{i}", command_line=f"echo hi {i}") for i in range(5)]
+    result = client.create_task_collection("j", models.BatchTaskGroup(value=tasks))
+    assert [item.status for item in result.value] == ["success"] * 5
+    for _ in range(200):
+        if client.get_job_task_counts("j").task_counts.completed == 5:
+            break
+        time.sleep(0.02)
+    assert sorted(task.id for task in client.list_tasks("j", max_results=2)) == [f"t{i}" for i in range(5)]
+    assert b"".join(client.get_task_file("j", "t1", "stdout.txt")) == b"hi 1\n"
+    with pytest.raises(ResourceNotFoundError) as raised:
+        client.get_job("missing")
+    assert raised.value.error is not None and raised.value.error.code == "JobNotFound"
