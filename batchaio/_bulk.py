@@ -26,7 +26,7 @@ the run reaches the service, which answers ``TaskExists``.
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Iterator
 from types import TracebackType
 from typing import Any
 
@@ -49,7 +49,7 @@ from batchaio._bulk_report import (
     TaskOutcome,
     TaskOutcomeStatus,
 )
-from batchaio._ids import encode_segment, entity_id
+from batchaio._ids import encode_segment, entity_id, is_entity_id
 from batchaio._retry import RetryPolicy, backoff_delay, status_outcome_unknown
 from batchaio._serde import converter, encoder_for
 from batchaio._transport import BatchRequest, Pipeline
@@ -188,7 +188,7 @@ class _Engine:
         self._started = 0.0
         self._index = -1
         self._chunk: list[_Entry] = []
-        self._chunk_bytes = _ENVELOPE
+        self._chunk_bytes = 0  # encoded tasks and commas, without the envelope
 
     # --- the run ------------------------------------------------------------------------------------------
 
@@ -251,14 +251,13 @@ class _Engine:
             try:
                 if isinstance(self._tasks, AsyncIterable):
                     async for task in self._tasks:
-                        full = self._accept(task)
+                        full = self._fill(iter((task,)))
                         if full is not None:
                             await self._hand_over(chunks, full)
                 else:
-                    for task in self._tasks:
-                        full = self._accept(task)
-                        if full is not None:
-                            await self._hand_over(chunks, full)
+                    tasks = iter(self._tasks)
+                    while (full := self._fill(tasks)) is not None:
+                        await self._hand_over(chunks, full)
             except Exception as exc:
                 self._stop(f"reading the tasks raised {type(exc).__name__}: {exc}", exc)
                 return
@@ -272,58 +271,76 @@ class _Engine:
             await self._flush()
         await chunks.send(chunk)
 
-    def _accept(self, task: object) -> list[_Entry] | None:
-        """Encode and check one task; return the chunk it closed, if any."""
-        self._index += 1
+    def _fill(self, tasks: Iterator[object]) -> list[_Entry] | None:
+        """Read, check and encode tasks until one closes a chunk: return that chunk (``None`` if ``tasks`` ran
+        out first). Tasks that cannot be sent are failed on the way (:meth:`_reject` says why)."""
+        live = self._live
+        chunk = self._chunk
+        chunk_bytes = self._chunk_bytes
+        chunk_size = self._chunk_size
+        limit = self._max_chunk_bytes - _ENVELOPE
         index = self._index
+        for task in tasks:
+            index += 1
+            task_id = task.id if isinstance(task, BatchTaskCreateContent) else None
+            if isinstance(task_id, str) and is_entity_id(task_id):
+                try:
+                    body = _encode_task(task)  # type: ignore[arg-type]
+                except Exception:
+                    body = None
+                key = task_id.lower()
+                if body is not None and key not in live and len(body) <= limit:
+                    size = len(body)
+                    entry = live[key] = _Entry(index, task_id, key, body)
+                    if not chunk:
+                        chunk.append(entry)
+                        chunk_bytes = size
+                    elif len(chunk) >= chunk_size or chunk_bytes + 1 + size > limit:
+                        self._chunk = [entry]
+                        self._chunk_bytes = size
+                        self._index = index
+                        return chunk
+                    else:
+                        chunk.append(entry)
+                        chunk_bytes += 1 + size
+                    continue
+            self._reject(task, index)
+        self._chunk_bytes = chunk_bytes
+        self._index = index
+        return None
+
+    def _reject(self, task: object, index: int) -> None:
+        """Fail a task :meth:`_fill` cannot send, with the reason."""
         if not isinstance(task, BatchTaskCreateContent):
             task_id = getattr(task, "id", None)
             message = f"tasks must be BatchTaskCreateContent, not {type(task).__name__}"
             self._fail_local(task_id if isinstance(task_id, str) else None, index, VALIDATION_ERROR, message)
-            return None
+            return
         task_id = task.id
         try:
             entity_id(task_id, "id")
             body = _encode_task(task)
         except ValidationError as exc:
             self._fail_local(task_id if isinstance(task_id, str) else None, index, VALIDATION_ERROR, str(exc))
-            return None
-        except (TypeError, ValueError) as exc:
-            message = f"task {task_id!r} cannot be encoded: {exc}"
+            return
+        except Exception as exc:
+            message = f"task {task_id!r} cannot be encoded: {type(exc).__name__}: {exc}"
             self._fail_local(task_id, index, VALIDATION_ERROR, message)
-            return None
+            return
         assert task_id is not None
-        size = len(body)
-        key = task_id.lower()
-        live = self._live
-        if key in live:
-            earlier = live[key]
+        earlier = self._live.get(task_id.lower())
+        if earlier is not None:
             message = (
                 f"task ID {task_id!r} (input position {index}) duplicates {earlier.task_id!r} "
                 f"(position {earlier.index}) still being submitted; IDs are compared without case"
             )
             self._fail_local(task_id, index, DUPLICATE_TASK_ID, message)
-            return None
-        if size + _ENVELOPE > self._max_chunk_bytes:
-            message = (
-                f"task {task_id!r} is {size} bytes once encoded: alone it is over the "
-                f"{self._max_chunk_bytes}-byte request limit"
-            )
-            self._fail_local(task_id, index, TASK_TOO_LARGE, message)
-            return None
-        entry = live[key] = _Entry(index, task_id, key, body)
-        chunk = self._chunk
-        if not chunk:
-            chunk.append(entry)
-            self._chunk_bytes = _ENVELOPE + size
-            return None
-        if len(chunk) >= self._chunk_size or self._chunk_bytes + 1 + size > self._max_chunk_bytes:
-            self._chunk = [entry]
-            self._chunk_bytes = _ENVELOPE + size
-            return chunk
-        chunk.append(entry)
-        self._chunk_bytes += 1 + size
-        return None
+            return
+        message = (
+            f"task {task_id!r} is {len(body)} bytes once encoded: alone it is over the "
+            f"{self._max_chunk_bytes}-byte request limit"
+        )
+        self._fail_local(task_id, index, TASK_TOO_LARGE, message)
 
     def _fail_local(self, task_id: str | None, index: int, code: str, message: str) -> None:
         failure = TaskFailure(task_id=task_id, index=index, code=code, message=message)

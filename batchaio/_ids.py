@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from batchaio.errors import ValidationError
 
-__all__ = ["encode_segment", "entity_id", "name_segment"]
+__all__ = ["encode_segment", "entity_id", "is_entity_id", "name_segment"]
 
 _ENTITY_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _MAX_ENTITY_ID = 64
@@ -40,6 +40,11 @@ def entity_id(value: object, field: str) -> str:
             f"{field} {problem}: IDs are 1-64 characters of letters, digits, '-' and '_'", field=field
         )
     return value
+
+
+def is_entity_id(value: str) -> bool:
+    """Whether the string ``value`` is a valid entity ID; a cheap check for hot paths (no message)."""
+    return _ENTITY_ID.fullmatch(value) is not None
 
 
 def name_segment(value: object, field: str) -> str:

@@ -12,7 +12,8 @@ Each measurement runs in a fresh subprocess (``--worker``), so imports, caches a
   ``--concurrency``, after a warm-up of one request per connection. Task objects are built from a generator
   inside the measured region (users pay for that too); the floor posts JSON bodies prebuilt before it.
 - Memory: peak RSS (``getrusage`` ``ru_maxrss``) of a fresh process submitting ``--rss-tasks`` tasks from a
-  generator; azure-batch's ``create_tasks`` takes a list, built from the same generator (``--azure-rss-tasks``).
+  generator; azure-batch's ``create_tasks`` takes a list, built from the same generator
+  (``--azure-rss-tasks``).
 
 Needs the ``benchmark`` extra: ``pip install -e '.[benchmark]'`` (azure-batch is a pre-release: ``--pre``).
 """
@@ -213,6 +214,7 @@ def main() -> None:
     parser.add_argument("--azure-rss-tasks", type=int, default=200_000)
     parser.add_argument("--quick", action="store_true", help="memory runs with 100,000 / 50,000 tasks")
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--skip-cpu", action="store_true")
     parser.add_argument("--clients", default=",".join(CLIENTS))
     parser.add_argument("--worker", choices=CLIENTS, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -228,7 +230,7 @@ def main() -> None:
     server, url = start_server()
     try:
         cpu: dict[str, list[dict[str, Any]]] = {name: [] for name in clients}
-        for _ in range(args.repeat):
+        for _ in range(0 if args.skip_cpu else args.repeat):
             for name in clients:
                 cpu[name].append(measure(name, url, args.tasks, args.concurrency, "cpu"))
         memory: dict[str, dict[str, Any]] = {}
@@ -243,15 +245,24 @@ def main() -> None:
         server.wait()
 
     per_task = {
-        name: statistics.median(r["cpu"] for r in runs) / args.tasks * 1e6 for name, runs in cpu.items()
+        name: statistics.median(r["cpu"] for r in runs) / args.tasks * 1e6
+        for name, runs in cpu.items()
+        if runs
     }
-    print(f"\nSubmit {args.tasks:,} tasks at concurrency {args.concurrency} (median of {args.repeat} runs)")
-    print(f"{'client':<12} {'CPU us/task':>12} {'vs floor':>9} {'vs azure':>9} {'wall s':>8}")
-    for name in clients:
-        wall = statistics.median(r["wall"] for r in cpu[name])
-        vs_floor = f"{per_task[name] / per_task['floor']:.2f}x" if "floor" in per_task else "-"
-        vs_azure = f"{per_task[name] / per_task['azure-batch']:.2f}x" if "azure-batch" in per_task else "-"
-        print(f"{name:<12} {per_task[name]:>12.1f} {vs_floor:>9} {vs_azure:>9} {wall:>8.2f}")
+    if per_task:
+        print(
+            f"\nSubmit {args.tasks:,} tasks at concurrency {args.concurrency} (median of {args.repeat} runs)"
+        )
+        print(f"{'client':<12} {'CPU us/task':>12} {'vs floor':>9} {'vs azure':>9} {'wall s':>8}")
+        for name, value in per_task.items():
+            wall = statistics.median(r["wall"] for r in cpu[name])
+            vs_floor = f"{value / per_task['floor']:.2f}x" if "floor" in per_task else "-"
+            vs_azure = f"{value / per_task['azure-batch']:.2f}x" if "azure-batch" in per_task else "-"
+            print(f"{name:<12} {value:>12.1f} {vs_floor:>9} {vs_azure:>9} {wall:>8.2f}")
+    print_memory(memory)
+
+
+def print_memory(memory: dict[str, dict[str, Any]]) -> None:
     if memory:
         print("\nPeak RSS submitting tasks from a generator (fresh process)")
         print(f"{'client':<12} {'tasks':>10} {'peak MB':>9} {'after imports MB':>17} {'wall s':>8}")

@@ -10,9 +10,16 @@ import httpx
 import orjson
 import pytest
 import respx
-
 from _bulk_fake import FakeBatchService, Faults, make_tasks
-from batchaio import BatchClient, BulkAddError, BulkAddReport, SharedKeyCredential, TaskOutcome, ValidationError
+
+from batchaio import (
+    BatchClient,
+    BulkAddError,
+    BulkAddReport,
+    SharedKeyCredential,
+    TaskOutcome,
+    ValidationError,
+)
 from batchaio.errors import AuthenticationError
 
 Run = Callable[[Callable[[], Any]], Any]
@@ -77,7 +84,10 @@ def test_iter_add_through_the_client(run: Run, sleeps: list[float]) -> None:
 
 def test_authentication_failure_stops_the_run(run: Run, sleeps: list[float]) -> None:
     router = respx.MockRouter()
-    body = {"code": "AuthenticationFailed", "message": {"lang": "en-US", "value": "Server failed to authenticate"}}
+    body = {
+        "code": "AuthenticationFailed",
+        "message": {"lang": "en-US", "value": "Server failed to authenticate"},
+    }
     route = router.post(url__regex=r"/addtaskcollection").mock(
         return_value=httpx.Response(403, content=orjson.dumps(body))
     )
