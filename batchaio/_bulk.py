@@ -252,12 +252,17 @@ class _Engine:
                 if isinstance(self._tasks, AsyncIterable):
                     async for task in self._tasks:
                         full = self._fill(iter((task,)))
-                        if full is not None:
+                        if full:
                             await self._hand_over(chunks, full)
+                        elif len(self._batch) >= self._chunk_size:
+                            await self._flush()
                 else:
                     tasks = iter(self._tasks)
                     while (full := self._fill(tasks)) is not None:
-                        await self._hand_over(chunks, full)
+                        if full:
+                            await self._hand_over(chunks, full)
+                        else:
+                            await self._flush()
             except Exception as exc:
                 self._stop(f"reading the tasks raised {type(exc).__name__}: {exc}", exc)
                 return
@@ -273,7 +278,8 @@ class _Engine:
 
     def _fill(self, tasks: Iterator[object]) -> list[_Entry] | None:
         """Read, check and encode tasks until one closes a chunk: return that chunk (``None`` if ``tasks`` ran
-        out first). Tasks that cannot be sent are failed on the way (:meth:`_reject` says why)."""
+        out first). Tasks that cannot be sent are failed on the way (:meth:`_reject` says why); an empty list
+        asks the caller to deliver their outcomes before reading on."""
         live = self._live
         chunk = self._chunk
         chunk_bytes = self._chunk_bytes
@@ -305,6 +311,10 @@ class _Engine:
                         chunk_bytes += 1 + size
                     continue
             self._reject(task, index)
+            if len(self._batch) >= chunk_size:
+                self._chunk_bytes = chunk_bytes
+                self._index = index
+                return []
         self._chunk_bytes = chunk_bytes
         self._index = index
         return None
@@ -453,28 +463,22 @@ class _Engine:
             )
             return pending
         by_id = {entry.task_id: entry for entry in pending}
-        by_key: dict[str, _Entry] | None = None
         retry: list[_Entry] = []
         quiet = self._outcomes is None
         live = self._live
-        report = self.report
+        created = 0
         for result in results:
-            if not isinstance(result, dict):
-                continue
-            task_id = result.get("taskId")
-            entry = by_id.pop(task_id, None)  # type: ignore[arg-type]
-            if entry is None:
-                if not isinstance(task_id, str):
+            try:
+                entry = by_id.pop(result["taskId"])
+            except (KeyError, TypeError):
+                found = _match_without_case(result, by_id)
+                if found is None:
                     continue
-                if by_key is None:
-                    by_key = {entry.key: entry for entry in by_id.values()}
-                entry = by_key.pop(task_id.lower(), None)
-                if entry is None or by_id.pop(entry.task_id, None) is None:
-                    continue
+                entry = found
             status = result.get("status")
             if status == "Success" and quiet:
                 del live[entry.key]
-                report.created += 1
+                created += 1
                 continue
             status = status.lower() if isinstance(status, str) else status
             if status == "success":
@@ -498,6 +502,7 @@ class _Engine:
                     f"the service answered status {status!r} for task {entry.task_id!r}, which is not known"
                 )
                 self._resolve_failed(entry, attempts, UNKNOWN_STATUS, message, result.get("error"))
+        self.report.created += created
         for entry in by_id.values():
             entry.maybe_applied = True
             message = f"the service's answer had no result for task {entry.task_id!r}"
@@ -577,6 +582,19 @@ class _Engine:
         if self._outcomes is not None and self._batch:
             batch, self._batch = self._batch, []
             await self._outcomes.send(batch)
+
+
+def _match_without_case(result: Any, by_id: dict[str, _Entry]) -> _Entry | None:
+    """The entry whose ID differs from the result's ``taskId`` only by case (taken out of ``by_id``)."""
+    task_id = result.get("taskId") if isinstance(result, dict) else None
+    if not isinstance(task_id, str):
+        return None
+    key = task_id.lower()
+    for entry in by_id.values():
+        if entry.key == key:
+            del by_id[entry.task_id]
+            return entry
+    return None
 
 
 def _add_result(raw: Any) -> BatchTaskAddResult | None:

@@ -470,6 +470,41 @@ def test_iter_add_yields_every_outcome_once(run: Run, sleeps: list[float]) -> No
     assert (report.created, report.existing, report.failed) == (799, 1, 1)
 
 
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_failures_found_before_sending_are_streamed_without_reading_everything(
+    run: Run, sleeps: list[float], asynchronous: bool
+) -> None:
+    consumed = 0
+
+    async def send(body: bytes) -> bytes:
+        raise AssertionError("nothing valid to send")
+
+    def tasks() -> Iterator[BatchTaskCreateContent]:
+        nonlocal consumed
+        for number in range(10_000):
+            consumed += 1
+            yield BatchTaskCreateContent(id=f"t{number}")  # no command line
+
+    async def atasks() -> AsyncIterator[BatchTaskCreateContent]:
+        for task in tasks():
+            yield task
+
+    async def main() -> tuple[int, int]:
+        stream = iter_add(send, atasks() if asynchronous else tasks(), chunk_size=50)
+        first_seen_at = 0
+        count = 0
+        async for outcome in stream:
+            assert outcome.status is TaskOutcomeStatus.FAILED
+            first_seen_at = first_seen_at or consumed
+            count += 1
+        return first_seen_at, count
+
+    first_seen_at, count = run(main)
+
+    assert count == 10_000
+    assert first_seen_at <= 8 * 50 + 50  # outcomes flowed while the input was still being read
+
+
 def test_iter_add_stopped_early_inside_async_with(run: Run, sleeps: list[float]) -> None:
     service = FakeBatchService()
     consumed = 0
