@@ -40,7 +40,7 @@ HERE = Path(__file__).resolve().parent
 JOB = "job-bench"
 KEY = base64.b64encode(b"benchmark-key-not-a-secret-0123").decode()
 WARM_UP_TASKS = 800
-CLIENTS = ("floor", "batchaio", "azure-batch")
+CLIENTS = ("floor", "batchaio", "batchaio-aiohttp", "azure-batch")
 
 
 def task_fields(count: int, prefix: str = "task") -> Iterator[tuple[str, str]]:
@@ -87,13 +87,16 @@ async def floor_run(url: str, bodies: list[bytes], concurrency: int) -> int:
     return created
 
 
-async def batchaio_run(url: str, count: int, concurrency: int, prefix: str) -> int:
-    """batchaio: ``client.tasks.add_many`` over a generator of models."""
+async def batchaio_run(url: str, count: int, concurrency: int, prefix: str, *, aiohttp: bool = False) -> int:
+    """batchaio: ``client.tasks.add_many`` over a generator of models (httpx, or its aiohttp transport)."""
     from batchaio import BatchClient, SharedKeyCredential
     from batchaio.models import BatchTaskCreateContent
+    from batchaio.transports import AiohttpTransport
 
     tasks = (BatchTaskCreateContent(id=i, command_line=c) for i, c in task_fields(count, prefix))
-    async with BatchClient(url, SharedKeyCredential("bench", KEY), allow_insecure_http=True) as client:
+    transport = AiohttpTransport() if aiohttp else None
+    credential = SharedKeyCredential("bench", KEY)
+    async with BatchClient(url, credential, allow_insecure_http=True, transport=transport) as client:
         report = await client.tasks.add_many(JOB, tasks, concurrency=concurrency)
     return report.created
 
@@ -115,6 +118,8 @@ def prepare(client: str, url: str, count: int, concurrency: int, prefix: str) ->
     if client == "floor":
         bodies = floor_bodies(count, prefix)
         return lambda: floor_run(url, bodies, concurrency)
+    if client == "batchaio-aiohttp":
+        return lambda: batchaio_run(url, count, concurrency, prefix, aiohttp=True)
     runner = batchaio_run if client == "batchaio" else azure_run
     return lambda: runner(url, count, concurrency, prefix)
 
@@ -122,6 +127,7 @@ def prepare(client: str, url: str, count: int, concurrency: int, prefix: str) ->
 IMPORTS = {
     "floor": ("httpx", "orjson"),
     "batchaio": ("batchaio", "batchaio.models"),
+    "batchaio-aiohttp": ("batchaio", "batchaio.models", "batchaio.transports", "aiohttp"),
     "azure-batch": ("azure.batch.aio", "azure.batch.models", "aiohttp"),
 }
 
@@ -236,7 +242,7 @@ def main() -> None:
         memory: dict[str, dict[str, Any]] = {}
         if not args.skip_memory:
             for name in clients:
-                if name == "floor":
+                if name in ("floor", "batchaio-aiohttp"):
                     continue
                 count = args.azure_rss_tasks if name == "azure-batch" else args.rss_tasks
                 memory[name] = measure(name, url, count, args.concurrency, "rss")
@@ -253,22 +259,22 @@ def main() -> None:
         print(
             f"\nSubmit {args.tasks:,} tasks at concurrency {args.concurrency} (median of {args.repeat} runs)"
         )
-        print(f"{'client':<12} {'CPU us/task':>12} {'vs floor':>9} {'vs azure':>9} {'wall s':>8}")
+        print(f"{'client':<17} {'CPU us/task':>12} {'vs floor':>9} {'vs azure':>9} {'wall s':>8}")
         for name, value in per_task.items():
             wall = statistics.median(r["wall"] for r in cpu[name])
             vs_floor = f"{value / per_task['floor']:.2f}x" if "floor" in per_task else "-"
             vs_azure = f"{value / per_task['azure-batch']:.2f}x" if "azure-batch" in per_task else "-"
-            print(f"{name:<12} {value:>12.1f} {vs_floor:>9} {vs_azure:>9} {wall:>8.2f}")
+            print(f"{name:<17} {value:>12.1f} {vs_floor:>9} {vs_azure:>9} {wall:>8.2f}")
     print_memory(memory)
 
 
 def print_memory(memory: dict[str, dict[str, Any]]) -> None:
     if memory:
         print("\nPeak RSS submitting tasks from a generator (fresh process)")
-        print(f"{'client':<12} {'tasks':>10} {'peak MB':>9} {'after imports MB':>17} {'wall s':>8}")
+        print(f"{'client':<17} {'tasks':>10} {'peak MB':>9} {'after imports MB':>17} {'wall s':>8}")
         for name, result in memory.items():
             print(
-                f"{name:<12} {result['tasks']:>10,} {result['peak_mb']:>9.1f} "
+                f"{name:<17} {result['tasks']:>10,} {result['peak_mb']:>9.1f} "
                 f"{result['baseline_mb']:>17.1f} {result['wall']:>8.1f}"
             )
 
