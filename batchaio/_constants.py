@@ -46,6 +46,10 @@ LOGGABLE_QUERY_PARAMETERS: Final = frozenset({"api-version", "timeout", "maxresu
 REDACTED: Final = "REDACTED"
 LOGGER_NAME: Final = "batchaio"
 
+# --- Transport internals -----------------------------------------------------------------------------------
+# Bytes asked of aiohttp per read of a response body (optional AiohttpTransport).
+AIOHTTP_READ_CHUNK: Final = 65_536
+
 # --- Autoscale: the service wants 30 s between autoscale calls to one pool ---------------------------------
 AUTOSCALE_MIN_INTERVAL: Final = 30.0
 AUTOSCALE_OPERATIONS: Final = frozenset({"Pools_EnablePoolAutoScale", "Pools_EvaluatePoolAutoScale"})

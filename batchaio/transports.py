@@ -1,10 +1,13 @@
 """Optional transports for :class:`batchaio.BatchClient` (``transport=`` argument).
 
 :class:`AiohttpTransport` sends httpx requests through aiohttp (``pip install aiohttp``), which costs much
-less CPU per request than httpx's own connection pool. It is asyncio-only (aiohttp does not run under trio).
-Requests go out exactly as built and signed (URL not re-encoded, no extra headers), redirects are not
-followed, TLS is verified, and aiohttp's exceptions are translated to the matching ``httpx`` exceptions so
-that retries keep telling "not sent" from "outcome unknown".
+less CPU per request than httpx's own connection pool. It is asyncio-only (aiohttp does not run under trio:
+using it there raises ``RuntimeError`` at the first request). Requests go out exactly as built and signed:
+URL not re-encoded, and none of aiohttp's automatic headers (``Content-Type: application/octet-stream`` on a
+bodiless POST, ``Accept``, ``Accept-Encoding``, ``User-Agent``) is added, since some of them are part of the
+Shared Key signature. Redirects are not followed, TLS is verified, and aiohttp's exceptions are translated to
+the matching ``httpx`` exceptions so that retries keep telling "not sent" from "outcome unknown". aiohttp has
+no write timeout: ``Timeout.write`` does not apply (the call's deadline still does).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from batchaio import _constants as C
 from batchaio._config import Limits
 
 if TYPE_CHECKING:
@@ -22,7 +26,9 @@ if TYPE_CHECKING:
 
 __all__ = ["AiohttpTransport"]
 
-_CHUNK = 65_536
+# aiohttp adds these unless told not to; the request already carries every header it needs, and Content-Type
+# is signed by Shared Key.
+_SKIP_AUTO_HEADERS = ("Accept", "Accept-Encoding", "Content-Type", "User-Agent")
 
 
 def _import_aiohttp() -> Any:
@@ -58,13 +64,20 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             ssl=True,
         )
         self._session = aiohttp.ClientSession(
-            connector=connector, auto_decompress=False, skip_auto_headers=("User-Agent", "Accept-Encoding")
+            connector=connector, auto_decompress=False, skip_auto_headers=_SKIP_AUTO_HEADERS
         )
         return self._session
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request`` as is and return a response whose body streams from aiohttp."""
         aiohttp = self._aiohttp
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            raise RuntimeError(
+                "AiohttpTransport works under asyncio only; under trio use the built-in transport "
+                "(leave transport= unset)"
+            ) from None
         session = self._session if self._session is not None else self._open()
         timeouts = request.extensions.get("timeout", {})
         timeout = aiohttp.ClientTimeout(
@@ -110,7 +123,7 @@ class _Body(httpx.AsyncByteStream):
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
-            async for chunk in self._response.content.iter_chunked(_CHUNK):
+            async for chunk in self._response.content.iter_chunked(C.AIOHTTP_READ_CHUNK):
                 yield chunk
         except (self._aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise _translate(self._aiohttp, exc, self._request) from exc

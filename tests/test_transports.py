@@ -34,6 +34,7 @@ async def handler(request: web.Request) -> web.Response:
             "content_length": request.headers.get("Content-Length"),
             "body": body.decode(),
             "user_agent": request.headers.get("User-Agent"),
+            "content_type": request.headers.get("Content-Type"),
         },
         headers={"ETag": "0xABC", "request-id": "srv"},
     )
@@ -111,3 +112,55 @@ async def test_connection_refused_is_not_sent() -> None:
             await batch._pipeline.send(BatchRequest("Nodes_RebootNode", "POST", "/pools/p/nodes/n/reboot"))
     assert info.value.attempts == 2
     assert info.value.outcome_unknown is False
+
+
+@pytest.fixture(scope="module")
+def emulator_endpoint():
+    from batchaio.emulator import Emulator
+
+    emulator = Emulator()
+    try:
+        yield emulator.start(), emulator.account, emulator.key
+    finally:
+        emulator.stop()
+
+
+async def test_every_method_passes_the_emulators_shared_key_check(emulator_endpoint) -> None:
+    endpoint, account, key = emulator_endpoint
+    async with BatchClient(
+        endpoint, SharedKeyCredential(account, key), allow_insecure_http=True, transport=AiohttpTransport()
+    ) as batch:
+        send = batch._pipeline.send
+        created = await send(
+            BatchRequest(
+                "Jobs_CreateJob", "POST", "/jobs", content=b'{"id":"aio-job","poolInfo":{"poolId":"p"}}'
+            )
+        )
+        got = await send(BatchRequest("Jobs_GetJob", "GET", "/jobs/aio-job"))
+        terminated = await send(BatchRequest("Jobs_TerminateJob", "POST", "/jobs/aio-job/terminate"))
+        with pytest.raises(NotFoundError) as missing:  # authentication is checked before the lookup
+            await send(BatchRequest("JobSchedules_JobScheduleExists", "HEAD", "/jobschedules/none"))
+        deleted = await send(BatchRequest("Jobs_DeleteJob", "DELETE", "/jobs/aio-job"))
+    assert created.status_code == 201
+    assert got.json()["id"] == "aio-job"
+    assert terminated.status_code == 202
+    assert missing.value.status_code == 404
+    assert deleted.status_code == 202
+
+
+async def test_a_bodiless_post_carries_no_content_type(server: str) -> None:
+    async with client(server) as batch:
+        got = await batch._pipeline.send(BatchRequest("Jobs_TerminateJob", "POST", "/jobs/j/terminate"))
+    assert got.json()["content_length"] == "0"
+    assert got.json()["content_type"] is None
+
+
+def test_under_trio_the_first_request_says_asyncio_only() -> None:
+    trio = pytest.importorskip("trio")
+
+    async def main() -> None:
+        async with client("http://127.0.0.1:9") as batch:
+            await batch._pipeline.send(BatchRequest("Jobs_GetJob", "GET", "/jobs/j"))
+
+    with pytest.raises(RuntimeError, match="asyncio only"):
+        trio.run(main)
