@@ -64,7 +64,8 @@ MAX_TASKS_PER_COLLECTION: Final = 100
 DOWNLOAD_RESUME_ATTEMPTS: Final = 3
 
 # --- Bulk task submission (addtaskcollection) ---------------------------------------------------------------
-BULK_MAX_TASKS_PER_CHUNK: Final = 100
+# The same service limit as MAX_TASKS_PER_COLLECTION, under the name the bulk engine uses.
+BULK_MAX_TASKS_PER_CHUNK: Final = MAX_TASKS_PER_COLLECTION
 # The service refuses bodies over 1,048,576 bytes (413); chunks are measured on the encoded bytes and kept
 # under this, leaving room for anything a proxy or the service might count differently.
 BULK_MAX_CHUNK_BYTES: Final = 1_000_000
@@ -78,3 +79,14 @@ BULK_MIN_RETRY_DELAY: Final = 0.05
 BULK_RETRY_AFTER_CAP: Final = 60.0
 # Up to this fraction of a Retry-After is added at random, so throttled workers do not return together.
 BULK_RETRY_AFTER_JITTER: Final = 0.1
+
+# --- Identifiers and wire formats (operations and serde layer) ----------------------------------------------
+# IDs the client creates (pools, jobs, job schedules, tasks): 1 to this many letters, digits, '-' and '_'.
+ENTITY_ID_MAX_LENGTH: Final = 64
+# IDs of existing entities in request paths may be longer: a job made by a schedule is
+# "{scheduleId}:job-{n}". Anything past this is surely not an ID the service made.
+PATH_ID_MAX_LENGTH: Final = 1024
+# Parsed ISO 8601 durations kept for reuse (constraints repeat the same few values).
+MAX_CACHED_DURATIONS: Final = 512
+# Unknown enum values remembered per open enum, so a misbehaving server cannot grow memory without bound.
+MAX_CACHED_UNKNOWN_VALUES: Final = 64

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
-from batchaio._ids import encode_segment, entity_id, name_segment
+from batchaio._ids import encode_segment, entity_id, name_segment, path_id
 from batchaio.errors import ValidationError
 
 
@@ -54,7 +56,8 @@ def test_entity_id_rejects_non_strings() -> None:
         ("a?b#c&d=e", "a%3Fb%23c%26d%3De"),
         ("100%", "100%25"),
         ("ünïcødé", "%C3%BCn%C3%AFc%C3%B8d%C3%A9"),
-        ("..", ".."),
+        ("...", "..."),
+        ("wd/../x", "wd%2F..%2Fx"),
         ("sha1", "sha1"),
     ],
 )
@@ -65,13 +68,42 @@ def test_names_become_one_encoded_segment(value: str, encoded: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "fragment"), [("", "is empty"), ("a\nb", "'\\n'"), ("a\rb", "'\\r'"), ("\x00", "'\\x00'")]
+    ("value", "fragment"),
+    [
+        ("", "is empty"),
+        ("a\nb", "'\\n'"),
+        ("a\rb", "'\\r'"),
+        ("\x00", "'\\x00'"),
+        (".", "must not be '.'"),
+        ("..", "must not be '..'"),
+    ],
 )
-def test_names_that_fail(value: str, fragment: str) -> None:
+@pytest.mark.parametrize("check", [name_segment, path_id])
+def test_names_that_fail(check: Callable[[object, str], str], value: str, fragment: str) -> None:
     with pytest.raises(ValidationError) as info:
-        name_segment(value, "node_id")
+        check(value, "node_id")
     assert info.value.field == "node_id"
     assert fragment in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "encoded"),
+    [
+        ("job-1", "job-1"),
+        ("nightly:job-1", "nightly%3Ajob-1"),
+        ("a" * 64 + ":job-123", "a" * 64 + "%3Ajob-123"),
+        ("job.1", "job.1"),
+        ("job/1", "job%2F1"),
+    ],
+)
+def test_path_ids_of_existing_entities_follow_the_loose_rule(value: str, encoded: str) -> None:
+    assert path_id(value, "job_id") == encoded
+
+
+def test_path_ids_have_a_maximum_length() -> None:
+    with pytest.raises(ValidationError, match="job_id has 1025 characters") as info:
+        path_id("a" * 1025, "job_id")
+    assert info.value.field == "job_id"
 
 
 def test_name_rejects_non_strings() -> None:

@@ -270,7 +270,7 @@ def path_expr(op: Op) -> str:
         return f'"{template}"'
     segments = []
     for name in op.path_params:
-        check = "entity_id" if name in ENTITY_IDS else "name_segment"
+        check = "path_id" if name in ENTITY_IDS else "name_segment"
         segments.append(f'_ids.{check}({snake(name)}, "{snake(name)}")')
     return f'_base.path("{template}", ' + ", ".join(segments) + ")"
 

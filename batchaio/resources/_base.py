@@ -19,12 +19,19 @@ import attrs
 
 from batchaio import _constants as C
 from batchaio._files import BatchFileProperties
+from batchaio._ids import entity_id
 from batchaio._response import BatchResponse, ResponseMetadata
 from batchaio._serde import decode, encode
 from batchaio._transport import BatchRequest
 from batchaio.errors import NotFoundError, ValidationError
 from batchaio.filters import Filter
-from batchaio.models import BatchTaskGroup
+from batchaio.models import (
+    BatchJobCreateContent,
+    BatchJobScheduleCreateContent,
+    BatchPoolCreateContent,
+    BatchTaskCreateContent,
+    BatchTaskGroup,
+)
 
 if TYPE_CHECKING:
     from batchaio._transport import Pipeline
@@ -277,6 +284,8 @@ def body(field: str, value: object, expected: type) -> bytes:
         raise ValidationError(
             f"{field} must be a {expected.__name__}, not {type(value).__name__}", field=field
         )
+    if isinstance(value, _CREATED) and value.id is not None:
+        entity_id(value.id, f"{field}.id")
     return encode(value)
 
 
@@ -298,6 +307,18 @@ def check_task_collection(group: BatchTaskGroup) -> None:
             f"{C.MAX_TASKS_PER_COLLECTION} (use add_many for more)",
             field="task_collection.value",
         )
+    for index, task in enumerate(group.value or ()):
+        if isinstance(task, BatchTaskCreateContent) and task.id is not None:
+            entity_id(task.id, f"task_collection.value[{index}].id")
+
+
+# Bodies that create an entity: their ``id`` must follow the strict rule of new IDs.
+_CREATED = (
+    BatchPoolCreateContent,
+    BatchJobCreateContent,
+    BatchJobScheduleCreateContent,
+    BatchTaskCreateContent,
+)
 
 
 _WIRE_NAMES = {"start_time": "startTime", "end_time": "endtime"}

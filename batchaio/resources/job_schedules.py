@@ -69,7 +69,7 @@ class JobSchedules(Resource):
             self._request(
                 "JobSchedules_DeleteJobSchedule",
                 "DELETE",
-                _base.path("/jobschedules/{}", _ids.entity_id(job_schedule_id, "job_schedule_id")),
+                _base.path("/jobschedules/{}", _ids.path_id(job_schedule_id, "job_schedule_id")),
                 query={**_base.bool_query("force", force)},
                 headers={
                     **_base.conditional_headers(
@@ -125,7 +125,7 @@ class JobSchedules(Resource):
             self._request(
                 "JobSchedules_DisableJobSchedule",
                 "POST",
-                _base.path("/jobschedules/{}/disable", _ids.entity_id(job_schedule_id, "job_schedule_id")),
+                _base.path("/jobschedules/{}/disable", _ids.path_id(job_schedule_id, "job_schedule_id")),
                 headers={
                     **_base.conditional_headers(
                         if_match=if_match,
@@ -178,7 +178,7 @@ class JobSchedules(Resource):
             self._request(
                 "JobSchedules_EnableJobSchedule",
                 "POST",
-                _base.path("/jobschedules/{}/enable", _ids.entity_id(job_schedule_id, "job_schedule_id")),
+                _base.path("/jobschedules/{}/enable", _ids.path_id(job_schedule_id, "job_schedule_id")),
                 headers={
                     **_base.conditional_headers(
                         if_match=if_match,
@@ -231,7 +231,7 @@ class JobSchedules(Resource):
             self._request(
                 "JobSchedules_JobScheduleExists",
                 "HEAD",
-                _base.path("/jobschedules/{}", _ids.entity_id(job_schedule_id, "job_schedule_id")),
+                _base.path("/jobschedules/{}", _ids.path_id(job_schedule_id, "job_schedule_id")),
                 headers={
                     **_base.conditional_headers(
                         if_match=if_match,
@@ -287,7 +287,7 @@ class JobSchedules(Resource):
             self._request(
                 "JobSchedules_GetJobSchedule",
                 "GET",
-                _base.path("/jobschedules/{}", _ids.entity_id(job_schedule_id, "job_schedule_id")),
+                _base.path("/jobschedules/{}", _ids.path_id(job_schedule_id, "job_schedule_id")),
                 query={**_base.list_query(select=select, expand=expand)},
                 headers={
                     **_base.conditional_headers(
@@ -372,7 +372,7 @@ class JobSchedules(Resource):
             self._request(
                 "JobSchedules_ReplaceJobSchedule",
                 "PUT",
-                _base.path("/jobschedules/{}", _ids.entity_id(job_schedule_id, "job_schedule_id")),
+                _base.path("/jobschedules/{}", _ids.path_id(job_schedule_id, "job_schedule_id")),
                 headers={
                     **_base.conditional_headers(
                         if_match=if_match,
@@ -429,7 +429,7 @@ class JobSchedules(Resource):
             self._request(
                 "JobSchedules_TerminateJobSchedule",
                 "POST",
-                _base.path("/jobschedules/{}/terminate", _ids.entity_id(job_schedule_id, "job_schedule_id")),
+                _base.path("/jobschedules/{}/terminate", _ids.path_id(job_schedule_id, "job_schedule_id")),
                 query={**_base.bool_query("force", force)},
                 headers={
                     **_base.conditional_headers(
@@ -486,7 +486,7 @@ class JobSchedules(Resource):
             self._request(
                 "JobSchedules_UpdateJobSchedule",
                 "PATCH",
-                _base.path("/jobschedules/{}", _ids.entity_id(job_schedule_id, "job_schedule_id")),
+                _base.path("/jobschedules/{}", _ids.path_id(job_schedule_id, "job_schedule_id")),
                 headers={
                     **_base.conditional_headers(
                         if_match=if_match,

@@ -69,7 +69,7 @@ class Jobs(Resource):
             self._request(
                 "Jobs_DeleteJob",
                 "DELETE",
-                _base.path("/jobs/{}", _ids.entity_id(job_id, "job_id")),
+                _base.path("/jobs/{}", _ids.path_id(job_id, "job_id")),
                 query={**_base.bool_query("force", force)},
                 headers={
                     **_base.conditional_headers(
@@ -126,7 +126,7 @@ class Jobs(Resource):
             self._request(
                 "Jobs_DisableJob",
                 "POST",
-                _base.path("/jobs/{}/disable", _ids.entity_id(job_id, "job_id")),
+                _base.path("/jobs/{}/disable", _ids.path_id(job_id, "job_id")),
                 headers={
                     **_base.conditional_headers(
                         if_match=if_match,
@@ -182,7 +182,7 @@ class Jobs(Resource):
             self._request(
                 "Jobs_EnableJob",
                 "POST",
-                _base.path("/jobs/{}/enable", _ids.entity_id(job_id, "job_id")),
+                _base.path("/jobs/{}/enable", _ids.path_id(job_id, "job_id")),
                 headers={
                     **_base.conditional_headers(
                         if_match=if_match,
@@ -237,7 +237,7 @@ class Jobs(Resource):
             self._request(
                 "Jobs_GetJob",
                 "GET",
-                _base.path("/jobs/{}", _ids.entity_id(job_id, "job_id")),
+                _base.path("/jobs/{}", _ids.path_id(job_id, "job_id")),
                 query={**_base.list_query(select=select, expand=expand)},
                 headers={
                     **_base.conditional_headers(
@@ -287,7 +287,7 @@ class Jobs(Resource):
             self._request(
                 "Jobs_GetJobTaskCounts",
                 "GET",
-                _base.path("/jobs/{}/taskcounts", _ids.entity_id(job_id, "job_id")),
+                _base.path("/jobs/{}/taskcounts", _ids.path_id(job_id, "job_id")),
                 server_timeout=server_timeout,
                 client_request_id=client_request_id,
             ),
@@ -345,7 +345,7 @@ class Jobs(Resource):
             self._request(
                 "Jobs_ListJobsFromSchedule",
                 "GET",
-                _base.path("/jobschedules/{}/jobs", _ids.entity_id(job_schedule_id, "job_schedule_id")),
+                _base.path("/jobschedules/{}/jobs", _ids.path_id(job_schedule_id, "job_schedule_id")),
                 query={
                     **_base.list_query(max_results=max_results, filter=filter, select=select, expand=expand)
                 },
@@ -373,7 +373,7 @@ class Jobs(Resource):
             self._request(
                 "Jobs_ListJobPreparationAndReleaseTaskStatus",
                 "GET",
-                _base.path("/jobs/{}/jobpreparationandreleasetaskstatus", _ids.entity_id(job_id, "job_id")),
+                _base.path("/jobs/{}/jobpreparationandreleasetaskstatus", _ids.path_id(job_id, "job_id")),
                 query={**_base.list_query(max_results=max_results, filter=filter, select=select)},
                 server_timeout=server_timeout,
                 client_request_id=client_request_id,
@@ -398,7 +398,7 @@ class Jobs(Resource):
             self._request(
                 "Jobs_ReplaceJob",
                 "PUT",
-                _base.path("/jobs/{}", _ids.entity_id(job_id, "job_id")),
+                _base.path("/jobs/{}", _ids.path_id(job_id, "job_id")),
                 headers={
                     **_base.conditional_headers(
                         if_match=if_match,
@@ -456,7 +456,7 @@ class Jobs(Resource):
             self._request(
                 "Jobs_TerminateJob",
                 "POST",
-                _base.path("/jobs/{}/terminate", _ids.entity_id(job_id, "job_id")),
+                _base.path("/jobs/{}/terminate", _ids.path_id(job_id, "job_id")),
                 query={**_base.bool_query("force", force)},
                 headers={
                     **_base.conditional_headers(
@@ -516,7 +516,7 @@ class Jobs(Resource):
             self._request(
                 "Jobs_UpdateJob",
                 "PATCH",
-                _base.path("/jobs/{}", _ids.entity_id(job_id, "job_id")),
+                _base.path("/jobs/{}", _ids.path_id(job_id, "job_id")),
                 headers={
                     **_base.conditional_headers(
                         if_match=if_match,

@@ -38,7 +38,7 @@ class Nodes(Resource):
                 "POST",
                 _base.path(
                     "/pools/{}/nodes/{}/users",
-                    _ids.entity_id(pool_id, "pool_id"),
+                    _ids.path_id(pool_id, "pool_id"),
                     _ids.name_segment(node_id, "node_id"),
                 ),
                 content=_base.body("user", user, models.BatchNodeUserCreateContent),
@@ -78,7 +78,7 @@ class Nodes(Resource):
                 "POST",
                 _base.path(
                     "/pools/{}/nodes/{}/deallocate",
-                    _ids.entity_id(pool_id, "pool_id"),
+                    _ids.path_id(pool_id, "pool_id"),
                     _ids.name_segment(node_id, "node_id"),
                 ),
                 content=_base.optional_body("options", options, models.BatchNodeDeallocateContent),
@@ -119,7 +119,7 @@ class Nodes(Resource):
                 "DELETE",
                 _base.path(
                     "/pools/{}/nodes/{}/files/{}",
-                    _ids.entity_id(pool_id, "pool_id"),
+                    _ids.path_id(pool_id, "pool_id"),
                     _ids.name_segment(node_id, "node_id"),
                     _ids.name_segment(file_path, "file_path"),
                 ),
@@ -166,7 +166,7 @@ class Nodes(Resource):
                 "DELETE",
                 _base.path(
                     "/pools/{}/nodes/{}/users/{}",
-                    _ids.entity_id(pool_id, "pool_id"),
+                    _ids.path_id(pool_id, "pool_id"),
                     _ids.name_segment(node_id, "node_id"),
                     _ids.name_segment(user_name, "user_name"),
                 ),
@@ -206,7 +206,7 @@ class Nodes(Resource):
                 "POST",
                 _base.path(
                     "/pools/{}/nodes/{}/disablescheduling",
-                    _ids.entity_id(pool_id, "pool_id"),
+                    _ids.path_id(pool_id, "pool_id"),
                     _ids.name_segment(node_id, "node_id"),
                 ),
                 content=_base.optional_body("options", options, models.BatchNodeDisableSchedulingContent),
@@ -253,7 +253,7 @@ class Nodes(Resource):
                 "GET",
                 _base.path(
                     "/pools/{}/nodes/{}/files/{}",
-                    _ids.entity_id(pool_id, "pool_id"),
+                    _ids.path_id(pool_id, "pool_id"),
                     _ids.name_segment(node_id, "node_id"),
                     _ids.name_segment(file_path, "file_path"),
                 ),
@@ -315,7 +315,7 @@ class Nodes(Resource):
                 "POST",
                 _base.path(
                     "/pools/{}/nodes/{}/enablescheduling",
-                    _ids.entity_id(pool_id, "pool_id"),
+                    _ids.path_id(pool_id, "pool_id"),
                     _ids.name_segment(node_id, "node_id"),
                 ),
                 server_timeout=server_timeout,
@@ -353,7 +353,7 @@ class Nodes(Resource):
                 "GET",
                 _base.path(
                     "/pools/{}/nodes/{}",
-                    _ids.entity_id(pool_id, "pool_id"),
+                    _ids.path_id(pool_id, "pool_id"),
                     _ids.name_segment(node_id, "node_id"),
                 ),
                 query={**_base.list_query(select=select)},
@@ -398,7 +398,7 @@ class Nodes(Resource):
                 "GET",
                 _base.path(
                     "/pools/{}/nodes/{}/extensions/{}",
-                    _ids.entity_id(pool_id, "pool_id"),
+                    _ids.path_id(pool_id, "pool_id"),
                     _ids.name_segment(node_id, "node_id"),
                     _ids.name_segment(extension_name, "extension_name"),
                 ),
@@ -447,7 +447,7 @@ class Nodes(Resource):
                 "HEAD",
                 _base.path(
                     "/pools/{}/nodes/{}/files/{}",
-                    _ids.entity_id(pool_id, "pool_id"),
+                    _ids.path_id(pool_id, "pool_id"),
                     _ids.name_segment(node_id, "node_id"),
                     _ids.name_segment(file_path, "file_path"),
                 ),
@@ -499,7 +499,7 @@ class Nodes(Resource):
                 "GET",
                 _base.path(
                     "/pools/{}/nodes/{}/remoteloginsettings",
-                    _ids.entity_id(pool_id, "pool_id"),
+                    _ids.path_id(pool_id, "pool_id"),
                     _ids.name_segment(node_id, "node_id"),
                 ),
                 server_timeout=server_timeout,
@@ -537,7 +537,7 @@ class Nodes(Resource):
             self._request(
                 "Nodes_ListNodes",
                 "GET",
-                _base.path("/pools/{}/nodes", _ids.entity_id(pool_id, "pool_id")),
+                _base.path("/pools/{}/nodes", _ids.path_id(pool_id, "pool_id")),
                 query={**_base.list_query(max_results=max_results, filter=filter, select=select)},
                 server_timeout=server_timeout,
                 client_request_id=client_request_id,
@@ -563,7 +563,7 @@ class Nodes(Resource):
                 "GET",
                 _base.path(
                     "/pools/{}/nodes/{}/extensions",
-                    _ids.entity_id(pool_id, "pool_id"),
+                    _ids.path_id(pool_id, "pool_id"),
                     _ids.name_segment(node_id, "node_id"),
                 ),
                 query={**_base.list_query(max_results=max_results, select=select)},
@@ -592,7 +592,7 @@ class Nodes(Resource):
                 "GET",
                 _base.path(
                     "/pools/{}/nodes/{}/files",
-                    _ids.entity_id(pool_id, "pool_id"),
+                    _ids.path_id(pool_id, "pool_id"),
                     _ids.name_segment(node_id, "node_id"),
                 ),
                 query={
@@ -621,7 +621,7 @@ class Nodes(Resource):
                 "POST",
                 _base.path(
                     "/pools/{}/nodes/{}/reboot",
-                    _ids.entity_id(pool_id, "pool_id"),
+                    _ids.path_id(pool_id, "pool_id"),
                     _ids.name_segment(node_id, "node_id"),
                 ),
                 content=_base.optional_body("options", options, models.BatchNodeRebootContent),
@@ -661,7 +661,7 @@ class Nodes(Resource):
                 "POST",
                 _base.path(
                     "/pools/{}/nodes/{}/reimage",
-                    _ids.entity_id(pool_id, "pool_id"),
+                    _ids.path_id(pool_id, "pool_id"),
                     _ids.name_segment(node_id, "node_id"),
                 ),
                 content=_base.optional_body("options", options, models.BatchNodeReimageContent),
@@ -702,7 +702,7 @@ class Nodes(Resource):
                 "PUT",
                 _base.path(
                     "/pools/{}/nodes/{}/users/{}",
-                    _ids.entity_id(pool_id, "pool_id"),
+                    _ids.path_id(pool_id, "pool_id"),
                     _ids.name_segment(node_id, "node_id"),
                     _ids.name_segment(user_name, "user_name"),
                 ),
@@ -748,7 +748,7 @@ class Nodes(Resource):
                 "POST",
                 _base.path(
                     "/pools/{}/nodes/{}/start",
-                    _ids.entity_id(pool_id, "pool_id"),
+                    _ids.path_id(pool_id, "pool_id"),
                     _ids.name_segment(node_id, "node_id"),
                 ),
                 server_timeout=server_timeout,
@@ -786,7 +786,7 @@ class Nodes(Resource):
                 "POST",
                 _base.path(
                     "/pools/{}/nodes/{}/uploadbatchservicelogs",
-                    _ids.entity_id(pool_id, "pool_id"),
+                    _ids.path_id(pool_id, "pool_id"),
                     _ids.name_segment(node_id, "node_id"),
                 ),
                 content=_base.body("upload_options", upload_options, models.UploadBatchServiceLogsContent),

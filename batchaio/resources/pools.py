@@ -70,7 +70,7 @@ class Pools(Resource):
             self._request(
                 "Pools_DeletePool",
                 "DELETE",
-                _base.path("/pools/{}", _ids.entity_id(pool_id, "pool_id")),
+                _base.path("/pools/{}", _ids.path_id(pool_id, "pool_id")),
                 headers={
                     **_base.conditional_headers(
                         if_match=if_match,
@@ -115,7 +115,7 @@ class Pools(Resource):
             self._request(
                 "Pools_DisablePoolAutoScale",
                 "POST",
-                _base.path("/pools/{}/disableautoscale", _ids.entity_id(pool_id, "pool_id")),
+                _base.path("/pools/{}/disableautoscale", _ids.path_id(pool_id, "pool_id")),
                 server_timeout=server_timeout,
                 client_request_id=client_request_id,
             ),
@@ -147,7 +147,7 @@ class Pools(Resource):
             self._request(
                 "Pools_EnablePoolAutoScale",
                 "POST",
-                _base.path("/pools/{}/enableautoscale", _ids.entity_id(pool_id, "pool_id")),
+                _base.path("/pools/{}/enableautoscale", _ids.path_id(pool_id, "pool_id")),
                 headers={
                     **_base.conditional_headers(
                         if_match=if_match,
@@ -204,7 +204,7 @@ class Pools(Resource):
             self._request(
                 "Pools_EvaluatePoolAutoScale",
                 "POST",
-                _base.path("/pools/{}/evaluateautoscale", _ids.entity_id(pool_id, "pool_id")),
+                _base.path("/pools/{}/evaluateautoscale", _ids.path_id(pool_id, "pool_id")),
                 content=_base.body(
                     "evaluate_auto_scale_options",
                     evaluate_auto_scale_options,
@@ -248,7 +248,7 @@ class Pools(Resource):
             self._request(
                 "Pools_PoolExists",
                 "HEAD",
-                _base.path("/pools/{}", _ids.entity_id(pool_id, "pool_id")),
+                _base.path("/pools/{}", _ids.path_id(pool_id, "pool_id")),
                 headers={
                     **_base.conditional_headers(
                         if_match=if_match,
@@ -304,7 +304,7 @@ class Pools(Resource):
             self._request(
                 "Pools_GetPool",
                 "GET",
-                _base.path("/pools/{}", _ids.entity_id(pool_id, "pool_id")),
+                _base.path("/pools/{}", _ids.path_id(pool_id, "pool_id")),
                 query={**_base.list_query(select=select, expand=expand)},
                 headers={
                     **_base.conditional_headers(
@@ -467,7 +467,7 @@ class Pools(Resource):
             self._request(
                 "Pools_RemoveNodes",
                 "POST",
-                _base.path("/pools/{}/removenodes", _ids.entity_id(pool_id, "pool_id")),
+                _base.path("/pools/{}/removenodes", _ids.path_id(pool_id, "pool_id")),
                 headers={
                     **_base.conditional_headers(
                         if_match=if_match,
@@ -520,7 +520,7 @@ class Pools(Resource):
             self._request(
                 "Pools_ReplacePoolProperties",
                 "POST",
-                _base.path("/pools/{}/updateproperties", _ids.entity_id(pool_id, "pool_id")),
+                _base.path("/pools/{}/updateproperties", _ids.path_id(pool_id, "pool_id")),
                 content=_base.body("pool", pool, models.BatchPoolReplaceContent),
                 server_timeout=server_timeout,
                 client_request_id=client_request_id,
@@ -558,7 +558,7 @@ class Pools(Resource):
             self._request(
                 "Pools_ResizePool",
                 "POST",
-                _base.path("/pools/{}/resize", _ids.entity_id(pool_id, "pool_id")),
+                _base.path("/pools/{}/resize", _ids.path_id(pool_id, "pool_id")),
                 headers={
                     **_base.conditional_headers(
                         if_match=if_match,
@@ -614,7 +614,7 @@ class Pools(Resource):
             self._request(
                 "Pools_StopPoolResize",
                 "POST",
-                _base.path("/pools/{}/stopresize", _ids.entity_id(pool_id, "pool_id")),
+                _base.path("/pools/{}/stopresize", _ids.path_id(pool_id, "pool_id")),
                 headers={
                     **_base.conditional_headers(
                         if_match=if_match,
@@ -668,7 +668,7 @@ class Pools(Resource):
             self._request(
                 "Pools_UpdatePool",
                 "PATCH",
-                _base.path("/pools/{}", _ids.entity_id(pool_id, "pool_id")),
+                _base.path("/pools/{}", _ids.path_id(pool_id, "pool_id")),
                 headers={
                     **_base.conditional_headers(
                         if_match=if_match,

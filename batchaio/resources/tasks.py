@@ -37,7 +37,7 @@ class Tasks(TaskExtensions):
             self._request(
                 "Tasks_CreateTaskCollection",
                 "POST",
-                _base.path("/jobs/{}/addtaskcollection", _ids.entity_id(job_id, "job_id")),
+                _base.path("/jobs/{}/addtaskcollection", _ids.path_id(job_id, "job_id")),
                 content=_base.body("task_collection", task_collection, models.BatchTaskGroup),
                 server_timeout=server_timeout,
                 client_request_id=client_request_id,
@@ -71,7 +71,7 @@ class Tasks(TaskExtensions):
             self._request(
                 "Tasks_CreateTask",
                 "POST",
-                _base.path("/jobs/{}/tasks", _ids.entity_id(job_id, "job_id")),
+                _base.path("/jobs/{}/tasks", _ids.path_id(job_id, "job_id")),
                 content=_base.body("task", task, models.BatchTaskCreateContent),
                 server_timeout=server_timeout,
                 client_request_id=client_request_id,
@@ -110,7 +110,7 @@ class Tasks(TaskExtensions):
                 "Tasks_DeleteTask",
                 "DELETE",
                 _base.path(
-                    "/jobs/{}/tasks/{}", _ids.entity_id(job_id, "job_id"), _ids.entity_id(task_id, "task_id")
+                    "/jobs/{}/tasks/{}", _ids.path_id(job_id, "job_id"), _ids.path_id(task_id, "task_id")
                 ),
                 headers={
                     **_base.conditional_headers(
@@ -167,8 +167,8 @@ class Tasks(TaskExtensions):
                 "DELETE",
                 _base.path(
                     "/jobs/{}/tasks/{}/files/{}",
-                    _ids.entity_id(job_id, "job_id"),
-                    _ids.entity_id(task_id, "task_id"),
+                    _ids.path_id(job_id, "job_id"),
+                    _ids.path_id(task_id, "task_id"),
                     _ids.name_segment(file_path, "file_path"),
                 ),
                 query={**_base.bool_query("recursive", recursive)},
@@ -221,8 +221,8 @@ class Tasks(TaskExtensions):
                 "GET",
                 _base.path(
                     "/jobs/{}/tasks/{}/files/{}",
-                    _ids.entity_id(job_id, "job_id"),
-                    _ids.entity_id(task_id, "task_id"),
+                    _ids.path_id(job_id, "job_id"),
+                    _ids.path_id(task_id, "task_id"),
                     _ids.name_segment(file_path, "file_path"),
                 ),
                 headers={
@@ -288,7 +288,7 @@ class Tasks(TaskExtensions):
                 "Tasks_GetTask",
                 "GET",
                 _base.path(
-                    "/jobs/{}/tasks/{}", _ids.entity_id(job_id, "job_id"), _ids.entity_id(task_id, "task_id")
+                    "/jobs/{}/tasks/{}", _ids.path_id(job_id, "job_id"), _ids.path_id(task_id, "task_id")
                 ),
                 query={**_base.list_query(select=select, expand=expand)},
                 headers={
@@ -351,8 +351,8 @@ class Tasks(TaskExtensions):
                 "HEAD",
                 _base.path(
                     "/jobs/{}/tasks/{}/files/{}",
-                    _ids.entity_id(job_id, "job_id"),
-                    _ids.entity_id(task_id, "task_id"),
+                    _ids.path_id(job_id, "job_id"),
+                    _ids.path_id(task_id, "task_id"),
                     _ids.name_segment(file_path, "file_path"),
                 ),
                 headers={
@@ -405,7 +405,7 @@ class Tasks(TaskExtensions):
             self._request(
                 "Tasks_ListTasks",
                 "GET",
-                _base.path("/jobs/{}/tasks", _ids.entity_id(job_id, "job_id")),
+                _base.path("/jobs/{}/tasks", _ids.path_id(job_id, "job_id")),
                 query={
                     **_base.list_query(max_results=max_results, filter=filter, select=select, expand=expand)
                 },
@@ -436,8 +436,8 @@ class Tasks(TaskExtensions):
                 "GET",
                 _base.path(
                     "/jobs/{}/tasks/{}/files",
-                    _ids.entity_id(job_id, "job_id"),
-                    _ids.entity_id(task_id, "task_id"),
+                    _ids.path_id(job_id, "job_id"),
+                    _ids.path_id(task_id, "task_id"),
                 ),
                 query={
                     **_base.list_query(max_results=max_results, filter=filter),
@@ -466,8 +466,8 @@ class Tasks(TaskExtensions):
                 "GET",
                 _base.path(
                     "/jobs/{}/tasks/{}/subtasksinfo",
-                    _ids.entity_id(job_id, "job_id"),
-                    _ids.entity_id(task_id, "task_id"),
+                    _ids.path_id(job_id, "job_id"),
+                    _ids.path_id(task_id, "task_id"),
                 ),
                 query={**_base.list_query(select=select)},
                 server_timeout=server_timeout,
@@ -495,8 +495,8 @@ class Tasks(TaskExtensions):
                 "POST",
                 _base.path(
                     "/jobs/{}/tasks/{}/reactivate",
-                    _ids.entity_id(job_id, "job_id"),
-                    _ids.entity_id(task_id, "task_id"),
+                    _ids.path_id(job_id, "job_id"),
+                    _ids.path_id(task_id, "task_id"),
                 ),
                 headers={
                     **_base.conditional_headers(
@@ -555,7 +555,7 @@ class Tasks(TaskExtensions):
                 "Tasks_ReplaceTask",
                 "PUT",
                 _base.path(
-                    "/jobs/{}/tasks/{}", _ids.entity_id(job_id, "job_id"), _ids.entity_id(task_id, "task_id")
+                    "/jobs/{}/tasks/{}", _ids.path_id(job_id, "job_id"), _ids.path_id(task_id, "task_id")
                 ),
                 headers={
                     **_base.conditional_headers(
@@ -617,8 +617,8 @@ class Tasks(TaskExtensions):
                 "POST",
                 _base.path(
                     "/jobs/{}/tasks/{}/terminate",
-                    _ids.entity_id(job_id, "job_id"),
-                    _ids.entity_id(task_id, "task_id"),
+                    _ids.path_id(job_id, "job_id"),
+                    _ids.path_id(task_id, "task_id"),
                 ),
                 headers={
                     **_base.conditional_headers(

@@ -24,6 +24,21 @@ def tasks(n: int) -> models.BatchTaskGroup:
     )
 
 
+def tasks_with_id(second: str) -> models.BatchTaskGroup:
+    return models.BatchTaskGroup(
+        value=[models.BatchTaskCreateContent(id=i, command_line="echo") for i in ("first", second)]
+    )
+
+
+async def test_jobs_made_by_a_schedule_can_be_addressed(client: BatchClient, mock: respx.MockRouter) -> None:
+    route = mock.get(url__startswith=f"{ENDPOINT}/jobs/nightly%3Ajob-1?").mock(
+        return_value=httpx.Response(200, json={"id": "nightly:job-1"})
+    )
+    job = await client.jobs.get("nightly:job-1")
+    assert job.id == "nightly:job-1"
+    assert route.calls[0].request.url.raw_path.startswith(b"/jobs/nightly%3Ajob-1?")
+
+
 @pytest.mark.parametrize(
     ("call", "url"),
     [
@@ -117,8 +132,14 @@ async def test_optional_body_left_out_sends_no_content(client: BatchClient, mock
 @pytest.mark.parametrize(
     ("call", "field"),
     [
-        (lambda c: c.tasks.get("job 1", "t"), "job_id"),
-        (lambda c: c.tasks.get("job-1", "t" * 65), "task_id"),
+        (lambda c: c.tasks.get("..", "t"), "job_id"),
+        (lambda c: c.tasks.get("job-1", "t" * 1025), "task_id"),
+        (lambda c: c.tasks.delete_file("job-1", "task-1", "..", recursive=True), "file_path"),
+        (lambda c: c.tasks.delete_file("job-1", "task-1", "."), "file_path"),
+        (lambda c: c.nodes.delete_user("pool-1", "tvm-1", ".."), "user_name"),
+        (lambda c: c.jobs.create(models.BatchJobCreateContent(id="nightly:job-1")), "job.id"),
+        (lambda c: c.tasks.create("job-1", models.BatchTaskCreateContent(id="t 1")), "task.id"),
+        (lambda c: c.tasks.add_collection("job-1", tasks_with_id("a" * 65)), "task_collection.value[1].id"),
         (lambda c: c.nodes.get("pool-1", "tvm\r\n1"), "node_id"),
         (lambda c: c.nodes.delete_user("pool-1", "tvm-1", ""), "user_name"),
         (lambda c: c.tasks.delete_file("job-1", "task-1", "a\nb"), "file_path"),
