@@ -144,6 +144,7 @@ class Emulator:
                     group.cancel_scope.cancel()
         finally:
             self._background_users -= 1
+            self.store.stop_all_processes()
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: Any) -> AsyncIterator[None]:
@@ -211,8 +212,9 @@ class Emulator:
         self.endpoint = None
 
     def close(self) -> None:
-        """Stop serving and remove the temporary work directory of ``execute`` mode."""
+        """Stop serving, kill every task process still running and remove the temporary work directory."""
         self.stop()
+        self.store.stop_all_processes()
         if self._owns_work_dir and self.work_dir is not None:
             shutil.rmtree(self.work_dir, ignore_errors=True)
 

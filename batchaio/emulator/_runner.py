@@ -7,7 +7,7 @@ from pathlib import Path
 
 import anyio
 
-from batchaio.emulator._executor import run_process
+from batchaio.emulator._executor import run_process, task_environment
 from batchaio.emulator._files import task_dir
 from batchaio.emulator._state import Job, Store, TaskRecord, task_state
 
@@ -81,17 +81,26 @@ class TaskRunner:
         ):
             if isinstance(setting, dict) and setting.get("name"):
                 environment[str(setting["name"])] = str(setting.get("value") or "")
+        generation = task.requeue_count
+
+        def started(process_group: int) -> None:
+            task.process_group = process_group
+
         try:
             code = await run_process(
                 str(task.doc.get("commandLine", "")),
                 task_dir=directory,
-                environment=environment,
+                environment=task_environment(environment),
                 wall_clock_limit=self.store.wall_clock_limit(task),
+                on_start=started,
             )
         except OSError:
             code = 127
         finally:
             self._running -= 1
+        if task.requeue_count != generation:
+            return  # requeued while it ran: the runner starts it again
+        task.process_group = None
         if task.failure is None:
             task.exit_code = code
             task.end = time.time()

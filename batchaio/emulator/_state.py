@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import Any, Generic, TypeVar
 
 from batchaio.emulator import _constants as C
-from batchaio.emulator._executor import simulate
+from batchaio.emulator._executor import kill_group, simulate
 from batchaio.emulator._wire import ServiceError, new_etag, parse_duration
 
 __all__ = [
@@ -144,6 +144,7 @@ class TaskRecord(Entity):
         "node_id",
         "not_before",
         "pool_id",
+        "process_group",
         "requeue_count",
         "start",
     )
@@ -162,6 +163,7 @@ class TaskRecord(Entity):
         self.pool_id: str | None = None
         self.requeue_count = 0
         self.deleted_files: set[str] | None = None
+        self.process_group: int | None = None
 
 
 def task_state(task: TaskRecord, now: float) -> str:
@@ -511,8 +513,12 @@ class Store:
                 task.start = task.end = None
             elif state == "running":
                 if option == "requeue":
+                    self.stop_process(task)
                     task.start = task.end = None
+                    task.exit_code = None
                     task.requeue_count += 1
+                    if not self.simulate:
+                        self.pending.append((job, task))
                 elif option == "terminate":
                     self._terminate_task(task, now)
         job.disabled = True
@@ -714,7 +720,20 @@ class Store:
         if task.exit_code == 0:
             node.tasks_succeeded += 1
 
+    def stop_process(self, task: TaskRecord) -> None:
+        """Kill the process group of an executed task, if it runs (a no-op in simulated mode)."""
+        if task.process_group is not None:
+            kill_group(task.process_group)
+            task.process_group = None
+
+    def stop_all_processes(self) -> None:
+        """Kill the process group of every executed task still running."""
+        for job in list(self.jobs.order):
+            for task in job.tasks.order:
+                self.stop_process(task)
+
     def _terminate_task(self, task: TaskRecord, now: float) -> None:
+        self.stop_process(task)
         was_running = task.start is not None and now >= task.start
         if not was_running:
             task.start = None

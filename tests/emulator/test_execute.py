@@ -1,0 +1,153 @@
+"""Real execution (``execute=True``): process groups, requeue, environment, paths."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anyio
+import httpx
+import pytest
+
+from batchaio.emulator import Emulator
+
+from .conftest import make_client
+
+# Starts a child that would outlive the shell, records its pid, and waits for it.
+SLEEPING_CHILD = "sleep 300 & echo $! > child.pid; wait"
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting for a reaper counts as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+async def _wait_gone(pid: int) -> None:
+    with anyio.fail_after(10):
+        for _ in itertools.count():
+            if not _alive(pid):
+                return
+            await anyio.sleep(0.02)
+
+
+def _recorded_pid(work: Path, task: str) -> int | None:
+    for path in work.rglob(f"{task}/wd/child.pid"):
+        text = path.read_text().strip()
+        if text:
+            return int(text)
+    return None
+
+
+async def _child_pid(work: Path, task: str) -> int:
+    with anyio.fail_after(10):
+        for _ in itertools.count():
+            pid = _recorded_pid(work, task)
+            if pid is not None:
+                return pid
+            await anyio.sleep(0.02)
+    raise AssertionError("unreachable")
+
+
+async def _state(client: httpx.AsyncClient, task: str) -> dict[str, object]:
+    body: dict[str, object] = (await client.get(f"/jobs/job/tasks/{task}")).json()
+    return body
+
+
+async def _wait_state(client: httpx.AsyncClient, task: str, state: str) -> dict[str, object]:
+    with anyio.fail_after(10):
+        for _ in itertools.count():
+            body = await _state(client, task)
+            if body["state"] == state:
+                return body
+            await anyio.sleep(0.02)
+    raise AssertionError("unreachable")
+
+
+@contextlib.asynccontextmanager
+async def executing(work: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """An executing emulator with pool ``pool`` (one node) and job ``job``, and a client for it."""
+    emu = Emulator(execute=True, work_dir=work, max_processes=4)
+    try:
+        async with emu.running(), make_client(emu) as client:
+            await client.post("/pools", json={"id": "pool", "vmSize": "d2", "targetDedicatedNodes": 1})
+            await client.post("/jobs", json={"id": "job", "poolInfo": {"poolId": "pool"}})
+            yield client
+    finally:
+        emu.close()
+
+
+async def test_terminate_kills_the_whole_process_group(tmp_path: Path) -> None:
+    async with executing(tmp_path) as client:
+        await client.post("/jobs/job/tasks", json={"id": "t", "commandLine": SLEEPING_CHILD})
+        pid = await _child_pid(tmp_path, "t")
+        assert (await client.post("/jobs/job/tasks/t/terminate")).status_code == 204
+        await _wait_gone(pid)
+
+
+async def test_task_and_job_deletion_kill_their_processes(tmp_path: Path) -> None:
+    async with executing(tmp_path) as client:
+        await client.post("/jobs/job/tasks", json={"id": "a", "commandLine": SLEEPING_CHILD})
+        await client.post("/jobs/job/tasks", json={"id": "b", "commandLine": SLEEPING_CHILD})
+        first, second = await _child_pid(tmp_path, "a"), await _child_pid(tmp_path, "b")
+        assert (await client.delete("/jobs/job/tasks/a")).status_code == 200
+        await _wait_gone(first)
+        assert (await client.delete("/jobs/job")).status_code == 202
+        await _wait_gone(second)
+
+
+async def test_wall_clock_limit_kills_children(tmp_path: Path) -> None:
+    async with executing(tmp_path) as client:
+        task = {"id": "t", "commandLine": SLEEPING_CHILD, "constraints": {"maxWallClockTime": "PT0.5S"}}
+        await client.post("/jobs/job/tasks", json=task)
+        pid = await _child_pid(tmp_path, "t")
+        body = await _wait_state(client, "t", "completed")
+        assert body["executionInfo"]["exitCode"] == -1  # type: ignore[index]
+        await _wait_gone(pid)
+
+
+async def test_close_kills_running_processes(tmp_path: Path) -> None:
+    emu = Emulator(execute=True, work_dir=tmp_path)
+    async with emu.running(), make_client(emu) as client:
+        await client.post("/pools", json={"id": "pool", "vmSize": "d2", "targetDedicatedNodes": 1})
+        await client.post("/jobs", json={"id": "job", "poolInfo": {"poolId": "pool"}})
+        await client.post("/jobs/job/tasks", json={"id": "t", "commandLine": SLEEPING_CHILD})
+        pid = await _child_pid(tmp_path, "t")
+    emu.close()
+    await _wait_gone(pid)
+
+
+async def test_requeue_on_disable_kills_and_runs_the_task_again(tmp_path: Path) -> None:
+    async with executing(tmp_path) as client:
+        # The first run sleeps; the second finds the marker and finishes at once.
+        command = "if [ -f ../ran ]; then echo again; else touch ../ran; " + SLEEPING_CHILD + "; fi"
+        await client.post("/jobs/job/tasks", json={"id": "t", "commandLine": command})
+        pid = await _child_pid(tmp_path, "t")
+        assert (await client.post("/jobs/job/disable", json={"disableTasks": "requeue"})).status_code == 202
+        await _wait_gone(pid)
+        assert (await _state(client, "t"))["state"] == "active"
+        assert (await client.post("/jobs/job/enable")).status_code == 202
+        body = await _wait_state(client, "t", "completed")
+        execution = body["executionInfo"]
+        assert execution["exitCode"] == 0 and "startTime" in execution  # type: ignore[index,operator]
+        assert (await client.get("/jobs/job/tasks/t/files/stdout.txt")).content == b"again\n"
+        counts = (await client.get("/jobs/job/taskcounts")).json()["taskCounts"]
+        assert counts["succeeded"] == 1
+
+
+async def test_tasks_do_not_inherit_the_emulator_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with executing(tmp_path) as client:
+        monkeypatch.setenv("SECRET_IN_EMULATOR_ENV", "hunter2")
+        await client.post(
+            "/jobs/job/tasks",
+            json={"id": "t", "commandLine": 'echo "${SECRET_IN_EMULATOR_ENV:-unset} $AZ_BATCH_TASK_ID"'},
+        )
+        await _wait_state(client, "t", "completed")
+        assert (await client.get("/jobs/job/tasks/t/files/stdout.txt")).content == b"unset t\n"
