@@ -19,7 +19,12 @@ import attrs
 import httpx
 
 from batchaio import _constants as C
-from batchaio._idempotency import Idempotency, idempotency_of
+from batchaio._idempotency import (
+    ALREADY_DONE_CONFLICTS,
+    Idempotency,
+    canonical_operation_id,
+    idempotency_of,
+)
 
 __all__ = [
     "Idempotency",
@@ -192,22 +197,19 @@ def may_retry_status(policy: RetryPolicy, idempotency: Idempotency, status_code:
     return True
 
 
-_NOT_A_STATE_CONFLICT = ("BeingDeleted", "QuotaReached", "NotFound")
-
-
-def presumed_done(idempotency: Idempotency, status_code: int, code: str | None) -> bool:
+def presumed_done(operation_id: str, status_code: int, code: str | None) -> bool:
     """After an attempt with an unknown outcome, whether this error answer to a retry means "already done".
 
-    - create with id: 409 ``*Exists``;
+    - create with id: 409 with the entity's ``*Exists`` code (not ``JobWithSameIdExists`` and the like);
     - delete: 404 (``*NotFound``) or 409 ``*BeingDeleted``;
-    - state transition: a 409 state conflict (not ``*BeingDeleted`` or a quota).
+    - state transition: a 409 whose code says the target state is reached (see
+      :data:`~batchaio._idempotency.ALREADY_DONE_CONFLICTS`); any other conflict is not "done".
     """
-    if idempotency is Idempotency.CREATE_WITH_ID:
-        return status_code == 409 and code is not None and code.endswith("Exists")
+    idempotency = idempotency_of(operation_id)
     if idempotency is Idempotency.DELETE:
         return status_code == 404 or (
             status_code == 409 and code is not None and code.endswith("BeingDeleted")
         )
-    if idempotency is Idempotency.STATE_TRANSITION:
-        return status_code == 409 and not (code is not None and code.endswith(_NOT_A_STATE_CONFLICT))
-    return False
+    if status_code != 409 or code is None:
+        return False
+    return code in ALREADY_DONE_CONFLICTS.get(canonical_operation_id(operation_id), frozenset())

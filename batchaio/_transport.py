@@ -376,7 +376,7 @@ class Pipeline:
                 challenged = True
                 budget += 1
                 continue
-            if unknown and presumed_done(prepared.idempotency, status, code):
+            if unknown and presumed_done(prepared.operation_id, status, code):
                 if logger.isEnabledFor(logging.INFO):
                     logger.info(
                         "%s %s: %s %s after an attempt with an unknown outcome: done by that attempt",

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from batchaio._idempotency import ALREADY_DONE_CONFLICTS
 from batchaio._retry import (
     Idempotency,
     RetryPolicy,
@@ -187,24 +188,45 @@ def test_status_retry_matrix(klass: Idempotency, status: int) -> None:
 
 
 @pytest.mark.parametrize(
-    ("klass", "status", "code", "done"),
+    ("operation", "status", "code", "done"),
     [
-        (Idempotency.CREATE_WITH_ID, 409, "TaskExists", True),
-        (Idempotency.CREATE_WITH_ID, 409, "PoolExists", True),
-        (Idempotency.CREATE_WITH_ID, 409, "ActiveJobAndScheduleQuotaReached", False),
-        (Idempotency.CREATE_WITH_ID, 409, None, False),
-        (Idempotency.DELETE, 404, "JobNotFound", True),
-        (Idempotency.DELETE, 404, None, True),
-        (Idempotency.DELETE, 409, "PoolBeingDeleted", True),
-        (Idempotency.DELETE, 409, "Other", False),
-        (Idempotency.STATE_TRANSITION, 409, "JobNotActive", True),
-        (Idempotency.STATE_TRANSITION, 409, None, True),
-        (Idempotency.STATE_TRANSITION, 409, "PoolBeingDeleted", False),
-        (Idempotency.STATE_TRANSITION, 404, "JobNotFound", False),
-        (Idempotency.REPLACE, 412, "ConditionNotMet", False),
-        (Idempotency.READ, 404, "JobNotFound", False),
-        (Idempotency.NOT_IDEMPOTENT, 409, "NodeNotReady", False),
+        ("Tasks_CreateTask", 409, "TaskExists", True),
+        ("Tasks_AddTask", 409, "TaskExists", True),
+        ("Pools_CreatePool", 409, "PoolExists", True),
+        ("Jobs_CreateJob", 409, "JobWithSameIdExists", False),
+        ("Jobs_CreateJob", 409, "PoolExists", False),
+        ("Jobs_CreateJob", 409, "ActiveJobAndScheduleQuotaReached", False),
+        ("Jobs_CreateJob", 409, None, False),
+        ("Tasks_CreateTaskCollection", 409, "TaskExists", False),
+        ("Jobs_DeleteJob", 404, "JobNotFound", True),
+        ("Jobs_DeleteJob", 404, None, True),
+        ("Pools_DeletePool", 409, "PoolBeingDeleted", True),
+        ("Pools_DeletePool", 409, "Other", False),
+        ("Jobs_DisableJob", 409, "JobDisabled", True),
+        ("Jobs_DisableJob", 409, "JobNotActive", False),
+        ("Jobs_DisableJob", 409, None, False),
+        ("Jobs_DisableJob", 409, "JobBeingDeleted", False),
+        ("Jobs_DisableJob", 404, "JobNotFound", False),
+        ("Jobs_EnableJob", 409, "JobNotActive", False),
+        ("Jobs_TerminateJob", 409, "JobCompleted", True),
+        ("Jobs_TerminateJob", 409, "JobBeingTerminated", True),
+        ("JobSchedules_TerminateJobSchedule", 409, "JobScheduleCompleted", True),
+        ("Tasks_TerminateTask", 409, "TaskCompleted", True),
+        ("Tasks_ReactivateTask", 409, "TaskNotFailed", False),
+        ("Tasks_ReactivateTask", 409, "TaskNotCompleted", False),
+        ("Pools_ResizePool", 409, "AutoScaleEnabled", False),
+        ("Pools_ResizePool", 409, "PoolBeingDeleted", False),
+        ("Nodes_DisableNodeScheduling", 409, "NodeAlreadyInTargetSchedulingState", True),
+        ("Jobs_UpdateJob", 412, "ConditionNotMet", False),
+        ("Jobs_GetJob", 404, "JobNotFound", False),
+        ("Nodes_RebootNode", 409, "NodeNotReady", False),
     ],
 )
-def test_presumed_done(klass: Idempotency, status: int, code: str | None, done: bool) -> None:
-    assert presumed_done(klass, status, code) is done
+def test_presumed_done(operation: str, status: int, code: str | None, done: bool) -> None:
+    assert presumed_done(operation, status, code) is done
+
+
+def test_already_done_conflicts_name_known_creates_and_transitions_only() -> None:
+    for operation, codes in ALREADY_DONE_CONFLICTS.items():
+        assert idempotency_of(operation) in (Idempotency.CREATE_WITH_ID, Idempotency.STATE_TRANSITION)
+        assert codes and all(code[0].isupper() for code in codes)

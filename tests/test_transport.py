@@ -408,7 +408,7 @@ async def test_no_retries_policy_makes_one_attempt(router, make_client) -> None:
         ("create", httpx.Response(500), httpx.Response(409, json=error_body("JobExists"))),
         ("delete", httpx.ReadError("reset"), httpx.Response(404, json=error_body("JobNotFound"))),
         ("delete", httpx.RemoteProtocolError("x"), httpx.Response(409, json=error_body("JobBeingDeleted"))),
-        ("state", httpx.ReadTimeout("x"), httpx.Response(409, json=error_body("JobNotActive"))),
+        ("state", httpx.ReadTimeout("x"), httpx.Response(409, json=error_body("JobDisabled"))),
     ],
 )
 async def test_conflict_after_unknown_outcome_means_done(router, make_client, kind, first, answer) -> None:
@@ -436,6 +436,13 @@ async def test_conflict_after_unknown_outcome_means_done(router, make_client, ki
             httpx.Response(409, json=error_body("JobBeingDeleted")),
             ConflictError,
         ),
+        (
+            "state",
+            httpx.ReadTimeout("x"),
+            httpx.Response(409, json=error_body("JobNotActive")),
+            ConflictError,
+        ),
+        ("state", httpx.Response(500), httpx.Response(409, json={}), ConflictError),
         ("replace", httpx.ReadTimeout("x"), httpx.Response(412, json=error_body("ConditionNotMet")), None),
     ],
 )
@@ -450,6 +457,20 @@ async def test_conflicts_without_an_unknown_outcome_are_errors(
         with pytest.raises(raised or PreconditionFailedError) as info:
             await client._pipeline.send(BatchRequest(operation, method, path))
     assert info.value.prior_outcome_unknown is (raised is None or kind == "state")
+
+
+async def test_a_resize_refused_for_autoscale_after_a_500_is_not_reported_done(router, make_client) -> None:
+    router.post("/pools/p1/resize").mock(
+        side_effect=[httpx.Response(500), httpx.Response(409, json=error_body("AutoScaleEnabled"))]
+    )
+    async with make_client() as client:
+        with pytest.raises(ConflictError) as info:
+            await client._pipeline.send(
+                BatchRequest("Pools_ResizePool", "POST", "/pools/p1/resize", content=b"{}")
+            )
+    assert info.value.code == "AutoScaleEnabled"
+    assert info.value.prior_outcome_unknown is True
+    assert info.value.attempts == 2
 
 
 # --- Retry-After, backoff and the deadline ------------------------------------------------------------------
