@@ -407,15 +407,14 @@ class _Engine:
             retry_after: float | None = None
             if isinstance(failure, RequestBodyTooLargeError):
                 if len(pending) == 1:
-                    self._resolve_failed(pending[0], attempts, *_exception_error(failure))
+                    self._refuse(pending, attempts, failure)
                     break
                 half = len(pending) // 2
                 await self._submit(pending[:half], attempts - 1)
                 await self._submit(pending[half:], attempts - 1)
                 break
             if isinstance(failure, BadRequestError):
-                for entry in pending:
-                    self._resolve_failed(entry, attempts, *_exception_error(failure))
+                self._refuse(pending, attempts, failure)
                 break
             if isinstance(failure, BatchStatusError) and failure.status_code in C.RETRYABLE_STATUSES:
                 self._landed(pending, status_outcome_unknown(failure.status_code), _exception_error(failure))
@@ -424,8 +423,7 @@ class _Engine:
                 self._landed(pending, failure.outcome_unknown, _exception_error(failure))
             else:
                 if isinstance(failure, BatchStatusError):
-                    for entry in pending:
-                        self._resolve_failed(entry, attempts, *_exception_error(failure))
+                    self._refuse(pending, attempts, failure)
                     await self._flush()
                     self._stop(f"the service refused the bulk submission: {failure}", failure)
                 else:
@@ -551,32 +549,47 @@ class _Engine:
                 )
             )
 
+    def _refuse(self, pending: list[_Entry], attempts: int, failure: BatchStatusError) -> None:
+        """Settle tasks whose request the service refused as a whole: failed, or in doubt when an earlier
+        attempt carrying them may have created them."""
+        code, message, raw_error = _exception_error(failure)
+        for entry in pending:
+            if entry.maybe_applied:
+                self._resolve_in_doubt(entry, attempts, code, message, raw_error)
+            else:
+                self._resolve_failed(entry, attempts, code, message, raw_error)
+
     def _give_up(self, pending: list[_Entry], attempts: int) -> None:
         for entry in pending:
             code, message, raw_error = entry.last_error or ("RetriesExhausted", "", None)
             message = f"gave up after {attempts} attempt(s); last error {code}: {message}".rstrip(": ")
-            if not entry.maybe_applied:
+            if entry.maybe_applied:
+                self._resolve_in_doubt(entry, attempts, code, message, raw_error)
+            else:
                 self._resolve_failed(entry, attempts, code, message, raw_error)
-                continue
-            del self._live[entry.key]
-            self.report.in_doubt.append(entry.task_id)
-            if self._outcomes is not None:
-                failure = TaskFailure(
+
+    def _resolve_in_doubt(
+        self, entry: _Entry, attempts: int, code: str, message: str, raw_error: Any
+    ) -> None:
+        del self._live[entry.key]
+        self.report.in_doubt.append(entry.task_id)
+        if self._outcomes is not None:
+            failure = TaskFailure(
+                task_id=entry.task_id,
+                index=entry.index,
+                code=code,
+                message=f"{message}; an earlier attempt may have created the task",
+                error=_batch_error(raw_error),
+            )
+            self._batch.append(
+                TaskOutcome(
                     task_id=entry.task_id,
                     index=entry.index,
-                    code=code,
-                    message=f"{message}; an earlier attempt may have created the task",
-                    error=_batch_error(raw_error),
+                    status=TaskOutcomeStatus.IN_DOUBT,
+                    attempts=attempts,
+                    failure=failure,
                 )
-                self._batch.append(
-                    TaskOutcome(
-                        task_id=entry.task_id,
-                        index=entry.index,
-                        status=TaskOutcomeStatus.IN_DOUBT,
-                        attempts=attempts,
-                        failure=failure,
-                    )
-                )
+            )
 
     async def _flush(self) -> None:
         if self._outcomes is not None and self._batch:

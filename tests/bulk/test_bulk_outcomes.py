@@ -1,0 +1,72 @@
+"""How the bulk engine settles tasks when the service refuses a request or the pipeline refuses to send it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from _bulk_fake import FakeBatchService, make_tasks
+
+from batchaio._bulk import add_many
+from batchaio._bulk_report import BulkAddError, BulkAddReport
+from batchaio.errors import (
+    AuthenticationError,
+    BadRequestError,
+    BatchStatusError,
+    ConflictError,
+    NotFoundError,
+    OutcomeUnknownError,
+    PreconditionFailedError,
+)
+
+Run = Callable[[Callable[[], Any]], Any]
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        BadRequestError(400, code="InvalidRequestBody", message="bad"),
+        AuthenticationError(401, code="AuthenticationFailed", message="no"),
+        AuthenticationError(403, code="AuthenticationFailed", message="key rotated"),
+        NotFoundError(404, code="JobNotFound", message="gone"),
+        ConflictError(409, code="JobCompleted", message="done"),
+        PreconditionFailedError(412, code="ConditionNotMet", message="changed"),
+    ],
+    ids=lambda error: str(error.status_code),
+)
+def test_refusal_after_an_attempt_that_may_have_landed_leaves_tasks_in_doubt(
+    run: Run, sleeps: list[float], refusal: BatchStatusError
+) -> None:
+    service = FakeBatchService()
+    calls = 0
+
+    async def send(body: bytes) -> bytes:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            service.handle(body)  # applied, then the connection dropped
+            raise OutcomeUnknownError("connection reset", attempts=1)
+        raise refusal
+
+    async def main() -> BulkAddReport:
+        try:
+            return await add_many(send, make_tasks(3), concurrency=1)
+        except BulkAddError as exc:
+            return exc.report
+
+    report = run(main)
+
+    assert sorted(report.in_doubt) == ["task-0", "task-1", "task-2"] == sorted(service.tasks)
+    assert report.failed == 0 and report.failures == []
+
+
+def test_refusal_on_a_first_attempt_fails_the_tasks(run: Run, sleeps: list[float]) -> None:
+    async def send(body: bytes) -> bytes:
+        raise AuthenticationError(403, code="AuthenticationFailed", message="no")
+
+    with pytest.raises(BulkAddError) as caught:
+        run(lambda: add_many(send, make_tasks(3), concurrency=1))
+
+    report = caught.value.report
+    assert report.failed == 3 and report.in_doubt == []
