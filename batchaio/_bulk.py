@@ -427,7 +427,8 @@ class _Engine:
                     await self._flush()
                     self._stop(f"the service refused the bulk submission: {failure}", failure)
                 else:
-                    self._landed(pending, True, _exception_error(failure))
+                    # A ValidationError is raised before anything is sent; anything else may have been sent.
+                    self._landed(pending, not isinstance(failure, ValidationError), _exception_error(failure))
                     self._stop(f"bulk submission failed: {type(failure).__name__}: {failure}", failure)
                 raise _Stop from failure
             if attempts < self._max_attempts:

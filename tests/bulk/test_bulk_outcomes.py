@@ -18,6 +18,7 @@ from batchaio.errors import (
     NotFoundError,
     OutcomeUnknownError,
     PreconditionFailedError,
+    ValidationError,
 )
 
 Run = Callable[[Callable[[], Any]], Any]
@@ -70,3 +71,17 @@ def test_refusal_on_a_first_attempt_fails_the_tasks(run: Run, sleeps: list[float
 
     report = caught.value.report
     assert report.failed == 3 and report.in_doubt == []
+
+
+def test_validation_error_from_the_sender_leaves_tasks_pending_not_in_doubt(
+    run: Run, sleeps: list[float]
+) -> None:
+    async def send(body: bytes) -> bytes:
+        raise ValidationError("server_timeout must be a whole number of seconds", field="server_timeout")
+
+    with pytest.raises(BulkAddError) as caught:
+        run(lambda: add_many(send, make_tasks(3), concurrency=1))
+
+    report = caught.value.report
+    assert isinstance(caught.value.__cause__, ValidationError)
+    assert sorted(report.pending) == ["task-0", "task-1", "task-2"] and report.in_doubt == []
