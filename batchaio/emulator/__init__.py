@@ -20,6 +20,8 @@ Starlette or uvicorn.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import shutil
 import tempfile
@@ -81,6 +83,7 @@ class Emulator:
         low, high = task_duration
         if low < 0 or high < low:
             raise ValueError("task_duration must be (min, max) with 0 <= min <= max")
+        _check_key(key)
         self.account = account
         self.key = key
         self.execute = execute
@@ -229,6 +232,18 @@ class Emulator:
         for name in ("pools", "jobs", "schedules", "certificates", "pending"):
             setattr(self.store, name, getattr(fresh, name))
         self.faults.clear()
+
+
+def _check_key(key: str) -> None:
+    """Raise ``ValueError`` (without repeating the key) unless ``key`` is non-empty base64."""
+    try:
+        valid = bool(base64.b64decode(key, validate=True))
+    except (binascii.Error, ValueError):
+        valid = False
+    if not valid:
+        raise ValueError(
+            "the emulator key must be a non-empty base64 string (e.g. 64 random bytes in base64)"
+        )
 
 
 def _endpoint(host: str, port: int) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import re
 import secrets
 import sys
 
@@ -52,6 +53,22 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_exposure(arguments: argparse.Namespace, key: str) -> None:
+    """Refuse to run command lines for anyone on the network who knows the published key (or no key)."""
+    if not (arguments.execute and arguments.allow_non_loopback):
+        return
+    if arguments.no_auth or arguments.allow_bearer:
+        raise ValueError(
+            "--execute with --allow-non-loopback needs Shared Key authentication "
+            "(drop --no-auth and --allow-bearer): anyone who can reach the port could run commands"
+        )
+    if key == C.DEFAULT_KEY:
+        raise ValueError(
+            "--execute with --allow-non-loopback needs your own key (--key random or --key <base64>): "
+            "the default key is published"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, print the endpoint, account and key, and serve until interrupted."""
     arguments = _parser().parse_args(argv)
@@ -64,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     if key == "random":
         key = base64.b64encode(secrets.token_bytes(64)).decode()
     try:
+        _check_exposure(arguments, key)
         check_loopback(arguments.host, arguments.allow_non_loopback)
         faults = FaultConfig(
             throttle_rate=arguments.throttle_rate,
@@ -75,23 +93,31 @@ def main(argv: list[str] | None = None) -> int:
             path_pattern=arguments.fault_path,
             seed=arguments.seed,
         )
-    except ValueError as error:
+        emulator = Emulator(
+            account=arguments.account,
+            key=key,
+            execute=arguments.execute,
+            work_dir=arguments.work_dir,
+            max_processes=arguments.max_processes,
+            task_duration=tuple(arguments.task_seconds),
+            discard_tasks=arguments.discard_tasks,
+            allow_bearer=arguments.allow_bearer,
+            require_auth=not arguments.no_auth,
+            faults=faults,
+            seed=arguments.seed,
+        )
+    except (ValueError, re.error) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    emulator = Emulator(
-        account=arguments.account,
-        key=key,
-        execute=arguments.execute,
-        work_dir=arguments.work_dir,
-        max_processes=arguments.max_processes,
-        task_duration=tuple(arguments.task_seconds),
-        discard_tasks=arguments.discard_tasks,
-        allow_bearer=arguments.allow_bearer,
-        require_auth=not arguments.no_auth,
-        faults=faults,
-        seed=arguments.seed,
-    )
-    sock = bind_socket(arguments.host, arguments.port)
+    try:
+        sock = bind_socket(arguments.host, arguments.port)
+    except OSError as error:
+        emulator.close()
+        print(
+            f"error: cannot listen on {arguments.host}:{arguments.port}: {error.strerror or error}",
+            file=sys.stderr,
+        )
+        return 2
     host, port = sock.getsockname()[:2]
     endpoint = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
     print(f"BATCH_ENDPOINT={endpoint}", flush=True)

@@ -174,6 +174,22 @@ def _require_id(doc: dict[str, Any], name: str = "id") -> str:
     return str(value)
 
 
+def _check_pool_info(value: Any, name: str) -> None:
+    """A ``poolInfo`` must be an object whose ``poolId``, when given, is a valid id (it names directories)."""
+    if not isinstance(value, dict):
+        raise _invalid(name, "poolInfo must be a JSON object")
+    if "poolId" in value and not valid_id(value["poolId"]):
+        raise _invalid(f"{name}.poolId", "Invalid id", value["poolId"])
+
+
+def _invalid(name: str, reason: str, value: Any = None) -> ServiceError:
+    values = [("PropertyName", name)]
+    if value is not None:
+        values.append(("PropertyValue", str(value)[:100]))
+    values.append(("Reason", reason))
+    return ServiceError("InvalidPropertyValue", values=values)
+
+
 def _require(doc: dict[str, Any], name: str) -> Any:
     if doc.get(name) in (None, ""):
         raise ServiceError("MissingRequiredProperty", values=[("PropertyName", name)])
@@ -1038,7 +1054,7 @@ class EmulatorApp:
     async def create_job(self, call: Call) -> Response:
         doc = await call.body()
         job_id = _require_id(doc)
-        _require(doc, "poolInfo")
+        _check_pool_info(_require(doc, "poolInfo"), "poolInfo")
         job = self.store.create_job(doc, call.now)
         return _created(job, job_url(call.base, job_id))
 
@@ -1054,7 +1070,7 @@ class EmulatorApp:
     async def replace_job(self, call: Call) -> Response:
         job = self._job_for_write(call)
         doc = await call.body()
-        _require(doc, "poolInfo")
+        _check_pool_info(_require(doc, "poolInfo"), "poolInfo")
         job.doc["poolInfo"] = doc["poolInfo"]
         job.doc["priority"] = doc.get("priority", 0)
         job.doc["allowTaskPreemption"] = doc.get("allowTaskPreemption", False)
@@ -1075,6 +1091,8 @@ class EmulatorApp:
         doc = await call.body()
         if job.state == "completed":
             raise ServiceError("JobCompleted")
+        if "poolInfo" in doc:
+            _check_pool_info(doc["poolInfo"], "poolInfo")
         for key, value in doc.items():
             if key in (
                 "priority",
@@ -1348,6 +1366,7 @@ class EmulatorApp:
             raise ServiceError(
                 "MissingRequiredProperty", values=[("PropertyName", "jobSpecification.poolInfo")]
             )
+        _check_pool_info(specification["poolInfo"], "jobSpecification.poolInfo")
         schedule = self.store.create_schedule(doc, call.now)
         return _created(schedule, schedule_url(call.base, schedule_id))
 

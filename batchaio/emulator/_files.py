@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,18 +47,22 @@ class FileEntry:
             return b""
 
 
+def _inside(root: Path, path: Path) -> Path:
+    """``path``, after checking that it stays under ``root`` (ids are validated; this is the backstop)."""
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise ValueError("a task or node directory would leave the emulator's work directory")
+    return path
+
+
 def node_dir(root: Path, pool_id: str, node_id: str) -> Path:
-    return root / pool_id / node_id
+    """The directory of a node under ``root``; ``ValueError`` if the ids would lead outside it."""
+    return _inside(root, root / pool_id / node_id)
 
 
 def task_dir(root: Path, job: Job, task: TaskRecord) -> Path:
-    return (
-        node_dir(root, task.pool_id or "emulator-pool", task.node_id or "node")
-        / "workitems"
-        / job.id
-        / "job-1"
-        / task.id
-    )
+    """The directory of a task under ``root``; ``ValueError`` if the ids would lead outside it."""
+    node = node_dir(root, task.pool_id or "emulator-pool", task.node_id or "node")
+    return _inside(root, node / "workitems" / job.id / "job-1" / task.id)
 
 
 def _walk(base: Path, prefix: str = "") -> dict[str, FileEntry]:
@@ -83,7 +88,10 @@ def task_files(job: Job, task: TaskRecord, now: float, root: Path | None) -> dic
     if task.start is None or task_state(task, now) == "active":
         return {}
     if root is not None:
-        entries = _walk(task_dir(root, job, task))
+        try:
+            entries = _walk(task_dir(root, job, task))
+        except ValueError:
+            entries = {}
     else:
         stdout, stderr = simulated_output(str(task.doc.get("commandLine", "")), task.exit_code)
         modified = task.end if task.end is not None and task.end <= now else task.start
@@ -119,5 +127,6 @@ def node_files(pool: Pool, node: Node, root: Path | None) -> dict[str, FileEntry
         "workitems": FileEntry("workitems", True, created, created),
     }
     if root is not None:
-        entries.update(_walk(node_dir(root, pool.id, node.id)))
+        with contextlib.suppress(ValueError):
+            entries.update(_walk(node_dir(root, pool.id, node.id)))
     return entries

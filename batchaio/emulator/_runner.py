@@ -62,7 +62,12 @@ class TaskRunner:
         self.store.pending[:] = keep
 
     async def _run_one(self, job: Job, task: TaskRecord) -> None:
-        directory = task_dir(self.root, job, task)
+        try:
+            directory = task_dir(self.root, job, task)
+        except ValueError:
+            self._running -= 1
+            task.exit_code, task.end = 127, time.time()
+            return
         environment = {
             "AZ_BATCH_ACCOUNT_NAME": self.account,
             "AZ_BATCH_POOL_ID": task.pool_id or "",

@@ -12,6 +12,8 @@ import httpx
 import pytest
 
 from batchaio.emulator import Emulator
+from batchaio.emulator._files import task_dir
+from batchaio.emulator._state import Job, TaskRecord
 
 from .conftest import make_client
 
@@ -151,3 +153,22 @@ async def test_tasks_do_not_inherit_the_emulator_environment(
         )
         await _wait_state(client, "t", "completed")
         assert (await client.get("/jobs/job/tasks/t/files/stdout.txt")).content == b"unset t\n"
+
+
+@pytest.mark.parametrize("pool_id", ["/tmp/x/escaped", "../..", "a/b", 7])
+async def test_pool_ids_that_name_directories_are_validated(tmp_path: Path, pool_id: object) -> None:
+    async with executing(tmp_path) as client:
+        response = await client.post("/jobs", json={"id": "other", "poolInfo": {"poolId": pool_id}})
+        assert response.status_code == 400 and response.json()["code"] == "InvalidPropertyValue"
+        patched = await client.patch("/jobs/job", json={"poolInfo": {"poolId": pool_id}})
+        assert patched.status_code == 400
+
+
+def test_task_directories_never_leave_the_work_root(tmp_path: Path) -> None:
+    job = Job("job", {}, 0.0)
+    task = TaskRecord("task", {}, 0.0, "job")
+    task.pool_id, task.node_id = "..", ".."
+    with pytest.raises(ValueError, match="work directory"):
+        task_dir(tmp_path / "root", job, task)
+    task.pool_id, task.node_id = "pool", "node"
+    assert task_dir(tmp_path / "root", job, task).is_relative_to(tmp_path / "root")

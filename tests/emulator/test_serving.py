@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -14,6 +15,7 @@ import httpx
 import pytest
 
 from batchaio.emulator import Emulator
+from batchaio.emulator.__main__ import main as cli_main
 from batchaio.emulator.pytest_plugin import BatchEmulatorCredentials
 
 from .conftest import SharedKeyAuth, make_client
@@ -171,3 +173,49 @@ def test_microsoft_azure_batch_client_works_against_the_emulator(batch_emulator:
     with pytest.raises(ResourceNotFoundError) as raised:
         client.get_job("missing")
     assert raised.value.error is not None and raised.value.error.code == "JobNotFound"
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["--allow-non-loopback", "--execute"],
+        ["--allow-non-loopback", "--execute", "--key", "random", "--no-auth"],
+        ["--allow-non-loopback", "--execute", "--key", "random", "--allow-bearer"],
+    ],
+)
+def test_cli_refuses_remote_execution_without_a_private_key(
+    extra: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli_main(["--host", "0.0.0.0", "--port", "0", *extra]) == 2
+    assert "--execute with --allow-non-loopback" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--key", "not a key!!"], "base64"),
+        (["--task-seconds", "2", "1"], "task_duration"),
+    ],
+)
+def test_cli_reports_bad_arguments_as_errors(
+    extra: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli_main(["--port", "0", *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and "not a key" not in err
+
+
+def test_cli_reports_a_port_in_use(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        assert cli_main(["--port", str(port)]) == 2
+    assert capsys.readouterr().err.startswith(f"error: cannot listen on 127.0.0.1:{port}")
+
+
+@pytest.mark.parametrize("key", ["not base64!!", "", "===="])
+def test_emulator_rejects_an_invalid_key_without_echoing_it(key: str) -> None:
+    with pytest.raises(ValueError, match="base64") as caught:
+        Emulator(key=key)
+    assert key not in str(caught.value) or not key
