@@ -50,6 +50,7 @@ from batchaio._bulk_report import (
     TaskOutcomeStatus,
 )
 from batchaio._ids import encode_segment, entity_id, is_entity_id
+from batchaio._redact import redact_data, redact_text
 from batchaio._retry import RetryPolicy, backoff_delay, status_outcome_unknown
 from batchaio._serde import converter, encoder_for
 from batchaio._transport import BatchRequest, Pipeline
@@ -121,13 +122,16 @@ def _error_fields(raw: Any) -> tuple[str, str]:
     return (code if isinstance(code, str) else ""), (message if isinstance(message, str) else "")
 
 
-def _batch_error(raw: Any) -> BatchError | None:
-    if not isinstance(raw, dict):
-        return None
-    try:
-        return converter.structure(raw, BatchError)
-    except Exception:
-        return None
+def _task_failure(task_id: str | None, index: int, code: str, message: str, raw_error: Any) -> TaskFailure:
+    """The one place a :class:`TaskFailure` is built: its message and the service's error are redacted (a
+    task's resource files or output URLs may carry SAS tokens, and error messages may quote them)."""
+    error = None
+    if isinstance(raw_error, dict):
+        try:
+            error = converter.structure(redact_data(raw_error), BatchError)
+        except Exception:
+            error = None
+    return TaskFailure(task_id=task_id, index=index, code=code, message=redact_text(message), error=error)
 
 
 def _exception_error(exc: BaseException) -> tuple[str, str, Any]:
@@ -225,7 +229,7 @@ class _Engine:
     def _stop(self, message: str, cause: BaseException) -> None:
         if self._stop_cause is None:
             self._stop_cause = cause
-            self._stop_message = message
+            self._stop_message = redact_text(message)
         assert self._task_group is not None
         self._task_group.cancel_scope.cancel()
 
@@ -353,7 +357,7 @@ class _Engine:
         self._fail_local(task_id, index, TASK_TOO_LARGE, message)
 
     def _fail_local(self, task_id: str | None, index: int, code: str, message: str) -> None:
-        failure = TaskFailure(task_id=task_id, index=index, code=code, message=message)
+        failure = _task_failure(task_id, index, code, message, None)
         self.report.failed += 1
         self.report.failures.append(failure)
         if self._outcomes is not None:
@@ -530,13 +534,7 @@ class _Engine:
 
     def _resolve_failed(self, entry: _Entry, attempts: int, code: str, message: str, raw_error: Any) -> None:
         del self._live[entry.key]
-        failure = TaskFailure(
-            task_id=entry.task_id,
-            index=entry.index,
-            code=code,
-            message=message,
-            error=_batch_error(raw_error),
-        )
+        failure = _task_failure(entry.task_id, entry.index, code, message, raw_error)
         self.report.failed += 1
         self.report.failures.append(failure)
         if self._outcomes is not None:
@@ -575,13 +573,8 @@ class _Engine:
         del self._live[entry.key]
         self.report.in_doubt.append(entry.task_id)
         if self._outcomes is not None:
-            failure = TaskFailure(
-                task_id=entry.task_id,
-                index=entry.index,
-                code=code,
-                message=f"{message}; an earlier attempt may have created the task",
-                error=_batch_error(raw_error),
-            )
+            message = f"{message}; an earlier attempt may have created the task"
+            failure = _task_failure(entry.task_id, entry.index, code, message, raw_error)
             self._batch.append(
                 TaskOutcome(
                     task_id=entry.task_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 import pytest
 from _bulk_fake import FakeBatchService, make_tasks
 
@@ -20,6 +21,7 @@ from batchaio.errors import (
     PreconditionFailedError,
     ValidationError,
 )
+from batchaio.models import BatchTaskCreateContent
 
 Run = Callable[[Callable[[], Any]], Any]
 
@@ -85,3 +87,41 @@ def test_validation_error_from_the_sender_leaves_tasks_pending_not_in_doubt(
     report = caught.value.report
     assert isinstance(caught.value.__cause__, ValidationError)
     assert sorted(report.pending) == ["task-0", "task-1", "task-2"] and report.in_doubt == []
+
+
+SAS = "https://acct.blob.core.windows.net/c/in.txt?sv=2022-11-02&sig=SECRETSIG"
+
+
+def test_failures_never_carry_secrets(run: Run, sleeps: list[float]) -> None:
+    async def send(body: bytes) -> bytes:
+        results = [
+            {
+                "status": "ClientError",
+                "taskId": task["id"],
+                "error": {
+                    "code": "InvalidPropertyValue",
+                    "message": {"value": f"The value provided is invalid: {SAS}"},
+                    "values": [
+                        {"key": "PropertyName", "value": "httpUrl"},
+                        {"key": "PropertyValue", "value": SAS},
+                    ],
+                },
+            }
+            if task["id"] == "t-0"
+            else {
+                "status": "ServerError",
+                "taskId": task["id"],
+                "error": {"code": "InternalError", "message": {"value": f"could not read {SAS}"}},
+            }
+            for task in orjson.loads(body)["value"]
+        ]
+        return orjson.dumps({"value": results})
+
+    tasks = [BatchTaskCreateContent(id=f"t-{n}", command_line="x") for n in range(2)]
+    report: BulkAddReport = run(lambda: add_many(send, tasks, max_attempts=2))
+
+    assert report.failed == 1 and report.in_doubt == ["t-1"]
+    (failure,) = report.failures
+    assert failure.error is not None and failure.error.values is not None
+    assert failure.error.values[1].value is not None and failure.error.values[1].value.startswith("https://")
+    assert "SECRETSIG" not in repr(failure) and "SECRETSIG" not in failure.message
