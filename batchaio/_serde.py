@@ -93,6 +93,7 @@ _DURATION = re.compile(
 MAX_CACHED_DURATIONS = 512
 # Durations repeat (constraints, P7D, the unbounded value): parsed ones are kept, up to MAX_CACHED_DURATIONS.
 _durations: dict[str, timedelta] = {_UNBOUNDED_TEXT: UNBOUNDED_DURATION}
+_INTEGER = re.compile(r"[+-]?\d{1,19}", re.ASCII)
 _FAST_ISOFORMAT = sys.version_info >= (3, 11)  # fromisoformat understands Z and 7 fractional digits
 _fromisoformat = datetime.fromisoformat
 
@@ -184,16 +185,41 @@ _Reader = Callable[[Any], Any]
 _Writer = Callable[[Any], Any]
 
 
+def _wrong(value: Any, expected: str) -> Any:
+    raise TypeError(f"expected {expected}, got {type(value).__name__} {_preview(value)}")
+
+
+def _preview(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _read_str(value: Any) -> str:
-    return value if value.__class__ is str else str(value)
+    return value if value.__class__ is str else _wrong(value, "a string")
 
 
 def _read_int(value: Any) -> int:
-    return value if value.__class__ is int else int(value)
+    return value if value.__class__ is int else _wrong(value, "an integer")
+
+
+def _read_int64(value: Any) -> int:
+    """An int64 sent as a JSON string (``"120"``) or, as some services do, a number."""
+    if value.__class__ is int:
+        return value
+    if value.__class__ is str and _INTEGER.fullmatch(value):
+        return int(value)
+    return _wrong(value, "an integer or integer string")  # type: ignore[no-any-return]
 
 
 def _read_float(value: Any) -> float:
-    return value if value.__class__ is float else float(value)
+    cls = value.__class__
+    if cls is float:
+        return value  # type: ignore[no-any-return]
+    return float(value) if cls is int else _wrong(value, "a number")
+
+
+def _read_list(value: Any) -> list[Any]:
+    return value if value.__class__ is list else _wrong(value, "a JSON array")
 
 
 def _read_bool(value: Any) -> bool:
@@ -255,10 +281,14 @@ def _reader(conv: cattrs.Converter, tp: Any) -> _Reader:
     origin, args = get_origin(tp), get_args(tp)
     if origin is list:
         item = _reader(conv, args[0])
-        return lambda value: [item(x) for x in value]
+        return lambda value: [item(x) for x in _read_list(value)]
     if origin is dict:
         item = _reader(conv, args[1])
-        return lambda value: {_read_str(k): item(x) for k, x in value.items()}
+        return lambda value: (
+            {_read_str(k): item(x) for k, x in value.items()}
+            if value.__class__ is dict
+            else _wrong(value, "a JSON object")
+        )
     raise TypeError(f"no wire rule for {tp!r}")
 
 
@@ -287,15 +317,19 @@ _Hook = Callable[[Any, Any], Any]
 
 
 def _optional_str(value: Any, _: Any) -> Any:
-    return value if value.__class__ is str or value is None else str(value)
+    return value if value.__class__ is str or value is None else _wrong(value, "a string")
 
 
 def _optional_int(value: Any, _: Any) -> Any:
-    return value if value.__class__ is int or value is None else int(value)
+    return value if value.__class__ is int or value is None else _wrong(value, "an integer")
+
+
+def _optional_int64(value: Any, _: Any) -> Any:
+    return value if value.__class__ is int or value is None else _read_int64(value)
 
 
 def _optional_float(value: Any, _: Any) -> Any:
-    return value if value.__class__ is float or value is None else float(value)
+    return value if value.__class__ is float or value is None else _read_float(value)
 
 
 def _optional_datetime(value: Any, _: Any) -> Any:
@@ -350,7 +384,8 @@ def _field_hook(conv: cattrs.Converter, tp: Any) -> _Hook:
         def list_hook(value: Any, _: Any) -> Any:
             if value is None:
                 return None
-            return [item(x, model) if x.__class__ is dict else _not_an_object(x, model) for x in value]
+            items = _read_list(value)
+            return [item(x, model) if x.__class__ is dict else _not_an_object(x, model) for x in items]
 
         return list_hook
     read = _reader(conv, tp)
@@ -377,7 +412,8 @@ def _make_converter(*, strict: bool = False, request: bool = False) -> cattrs.Co
         overrides: dict[str, Any] = {}
         allowed = set()
         for field, info, tp in _wire_fields(cls):
-            overrides[field.name] = override(rename=info.name, struct_hook=_field_hook(conv, tp))
+            hook = _optional_int64 if info.int64_as_string and tp is int else _field_hook(conv, tp)
+            overrides[field.name] = override(rename=info.name, struct_hook=hook)
             allowed.add(info.name)
         base: Callable[[Any, Any], Any] = make_dict_structure_fn(cls, conv, **overrides)
         if not strict:
@@ -554,7 +590,7 @@ def decode(cls: type[T], content: bytes | str) -> T:
         if attrs.has(cls) and data.__class__ is not dict:
             _not_an_object(data, cls)
         result: T = converter.structure(data, cls)
-    except (TypeError, AttributeError, KeyError) as err:
+    except (TypeError, AttributeError, KeyError, OverflowError) as err:
         raise ValueError(f"response body does not fit {getattr(cls, '__name__', cls)}: {err}") from err
     return result
 
@@ -565,6 +601,6 @@ def decode_page(cls: type[T], content: bytes | str) -> tuple[list[T], str | None
         data = orjson.loads(content)
         items: list[T] = converter.structure(data.get("value") or [], list[cls])  # type: ignore[valid-type]
         next_link = data.get("odata.nextLink")
-    except (TypeError, AttributeError, KeyError) as err:
+    except (TypeError, AttributeError, KeyError, OverflowError) as err:
         raise ValueError(f"list response does not fit {getattr(cls, '__name__', cls)}: {err}") from err
     return items, next_link if isinstance(next_link, str) and next_link else None

@@ -5,6 +5,8 @@
     BatchaioError                       base of everything batchaio raises
      ├── ValidationError                bad input, found before anything is sent (also a ValueError)
      ├── FileChangedError               a file changed on the node while a download was being resumed
+     ├── NotModifiedError               304 to a conditional read: the copy held is current (``metadata``)
+     ├── ResponseParseError             a success response that cannot be read as the result (``metadata``)
      ├── TransportError                 no HTTP status; ``outcome_unknown``: may it have been applied?
      │    ├── RequestNotSentError       the request provably never reached the service (connect, pool, config)
      │    ├── OutcomeUnknownError       the request may have been applied (reset, read/write timeout, ...)
@@ -42,11 +44,13 @@ __all__ = [
     "ConflictError",
     "DeadlineExceededError",
     "FileChangedError",
+    "NotModifiedError",
     "NotFoundError",
     "OutcomeUnknownError",
     "PreconditionFailedError",
     "RequestBodyTooLargeError",
     "RequestNotSentError",
+    "ResponseParseError",
     "ServerError",
     "ThrottledError",
     "TransportError",
@@ -268,3 +272,32 @@ def parse_error_body(content: bytes) -> tuple[str | None, str, dict[str, str]]:
 class FileChangedError(BatchaioError):
     """A download was interrupted and, when resumed, the file was no longer the one being read (its ETag or
     Last-Modified changed), so the parts received cannot be joined. Start the download again."""
+
+
+class _AboutResponse(BatchaioError):
+    """An error about a response received with a success status: ``metadata`` (a
+    :class:`~batchaio.ResponseMetadata`: status, request IDs, ETag, Last-Modified) and ``operation`` (the
+    operation ID, e.g. ``"Jobs_GetJob"``) are kept, and the request IDs are shown in the message."""
+
+    def __init__(self, message: str, *, metadata: Any = None, operation: str | None = None) -> None:
+        self.metadata = metadata
+        self.operation = operation
+        self.status_code: int | None = getattr(metadata, "status_code", None)
+        self.request_id: str | None = getattr(metadata, "request_id", None)
+        self.client_request_id: str | None = getattr(metadata, "client_request_id", None)
+        details = [f"operation={operation}"] if operation else []
+        ids = (("request-id", self.request_id), ("client-request-id", self.client_request_id))
+        details += [f"{name}={value}" for name, value in ids if value]
+        super().__init__(f"{message} [{', '.join(details)}]" if details else message)
+
+
+class NotModifiedError(_AboutResponse):
+    """A conditional read (``if_none_match``, ``if_modified_since``) was answered 304 Not Modified: the copy
+    the caller already holds is current and no body came back. ``metadata.etag`` and
+    ``metadata.last_modified`` describe the current version."""
+
+
+class ResponseParseError(_AboutResponse):
+    """The service answered with a success status, but the body or headers could not be read as the
+    operation's result (not JSON, a value of the wrong type, an empty listing body, a download that is not
+    the byte range asked for). The underlying exception, if any, is the ``__cause__``."""

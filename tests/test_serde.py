@@ -366,11 +366,50 @@ def test_decode_accepts_str_and_bytes() -> None:
         b'{"creationTime": "yesterday"}',
         b'{"constraints": 5}',
         b'{"priority": "high"}',
+        b'{"constraints": {"maxWallClockTime": "P99999999999D"}}',
+        b'{"creationTime": "0001-01-01T00:00:00+01:00"}',
+        b'{"id": {"a": 1}}',
+        b'{"id": 5}',
+        b'{"priority": 1.7}',
+        b'{"priority": true}',
+        b'{"priority": "1"}',
+        b'{"constraints": {"maxTaskRetryCount": 1.7}}',
+        b'{"constraints": {"maxTaskRetryCount": true}}',
+        b'{"metadata": {"name": "a"}}',
+        b'{"metadata": [{"name": "a", "value": 1}]}',
+        b'{"onAllTasksComplete": 5}',
     ],
 )
 def test_decode_errors_are_value_errors(content: bytes) -> None:
     with pytest.raises(ValueError):
         decode(models.BatchJob, content)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'{"nodeList": ["a", null]}',
+        b'{"nodeList": "abc"}',
+        b'{"nodeList": [1]}',
+        b'{"nodeList": {"a": "b"}}',
+    ],
+)
+def test_lists_of_strings_are_not_coerced(content: bytes) -> None:
+    with pytest.raises(ValueError):
+        decode(models.BatchNodeRemoveContent, content)
+
+
+@pytest.mark.parametrize("wire", [True, 1.5, "1.5", "12a", "", [1]])
+def test_int64_as_string_rejects_non_integers(wire: object) -> None:
+    with pytest.raises(ValueError):
+        decode(models.BatchTaskStatistics, orjson.dumps({"readIOps": wire}))
+
+
+def test_floats_accept_integers() -> None:
+    stats = decode(models.BatchTaskStatistics, b'{"readIOGiB": 2, "writeIOGiB": 0.5}')
+    assert stats.read_io_gib == 2.0 and stats.read_io_gib.__class__ is float
+    with pytest.raises(ValueError):
+        decode(models.BatchTaskStatistics, b'{"readIOGiB": true}')
 
 
 def test_decode_page() -> None:

@@ -16,11 +16,13 @@ from email.utils import format_datetime
 from typing import TYPE_CHECKING, Generic, ParamSpec, TypeVar
 
 import attrs
+import httpx
 
 from batchaio import _constants as C
 from batchaio._files import BatchFileProperties
 from batchaio._ids import entity_id
 from batchaio._response import BatchResponse, ResponseMetadata
+from batchaio._results import read_result
 from batchaio._serde import decode, encode
 from batchaio._transport import BatchRequest
 from batchaio.errors import NotFoundError, ValidationError
@@ -98,20 +100,33 @@ class Call(Generic[T]):
             if self.when_missing is None:
                 raise
             return self.when_missing()
-        return self.parse(response)
+        return read_result(self.parse, response, self.request.operation_id)
 
     async def send_raw(self) -> RawResponse[T]:
-        """Send the request and return the response with a deferred parser."""
-        response = await self.pipeline.send(self.request)
-        return RawResponse(response, self.parse)
+        """Send the request and return the response with a deferred parser.
+
+        For the existence checks a 404 is a response too: its :meth:`RawResponse.parse` returns ``False``.
+        """
+        operation = self.request.operation_id
+        try:
+            response = await self.pipeline.send(self.request)
+        except NotFoundError as err:
+            if self.when_missing is None:
+                raise
+            when_missing = self.when_missing
+            return RawResponse(_not_found_response(err), lambda _: when_missing(), operation)
+        return RawResponse(response, self.parse, operation)
 
 
 class RawResponse(Generic[T]):
     """A response as received, with :meth:`parse` giving what the plain method would have returned."""
 
-    def __init__(self, response: BatchResponse, parser: Callable[[BatchResponse], T]) -> None:
+    def __init__(
+        self, response: BatchResponse, parser: Callable[[BatchResponse], T], operation: str = ""
+    ) -> None:
         self._response = response
         self._parser = parser
+        self._operation = operation
 
     @property
     def status_code(self) -> int:
@@ -134,11 +149,36 @@ class RawResponse(Generic[T]):
         return self._response.metadata
 
     def parse(self) -> T:
-        """Parse the body (or headers) into the result type of the operation."""
-        return self._parser(self._response)
+        """Parse the body (or headers) into the result type of the operation.
+
+        Raises :class:`~batchaio.errors.NotModifiedError` for a 304 and
+        :class:`~batchaio.errors.ResponseParseError` when the body does not fit the result type.
+        """
+        return read_result(self._parser, self._response, self._operation)
 
     def __repr__(self) -> str:
         return f"<RawResponse [{self.status_code}]>"
+
+
+def _not_found_response(err: NotFoundError) -> BatchResponse:
+    headers = httpx.Headers()
+    if err.request_id:
+        headers["request-id"] = err.request_id
+    if err.client_request_id:
+        headers["client-request-id"] = err.client_request_id
+    return BatchResponse(
+        status_code=err.status_code,
+        headers=headers,
+        content=b"",
+        metadata=ResponseMetadata(
+            status_code=err.status_code,
+            request_id=err.request_id,
+            client_request_id=err.client_request_id,
+            attempts=err.attempts,
+        ),
+        method=err.method or "HEAD",
+        url=err.url or "",
+    )
 
 
 def raw_response(builder: Callable[P, Call[T]]) -> Callable[P, Awaitable[RawResponse[T]]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import httpx
@@ -12,7 +12,13 @@ import respx
 
 from batchaio import models
 from batchaio._client import BatchClient
-from batchaio.errors import NotFoundError, ValidationError
+from batchaio.errors import (
+    BatchaioError,
+    NotFoundError,
+    NotModifiedError,
+    ResponseParseError,
+    ValidationError,
+)
 from batchaio.resources import _base
 
 ENDPOINT = "https://acct.westeurope.batch.azure.com"
@@ -196,3 +202,75 @@ async def test_certificate_paths_encode_both_keys(client: BatchClient, mock: res
     assert route.calls[0].request.url.raw_path.startswith(
         b"/certificates(thumbprintAlgorithm=sha1,thumbprint=AB%20CD)?"
     )
+
+
+async def test_raw_exists_on_404_parses_to_false(client: BatchClient, mock: respx.MockRouter) -> None:
+    mock.head("/pools/pool-1").mock(return_value=httpx.Response(404, headers={"request-id": "r-404"}))
+    raw = await client.with_raw_response.pools.exists("pool-1")
+    assert raw.status_code == 404
+    assert raw.metadata.request_id == "r-404"
+    assert raw.parse() is False
+
+
+async def test_raw_get_on_404_still_raises(client: BatchClient, mock: respx.MockRouter) -> None:
+    mock.get(url__startswith=f"{ENDPOINT}/pools/pool-1").mock(return_value=httpx.Response(404))
+    with pytest.raises(NotFoundError):
+        await client.with_raw_response.pools.get("pool-1")
+
+
+async def test_conditional_get_answered_304_raises_not_modified(
+    client: BatchClient, mock: respx.MockRouter
+) -> None:
+    route = mock.get(url__startswith=f"{ENDPOINT}/jobs/job-1").mock(
+        return_value=httpx.Response(304, headers={"etag": "0x1", "request-id": "r-304"})
+    )
+    with pytest.raises(NotModifiedError) as info:
+        await client.jobs.get("job-1", if_none_match="0x1")
+    assert route.calls[0].request.headers["if-none-match"] == '"0x1"'
+    assert isinstance(info.value, BatchaioError)
+    assert info.value.operation == "Jobs_GetJob"
+    assert info.value.status_code == 304
+    assert info.value.metadata.etag == "0x1"
+    assert "r-304" in str(info.value)
+    raw = await client.with_raw_response.jobs.get("job-1", if_none_match="0x1")
+    assert raw.status_code == 304
+    with pytest.raises(NotModifiedError):
+        raw.parse()
+
+
+async def test_file_properties_answered_304_raises_not_modified(
+    client: BatchClient, mock: respx.MockRouter
+) -> None:
+    mock.head(url__startswith=f"{ENDPOINT}/jobs/job-1/tasks/t/files/").mock(
+        return_value=httpx.Response(304, headers={"etag": "0x2"})
+    )
+    with pytest.raises(NotModifiedError) as info:
+        await client.tasks.get_file_properties(
+            "job-1", "t", "stdout.txt", if_modified_since=datetime(2024, 1, 1, tzinfo=timezone.utc)
+        )
+    assert info.value.metadata.etag == "0x2"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"[1, 2]",
+        b'{"id": "job-1", "constraints": {"maxWallClockTime": "P99999999999D"}}',
+        b'{"id": "job-1", "creationTime": "0001-01-01T00:00:00+01:00"}',
+        b'{"id": {"a": 1}}',
+    ],
+)
+async def test_unreadable_bodies_raise_response_parse_error(
+    client: BatchClient, mock: respx.MockRouter, body: bytes
+) -> None:
+    mock.get(url__startswith=f"{ENDPOINT}/jobs/job-1").mock(
+        return_value=httpx.Response(200, content=body, headers={"request-id": "r-bad"})
+    )
+    with pytest.raises(ResponseParseError) as info:
+        await client.jobs.get("job-1")
+    assert info.value.operation == "Jobs_GetJob"
+    assert info.value.request_id == "r-bad"
+    assert info.value.status_code == 200
+    assert "r-bad" in str(info.value)
+    assert info.value.__cause__ is not None
