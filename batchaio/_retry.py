@@ -10,7 +10,9 @@ from __future__ import annotations
 import enum
 import math
 import random
-from collections.abc import Mapping
+import socket
+import ssl
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -33,6 +35,7 @@ __all__ = [
     "backoff_delay",
     "classify_transport_error",
     "idempotency_of",
+    "is_configuration_error",
     "may_retry_status",
     "may_retry_transport",
     "parse_retry_after",
@@ -154,17 +157,43 @@ class TransportFailure(enum.Enum):
     OUTCOME_UNKNOWN = "outcome-unknown"
     """May have been received and applied (read/write error or timeout, protocol error, reset)."""
     FATAL = "fatal"
-    """A configuration or local error (unsupported scheme, invalid header): not sent, never retried."""
+    """A configuration or local error: not sent, never retried. An unsupported scheme, an invalid header, a
+    server certificate that fails verification, or a host name that does not exist (DNS ``EAI_NONAME``; a
+    temporary resolver failure, ``EAI_AGAIN``, is retried as not sent)."""
 
 
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError)
 _FATAL = (httpx.UnsupportedProtocol, httpx.LocalProtocolError)
+# getaddrinfo answers that say the name does not exist, as opposed to "try again later".
+_UNKNOWN_HOST = frozenset(
+    getattr(socket, name) for name in ("EAI_NONAME", "EAI_NODATA", "EAI_ADDRFAMILY") if hasattr(socket, name)
+)
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def is_configuration_error(exc: BaseException) -> bool:
+    """Whether ``exc`` (or an exception it was raised from) is a certificate verification failure or an
+    unknown host name: errors that another attempt will not cure."""
+    for cause in _causes(exc):
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return True
+        if isinstance(cause, socket.gaierror) and cause.errno in _UNKNOWN_HOST:
+            return True
+    return False
 
 
 def classify_transport_error(exc: BaseException) -> TransportFailure:
     """Classify an ``httpx`` exception raised while sending a request or reading its response."""
     if isinstance(exc, _NOT_SENT):
-        return TransportFailure.NOT_SENT
+        return TransportFailure.FATAL if is_configuration_error(exc) else TransportFailure.NOT_SENT
     if isinstance(exc, _FATAL):
         return TransportFailure.FATAL
     return TransportFailure.OUTCOME_UNKNOWN

@@ -27,7 +27,7 @@ import httpx
 
 from batchaio import _constants as C
 from batchaio._config import DEFAULT_TIMEOUT, NOT_GIVEN, NotGiven, Timeout
-from batchaio._redact import redact_headers, redact_url
+from batchaio._redact import redact_headers, redact_text, redact_url
 from batchaio._response import BatchResponse, BatchStreamResponse, ResponseMetadata
 from batchaio._retry import (
     Idempotency,
@@ -35,6 +35,7 @@ from batchaio._retry import (
     TransportFailure,
     classify_transport_error,
     idempotency_of,
+    is_configuration_error,
     may_retry_status,
     may_retry_transport,
     minimum_throttle_delay,
@@ -444,8 +445,11 @@ class Pipeline:
         self, prepared: _Prepared, exc: httpx.HTTPError, attempts: int, unknown: bool
     ) -> TransportError:
         cls = OutcomeUnknownError if unknown else RequestNotSentError
+        what = "may have been applied" if unknown else "was not sent"
+        if is_configuration_error(exc):
+            what += " (not retried: the host name or its certificate is wrong; check the endpoint)"
         return cls(
-            f"{type(exc).__name__}: the request {'may have been applied' if unknown else 'was not sent'}",
+            f"{type(exc).__name__}: the request {what}: {redact_text(str(exc)) or type(exc).__name__}",
             method=prepared.method,
             url=prepared.url,
             attempts=attempts,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import random
+import socket
+import ssl
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -167,6 +169,34 @@ def test_unknown_operation_is_a_validation_error() -> None:
 )
 def test_httpx_errors_are_classified(exc: Exception, failure: TransportFailure) -> None:
     assert classify_transport_error(exc) is failure
+
+
+def raised_from(exc: Exception, cause: BaseException) -> Exception:
+    try:
+        raise exc from cause
+    except Exception as chained:
+        return chained
+
+
+@pytest.mark.parametrize(
+    ("cause", "failure"),
+    [
+        (ssl.SSLCertVerificationError(1, "certificate verify failed"), TransportFailure.FATAL),
+        (socket.gaierror(socket.EAI_NONAME, "Name or service not known"), TransportFailure.FATAL),
+        (
+            socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution"),
+            TransportFailure.NOT_SENT,
+        ),
+        (ConnectionRefusedError(111, "refused"), TransportFailure.NOT_SENT),
+        (ssl.SSLError(1, "wrong version number"), TransportFailure.NOT_SENT),
+    ],
+)
+def test_configuration_errors_behind_a_connect_error_are_not_retried(
+    cause: BaseException, failure: TransportFailure
+) -> None:
+    inner = raised_from(OSError("wrapped"), cause)  # as aiohttp does: its own error, then httpx's
+    assert classify_transport_error(raised_from(httpx.ConnectError("x"), inner)) is failure
+    assert classify_transport_error(raised_from(httpx.ConnectError("x"), cause)) is failure
 
 
 @pytest.mark.parametrize("klass", list(Idempotency))

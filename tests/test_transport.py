@@ -5,11 +5,17 @@ from __future__ import annotations
 import itertools
 import logging
 import random
+import shutil
+import socket
+import ssl
+import subprocess
 from collections.abc import Callable, Iterator
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import anyio
+import anyio.abc
+import anyio.streams.tls
 import httpx
 import orjson
 import pytest
@@ -685,3 +691,93 @@ def test_pipeline_runs_under_trio(router) -> None:
     response = trio.run(main)
     assert response.json() == {"value": []}
     assert response.metadata.attempts == 2
+
+
+# --- configuration errors: wrong host name or certificate ---------------------------------------------------
+
+
+def connect_error_from(cause: BaseException) -> httpx.ConnectError:
+    try:
+        raise httpx.ConnectError("connect failed") from cause
+    except httpx.ConnectError as exc:
+        return exc
+
+
+@pytest.mark.parametrize(
+    ("cause", "attempts", "shown"),
+    [
+        (ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] self-signed"), 1, "not retried"),
+        (socket.gaierror(socket.EAI_NONAME, "Name or service not known"), 1, "not retried"),
+        (socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution"), 5, "was not sent"),
+    ],
+)
+async def test_certificate_and_unknown_host_failures_are_not_retried(cause, attempts, shown) -> None:
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:  # respx would replace the exception's cause
+        nonlocal calls
+        calls += 1
+        raise connect_error_from(cause)
+
+    async with BatchClient(
+        ENDPOINT,
+        SharedKeyCredential("testaccount", KEY),
+        transport=httpx.MockTransport(handler),
+        retry=RetryPolicy(backoff_base=0.0001, backoff_cap=0.0001),
+    ) as client:
+        with pytest.raises(RequestNotSentError) as info:
+            await client._pipeline.send(BatchRequest("Jobs_GetJob", "GET", "/jobs/j1"))
+    assert calls == attempts == info.value.attempts
+    assert shown in str(info.value)
+    assert "connect failed" in str(info.value)
+
+
+async def test_the_reason_of_a_transport_error_is_shown_redacted(router, make_client) -> None:
+    leaky = httpx.ConnectError("cannot reach https://x.blob.core.windows.net/c?sig=SECRET&sv=1")
+    router.get("/jobs/j1").mock(side_effect=leaky)
+    async with make_client(retry=RetryPolicy.no_retries()) as client:
+        with pytest.raises(RequestNotSentError) as info:
+            await client._pipeline.send(BatchRequest("Jobs_GetJob", "GET", "/jobs/j1"))
+    assert "cannot reach https://x.blob.core.windows.net/c?sig=REDACTED" in str(info.value)
+    assert "SECRET" not in str(info.value)
+
+
+@pytest.fixture
+def self_signed(tmp_path) -> tuple[str, str]:
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return str(cert), str(key)
+
+
+async def test_a_self_signed_server_certificate_fails_at_once(self_signed) -> None:
+    cert, key = self_signed
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    handshakes = 0
+
+    async def serve(stream: anyio.abc.ByteStream) -> None:
+        nonlocal handshakes
+        handshakes += 1
+        await stream.aclose()
+
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    tls = anyio.streams.tls.TLSListener(listener, context, standard_compatible=False)
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    async with anyio.create_task_group() as group:
+        group.start_soon(tls.serve, serve)
+        async with BatchClient(
+            f"https://localhost:{port}",
+            SharedKeyCredential("testaccount", KEY),
+            retry=RetryPolicy(backoff_base=0.001, backoff_cap=0.001),
+        ) as client:
+            with pytest.raises(RequestNotSentError) as info:
+                await client._pipeline.send(BatchRequest("Jobs_GetJob", "GET", "/jobs/j1"))
+        group.cancel_scope.cancel()
+    assert info.value.attempts == 1
+    assert "CERTIFICATE_VERIFY_FAILED" in str(info.value)
