@@ -31,6 +31,7 @@ from types import TracebackType
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import orjson
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
@@ -152,6 +153,7 @@ class _Engine:
         chunk_size: int,
         max_chunk_bytes: int,
         max_attempts: int,
+        max_failures_kept: int,
         deadline: float | None,
         progress: ProgressCallback | None,
         outcomes: MemoryObjectSendStream[list[TaskOutcome]] | None,
@@ -166,6 +168,15 @@ class _Engine:
                 field="chunk_size",
             )
         _check_positive("max_attempts", max_attempts)
+        if (
+            not isinstance(max_failures_kept, int)
+            or isinstance(max_failures_kept, bool)
+            or max_failures_kept < 0
+        ):
+            raise ValidationError(
+                f"max_failures_kept must be an integer >= 0, got {max_failures_kept!r}",
+                field="max_failures_kept",
+            )
         if max_chunk_bytes <= _ENVELOPE:
             raise ValidationError(f"max_chunk_bytes is {max_chunk_bytes}: too small", field="max_chunk_bytes")
         if deadline is not None and not deadline > 0:
@@ -178,6 +189,7 @@ class _Engine:
         self._chunk_size = chunk_size
         self._max_chunk_bytes = max_chunk_bytes
         self._max_attempts = max_attempts
+        self._max_failures_kept = max_failures_kept
         self._deadline = deadline
         self._progress = progress
         self._outcomes = outcomes
@@ -193,6 +205,7 @@ class _Engine:
         self._index = -1
         self._chunk: list[_Entry] = []
         self._chunk_bytes = 0  # encoded tasks and commas, without the envelope
+        self._rejected = 0  # tasks failed by the producer since it last let other tasks run
 
     # --- the run ------------------------------------------------------------------------------------------
 
@@ -258,15 +271,15 @@ class _Engine:
                         full = self._fill(iter((task,)))
                         if full:
                             await self._hand_over(chunks, full)
-                        elif len(self._batch) >= self._chunk_size:
-                            await self._flush()
+                        elif self._rejected >= self._chunk_size:
+                            await self._pause()
                 else:
                     tasks = iter(self._tasks)
                     while (full := self._fill(tasks)) is not None:
                         if full:
                             await self._hand_over(chunks, full)
                         else:
-                            await self._flush()
+                            await self._pause()
             except Exception as exc:
                 self._stop(f"reading the tasks raised {type(exc).__name__}: {exc}", exc)
                 return
@@ -276,9 +289,17 @@ class _Engine:
             await self._flush()
 
     async def _hand_over(self, chunks: MemoryObjectSendStream[list[_Entry]], chunk: list[_Entry]) -> None:
+        self._rejected = 0
         if self._batch:
             await self._flush()
         await chunks.send(chunk)
+
+    async def _pause(self) -> None:
+        """Deliver the failures found so far and let other tasks run: a long stretch of invalid input must not
+        hold the event loop."""
+        self._rejected = 0
+        await self._flush()
+        await anyio.lowlevel.checkpoint()
 
     def _fill(self, tasks: Iterator[object]) -> list[_Entry] | None:
         """Read, check and encode tasks until one closes a chunk: return that chunk (``None`` if ``tasks`` ran
@@ -315,7 +336,8 @@ class _Engine:
                         chunk_bytes += 1 + size
                     continue
             self._reject(task, index)
-            if len(self._batch) >= chunk_size:
+            self._rejected += 1
+            if self._rejected >= chunk_size:
                 self._chunk_bytes = chunk_bytes
                 self._index = index
                 return []
@@ -358,14 +380,21 @@ class _Engine:
 
     def _fail_local(self, task_id: str | None, index: int, code: str, message: str) -> None:
         failure = _task_failure(task_id, index, code, message, None)
-        self.report.failed += 1
-        self.report.failures.append(failure)
+        self._record_failure(failure)
         if self._outcomes is not None:
             self._batch.append(
                 TaskOutcome(
                     task_id=task_id, index=index, status=TaskOutcomeStatus.FAILED, attempts=0, failure=failure
                 )
             )
+
+    def _record_failure(self, failure: TaskFailure) -> None:
+        report = self.report
+        report.failed += 1
+        if len(report.failures) < self._max_failures_kept:
+            report.failures.append(failure)
+        else:
+            report.failures_dropped += 1
 
     # --- workers ------------------------------------------------------------------------------------------
 
@@ -535,8 +564,7 @@ class _Engine:
     def _resolve_failed(self, entry: _Entry, attempts: int, code: str, message: str, raw_error: Any) -> None:
         del self._live[entry.key]
         failure = _task_failure(entry.task_id, entry.index, code, message, raw_error)
-        self.report.failed += 1
-        self.report.failures.append(failure)
+        self._record_failure(failure)
         if self._outcomes is not None:
             self._batch.append(
                 TaskOutcome(
@@ -653,6 +681,7 @@ async def add_many(
     chunk_size: int = C.BULK_MAX_TASKS_PER_CHUNK,
     max_chunk_bytes: int = C.BULK_MAX_CHUNK_BYTES,
     max_attempts: int = C.BULK_MAX_ATTEMPTS,
+    max_failures_kept: int = C.BULK_MAX_FAILURES_KEPT,
     deadline: float | None = None,
     progress: ProgressCallback | None = None,
     rng: random.Random | None = None,
@@ -665,6 +694,7 @@ async def add_many(
         chunk_size=chunk_size,
         max_chunk_bytes=max_chunk_bytes,
         max_attempts=max_attempts,
+        max_failures_kept=max_failures_kept,
         deadline=deadline,
         progress=progress,
         outcomes=None,
@@ -681,6 +711,7 @@ def iter_add(
     chunk_size: int = C.BULK_MAX_TASKS_PER_CHUNK,
     max_chunk_bytes: int = C.BULK_MAX_CHUNK_BYTES,
     max_attempts: int = C.BULK_MAX_ATTEMPTS,
+    max_failures_kept: int = C.BULK_MAX_FAILURES_KEPT,
     deadline: float | None = None,
     progress: ProgressCallback | None = None,
     rng: random.Random | None = None,
@@ -694,6 +725,7 @@ def iter_add(
         chunk_size=chunk_size,
         max_chunk_bytes=max_chunk_bytes,
         max_attempts=max_attempts,
+        max_failures_kept=max_failures_kept,
         deadline=deadline,
         progress=progress,
         outcomes=outcomes_in,

@@ -89,7 +89,9 @@ class BulkAddReport:
 
     Every task read from the input is counted exactly once: in ``created``, ``existing`` or ``failed``, or
     listed in ``in_doubt`` (a request carrying it may have been applied) or ``pending`` (read from the input,
-    known not created by this run: the run stopped first). ``failures`` lists each failed task with its error.
+    known not created by this run: the run stopped first). ``failures`` lists failed tasks with their errors,
+    the first ``max_failures_kept`` of them (10,000 by default); ``failures_dropped`` counts those left out
+    (``failed`` counts them all; ``iter_add`` yields every one).
     ``requests`` counts HTTP requests sent, ``retries`` those that re-sent tasks sent before; ``elapsed`` is
     in seconds. ``cancelled`` and ``deadline_exceeded`` say why a run stopped early.
     """
@@ -98,6 +100,7 @@ class BulkAddReport:
     existing: int = 0
     failed: int = 0
     failures: list[TaskFailure] = attrs.field(factory=list)
+    failures_dropped: int = 0
     in_doubt: list[str] = attrs.field(factory=list)
     pending: list[str] = attrs.field(factory=list)
     requests: int = 0
@@ -119,7 +122,8 @@ class BulkAddReport:
     def __repr__(self) -> str:
         return (
             f"BulkAddReport(created={self.created}, existing={self.existing}, failed={self.failed}, "
-            f"in_doubt={len(self.in_doubt)}, pending={len(self.pending)}, requests={self.requests}, "
+            f"failures_dropped={self.failures_dropped}, in_doubt={len(self.in_doubt)}, "
+            f"pending={len(self.pending)}, requests={self.requests}, "
             f"retries={self.retries}, elapsed={self.elapsed:.3f})"
         )
 

@@ -90,3 +90,5 @@ PATH_ID_MAX_LENGTH: Final = 1024
 MAX_CACHED_DURATIONS: Final = 512
 # Unknown enum values remembered per open enum, so a misbehaving server cannot grow memory without bound.
 MAX_CACHED_UNKNOWN_VALUES: Final = 64
+# Failures a bulk report keeps in its list (its counts stay exact; ``iter_add`` streams every failure).
+BULK_MAX_FAILURES_KEPT: Final = 10_000

@@ -26,6 +26,7 @@ class TaskExtensions(Resource):
         chunk_size: int = C.BULK_MAX_TASKS_PER_CHUNK,
         max_chunk_bytes: int = C.BULK_MAX_CHUNK_BYTES,
         max_attempts: int = C.BULK_MAX_ATTEMPTS,
+        max_failures_kept: int = C.BULK_MAX_FAILURES_KEPT,
         deadline: float | None = None,
         progress: ProgressCallback | None = None,
         server_timeout: int | None = None,
@@ -43,7 +44,8 @@ class TaskExtensions(Resource):
         already existing otherwise. Invalid tasks, duplicate IDs among the tasks in flight (compared without
         case), tasks too large for one request and ``clienterror`` results fail alone; the rest go on.
 
-        Returns a :class:`~batchaio.BulkAddReport` (counts, failures, timings). ``progress`` is called with
+        Returns a :class:`~batchaio.BulkAddReport` (counts, failures, timings); its ``failures`` list keeps
+        the first ``max_failures_kept`` failures (``failures_dropped`` counts the rest; ``failed`` counts all). ``progress`` is called with
         the live report after each answer and once at the end, also when the run is cancelled. Raises
         :class:`~batchaio.BulkAddDeadlineExceeded` when ``deadline`` (seconds for the whole run) passes and
         :class:`~batchaio.BulkAddError` when the service refuses the job itself (``JobNotFound``, bad
@@ -57,6 +59,7 @@ class TaskExtensions(Resource):
             chunk_size=chunk_size,
             max_chunk_bytes=max_chunk_bytes,
             max_attempts=max_attempts,
+            max_failures_kept=max_failures_kept,
             deadline=deadline,
             progress=progress,
             rng=rng,
@@ -71,6 +74,7 @@ class TaskExtensions(Resource):
         chunk_size: int = C.BULK_MAX_TASKS_PER_CHUNK,
         max_chunk_bytes: int = C.BULK_MAX_CHUNK_BYTES,
         max_attempts: int = C.BULK_MAX_ATTEMPTS,
+        max_failures_kept: int = C.BULK_MAX_FAILURES_KEPT,
         deadline: float | None = None,
         progress: ProgressCallback | None = None,
         server_timeout: int | None = None,
@@ -93,6 +97,7 @@ class TaskExtensions(Resource):
             chunk_size=chunk_size,
             max_chunk_bytes=max_chunk_bytes,
             max_attempts=max_attempts,
+            max_failures_kept=max_failures_kept,
             deadline=deadline,
             progress=progress,
             rng=rng,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import anyio
+import anyio.lowlevel
 import orjson
 import pytest
 from _bulk_fake import FakeBatchService, make_tasks
@@ -125,3 +127,48 @@ def test_failures_never_carry_secrets(run: Run, sleeps: list[float]) -> None:
     assert failure.error is not None and failure.error.values is not None
     assert failure.error.values[1].value is not None and failure.error.values[1].value.startswith("https://")
     assert "SECRETSIG" not in repr(failure) and "SECRETSIG" not in failure.message
+
+
+def test_a_long_run_of_invalid_tasks_lets_other_tasks_run(run: Run, sleeps: list[float]) -> None:
+    consumed = 0
+    seen_midway = 0
+
+    async def send(body: bytes) -> bytes:
+        raise AssertionError("nothing valid to send")
+
+    def tasks() -> Iterator[BatchTaskCreateContent]:
+        nonlocal consumed
+        for number in range(5000):
+            consumed += 1
+            yield BatchTaskCreateContent(id=f"t{number}")  # no command line
+
+    async def watch(done: anyio.Event) -> None:
+        nonlocal seen_midway
+        while not done.is_set():
+            if 0 < consumed < 5000:
+                seen_midway += 1
+            await anyio.lowlevel.checkpoint()
+
+    async def main() -> BulkAddReport:
+        done = anyio.Event()
+        async with anyio.create_task_group() as task_group:
+            task_group.start_soon(watch, done)
+            report = await add_many(send, tasks(), chunk_size=50)
+            done.set()
+        return report
+
+    report = run(main)
+
+    assert report.failed == 5000
+    assert seen_midway > 10  # about once per chunk_size rejections (never, if the producer held the loop)
+
+
+def test_the_report_keeps_a_bounded_list_of_failures_and_exact_counts(run: Run, sleeps: list[float]) -> None:
+    service = FakeBatchService()
+    tasks = [BatchTaskCreateContent(id=f"bad-{n}") for n in range(30)] + list(make_tasks(20))
+
+    report: BulkAddReport = run(lambda: add_many(service.send_chunk, tasks, max_failures_kept=10))
+
+    assert (report.created, report.failed, report.failures_dropped) == (20, 30, 20)
+    assert [failure.index for failure in report.failures] == list(range(10))
+    assert report.total == 50 and "failures_dropped=20" in repr(report)
