@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, quote, urlencode
 import anyio
 import httpx
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route, Router
 
@@ -442,6 +442,9 @@ class EmulatorApp:
             call = Call(request, self.store)
             try:
                 return await handler(call)
+            except ClientDisconnect:
+                # The client went away mid-request: nobody to answer, nothing worth logging.
+                return Response(b"", status_code=499)
             except ServiceError as error:
                 request_id = request.scope.get("batchaio.request_id") or new_request_id()
                 return self._error_response(call.base, error, request_id, request.method)
@@ -531,16 +534,28 @@ class EmulatorApp:
         by_path: dict[str, dict[str, Handler]] = {}
         for path, method, handler in table:
             by_path.setdefault(path, {})[method] = handler
-        routes = []
-        for path, handlers in by_path.items():
-            routes.append(Route(path, self._dispatch(handlers), methods=list(handlers)))
-        return routes
+        # Every verb reaches ``_dispatch``, which answers the ones a path lacks itself.
+        return [Route(path, self._dispatch(handlers), methods=_VERBS) for path, handlers in by_path.items()]
 
     def _dispatch(self, handlers: dict[str, Handler]) -> Callable[[Request], Awaitable[Response]]:
+        """One endpoint per path: HEAD without a handler of its own is GET without the body (as HTTP and the
+        service do); a verb the path does not support is 405 ``UnsupportedHttpVerb`` with ``Allow``."""
         endpoints = {method: self._endpoint(handler) for method, handler in handlers.items()}
+        allowed = sorted({*endpoints, *(("HEAD",) if "GET" in endpoints else ())})
 
         async def endpoint(request: Request) -> Response:
-            return await endpoints[request.method](request)
+            method = request.method
+            if method in endpoints:
+                return await endpoints[method](request)
+            if method == "HEAD" and "GET" in endpoints:
+                response = await endpoints["GET"](request)
+                headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+                headers["Content-Length"] = str(len(response.body))
+                return Response(b"", status_code=response.status_code, headers=headers)
+            request_id = request.scope.get("batchaio.request_id") or new_request_id()
+            base = f"{request.url.scheme}://{request.headers.get('host', '127.0.0.1')}"
+            error = ServiceError("UnsupportedHttpVerb", headers={"Allow": ", ".join(allowed)})
+            return self._error_response(base, error, request_id, method)
 
         return endpoint
 
@@ -1201,9 +1216,9 @@ class EmulatorApp:
             raise ServiceError("MissingRequiredProperty", values=[("PropertyName", "value")])
         if len(tasks) > C.MAX_TASKS_PER_COLLECTION:
             raise ServiceError(
-                "InvalidPropertyValue",
+                "RequestBodyTooLarge",
                 values=[
-                    ("PropertyName", "value"),
+                    ("MaxLimit", str(C.MAX_TASKS_PER_COLLECTION)),
                     ("Reason", f"A task collection can hold at most {C.MAX_TASKS_PER_COLLECTION} tasks"),
                 ],
             )
@@ -1442,6 +1457,8 @@ class EmulatorApp:
         self.store.terminate_schedule(schedule, call.now)
         return _empty(202, _entity_headers(schedule, f"{schedule_url(call.base, schedule.id)}/terminate"))
 
+
+_VERBS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
 
 _CERT = "/certificates(thumbprintAlgorithm={thumbprintAlgorithm},thumbprint={thumbprint})"
 

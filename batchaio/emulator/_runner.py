@@ -90,6 +90,9 @@ class TaskRunner:
 
         def started(process_group: int) -> None:
             task.process_group = process_group
+            if task.failure is not None or task.removed or task.requeue_count != generation:
+                # Terminated, deleted or requeued while the process was being started.
+                self.store.stop_process(task)
 
         try:
             code = await run_process(

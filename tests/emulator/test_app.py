@@ -162,7 +162,7 @@ async def test_task_collection_limits_and_task_exists(client: httpx.AsyncClient)
     await setup_job(client)
     too_many = [{"id": f"t{i}", "commandLine": "echo"} for i in range(101)]
     response = await client.post("/jobs/job/addtaskcollection", json={"value": too_many})
-    assert response.status_code == 400
+    assert {"key": "MaxLimit", "value": "100"} in assert_error(response, 413, "RequestBodyTooLarge")["values"]
     big = [{"id": f"big{i}", "commandLine": "echo " + "x" * 20_000} for i in range(60)]
     response = await client.post("/jobs/job/addtaskcollection", json={"value": big})
     body = assert_error(response, 413, "RequestBodyTooLarge")
@@ -462,3 +462,47 @@ async def test_discard_tasks_keeps_ids_and_counts() -> None:
         counts = (await client.get("/jobs/job/taskcounts")).json()["taskCounts"]
         assert counts["completed"] == counts["succeeded"] == 50
         assert (await client.get("/jobs/job/tasks")).json()["value"] == []
+
+
+async def test_head_on_a_get_route_is_get_without_the_body(client: httpx.AsyncClient) -> None:
+    await setup_job(client)
+    got = await client.get("/jobs/job")
+    head = await client.head("/jobs/job")
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["etag"] == got.headers["etag"]
+    assert int(head.headers["content-length"]) == len(got.content)
+    missing = await client.head("/jobs/nope")
+    assert missing.status_code == 404 and missing.content == b""
+
+
+async def test_unsupported_verb_is_a_batch_error(client: httpx.AsyncClient) -> None:
+    response = await client.put("/pools", json={})
+    assert_error(response, 405, "UnsupportedHttpVerb")
+    assert response.headers["allow"] == "GET, HEAD, POST"
+
+
+async def test_client_disconnect_mid_request_is_not_an_error(emu: Emulator) -> None:
+    unsigned = Emulator(require_auth=False)
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/jobs",
+        "raw_path": b"/jobs",
+        "query_string": b"api-version=2024-07-01.20.0",
+        "headers": [(b"host", b"emulator"), (b"content-length", b"100")],
+        "server": ("emulator", 80),
+        "client": ("127.0.0.1", 1234),
+    }
+    await unsigned.app(scope, receive, send)  # without the fix: starlette.requests.ClientDisconnect
+    assert len(unsigned.store.jobs) == 0
