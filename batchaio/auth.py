@@ -5,7 +5,8 @@
 - Any object with an async ``get_token(*scopes, **kwargs)`` returning something with ``.token`` and
   ``.expires_on`` (for example the ``azure.identity.aio`` credentials) is a :class:`AsyncTokenCredential`;
   :class:`TokenCredentialAuth` adapts it: one cached token, refreshed single-flight a few minutes (with
-  jitter) before it expires, and refreshed with the service's claims after a claims challenge.
+  jitter) before it expires, and refreshed (once for all requests refused together) after a 401: with the
+  service's claims after a claims challenge, plainly otherwise.
 
 Neither ever sends the ``Authorization`` header anywhere but the client's endpoint, and tokens never travel
 over plain ``http://``.
@@ -146,13 +147,25 @@ def claims_from_challenge(www_authenticate: str | None) -> str | None:
     return decoded or None
 
 
+def _sent_token(response: httpx.Response) -> str | None:
+    """The bearer token the request of ``response`` carried, if known."""
+    try:
+        header = response.request.headers.get("authorization")
+    except RuntimeError:  # a response built without its request
+        return None
+    if header is None or not header.startswith("Bearer "):
+        return None
+    return header[len("Bearer ") :]
+
+
 class TokenCredentialAuth:
     """Adapts an :class:`AsyncTokenCredential` to the pipeline.
 
     Keeps one token. Concurrent calls that find it missing or due for refresh wait on one lock, and only the
     first asks the credential (single flight). A token is refreshed ``refresh_margin`` seconds (minus up to
     ``refresh_jitter``) before ``expires_on``, or at its ``refresh_on`` when the credential gives one. A 401
-    with a claims challenge makes :meth:`on_challenge` fetch a token with ``get_token(scope, claims=...)``.
+    with a claims challenge makes :meth:`on_challenge` fetch a token with ``get_token(scope, claims=...)``; a
+    401 without one makes it fetch a fresh token; either way once for all the requests refused together.
     """
 
     def __init__(
@@ -177,6 +190,7 @@ class TokenCredentialAuth:
         self._token: str | None = None
         self._expires_on = 0.0
         self._refresh_at = 0.0
+        self._claims: str | None = None
 
     async def token(self) -> str:
         """The current token, fetched or refreshed if due."""
@@ -219,12 +233,27 @@ class TokenCredentialAuth:
         request.headers["Authorization"] = f"Bearer {await self.token()}"
 
     async def on_challenge(self, response: httpx.Response) -> bool:
-        """Answer a 401 claims challenge with a token fetched for those claims; ``True`` to retry once."""
+        """Answer a 401 with a new token; ``True``: retry the request once.
+
+        A claims challenge fetches a token with ``get_token(scope, claims=...)``; a plain 401 drops the cached
+        token and fetches a fresh one. Single flight: when many requests sent with the same token are refused
+        together, one fetch answers them all (a request whose token has already been replaced since it was
+        sent just retries with the new one).
+        """
         claims = claims_from_challenge(response.headers.get("www-authenticate"))
-        if claims is None:
-            return False
+        sent = _sent_token(response)
         async with self._lock:
-            await self._fetch(claims=claims)
+            if sent is not None:
+                replaced = self._token is not None and sent != self._token
+            else:
+                replaced = claims is not None and claims == self._claims
+            if not replaced:
+                if claims is not None:
+                    await self._fetch(claims=claims)
+                else:
+                    self._token = None
+                    await self._fetch()
+                self._claims = claims
         return True
 
     def __repr__(self) -> str:

@@ -245,3 +245,71 @@ async def test_token_auth_refuses_to_authorize_a_plain_http_request() -> None:
     auth = TokenCredentialAuth(FakeCredential())
     with pytest.raises(ValidationError):
         await auth.authorize(httpx.Request("GET", "http://acct.batch.azure.com/jobs"))
+
+
+async def test_fifty_concurrent_claims_challenges_fetch_one_claims_token() -> None:
+    claims = '{"access_token":{"nbf":{"essential":true,"value":"1700000000"}}}'
+    credential = FakeCredential()
+    router = respx.MockRouter(assert_all_called=False)
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.headers["authorization"] == "Bearer token-1":
+            return httpx.Response(401, headers={"WWW-Authenticate": _challenge(claims)})
+        return httpx.Response(200, json={})
+
+    router.get(f"{HOST}/jobs/j1").mock(side_effect=answer)
+    statuses: list[int] = []
+    async with BatchClient(HOST, credential, transport=httpx.MockTransport(router.async_handler)) as client:
+
+        async def one() -> None:
+            response = await client._pipeline.send(BatchRequest("Jobs_GetJob", "GET", "/jobs/j1"))
+            statuses.append(response.status_code)
+
+        async with anyio.create_task_group() as group:
+            for _ in range(50):
+                group.start_soon(one)
+    assert statuses == [200] * 50
+    assert [call[1]["claims"] for call in credential.calls] == [None, claims]
+
+
+async def test_concurrent_challenges_without_their_requests_fetch_once_per_claims_value() -> None:
+    credential = FakeCredential()
+    auth = TokenCredentialAuth(credential)
+    first = httpx.Response(401, headers={"WWW-Authenticate": _challenge('{"a":1}')})
+    second = httpx.Response(401, headers={"WWW-Authenticate": _challenge('{"b":2}')})
+    async with anyio.create_task_group() as group:
+        for _ in range(25):
+            group.start_soon(auth.on_challenge, first)
+    async with anyio.create_task_group() as group:
+        for _ in range(25):
+            group.start_soon(auth.on_challenge, second)
+    assert [call[1]["claims"] for call in credential.calls] == ['{"a":1}', '{"b":2}']
+
+
+async def test_a_plain_401_fetches_a_fresh_token_and_retries_once() -> None:
+    credential = FakeCredential()
+    router = respx.MockRouter(assert_all_called=False)
+    route = router.get(f"{HOST}/jobs/j1").mock(
+        side_effect=[
+            httpx.Response(401, json={"code": "InvalidAuthenticationToken"}),
+            httpx.Response(200, json={}),
+        ]
+    )
+    async with BatchClient(HOST, credential, transport=httpx.MockTransport(router.async_handler)) as client:
+        response = await client._pipeline.send(BatchRequest("Jobs_GetJob", "GET", "/jobs/j1"))
+    assert response.status_code == 200
+    assert [call[1]["claims"] for call in credential.calls] == [None, None]
+    assert [c.request.headers["authorization"] for c in route.calls] == ["Bearer token-1", "Bearer token-2"]
+
+
+async def test_a_second_plain_401_is_an_error() -> None:
+    credential = FakeCredential()
+    router = respx.MockRouter(assert_all_called=False)
+    route = router.get(f"{HOST}/jobs/j1").mock(
+        return_value=httpx.Response(401, json={"code": "InvalidAuthenticationToken"})
+    )
+    async with BatchClient(HOST, credential, transport=httpx.MockTransport(router.async_handler)) as client:
+        with pytest.raises(AuthenticationError):
+            await client._pipeline.send(BatchRequest("Jobs_GetJob", "GET", "/jobs/j1"))
+    assert route.call_count == 2
+    assert len(credential.calls) == 2
