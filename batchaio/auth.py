@@ -150,7 +150,7 @@ def claims_from_challenge(www_authenticate: str | None) -> str | None:
 def _sent_token(response: httpx.Response) -> str | None:
     """The bearer token the request of ``response`` carried, if known."""
     try:
-        header = response.request.headers.get("authorization")
+        header: str | None = response.request.headers.get("authorization")
     except RuntimeError:  # a response built without its request
         return None
     if header is None or not header.startswith("Bearer "):
