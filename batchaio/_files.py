@@ -4,12 +4,24 @@
 chunks. When the connection drops mid-body the stream asks for the rest with a byte range and
 ``If-Unmodified-Since`` set to the first response's ``Last-Modified``, and checks that the ETag is unchanged;
 if the file changed in between it raises :class:`~batchaio.errors.FileChangedError` instead of splicing two
-versions together.
+versions together. A download whose first response had neither ETag nor Last-Modified is not resumed (the
+connection error is raised), since nothing would show a change.
+
+Every response to a ranged request must be the range asked for: a ``Content-Range`` starting at the
+requested byte, or (the Batch service answers 200 with just the slice) a ``Content-Length`` that fits the
+remaining length. A server that ignored the range raises :class:`~batchaio.errors.ResponseParseError` rather
+than having duplicated bytes spliced in. A 304 to ``if_modified_since`` raises
+:class:`~batchaio.errors.NotModifiedError`.
+
+:func:`download_to` writes to a temporary file next to the destination and renames it over the destination
+only when the whole body arrived, so a failed download never touches an existing file.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import tempfile
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
@@ -22,7 +34,8 @@ import httpx
 
 from batchaio import _constants as C
 from batchaio._response import parse_http_date
-from batchaio.errors import FileChangedError, PreconditionFailedError, TransportError
+from batchaio._results import check_modified
+from batchaio.errors import FileChangedError, PreconditionFailedError, ResponseParseError, TransportError
 
 if TYPE_CHECKING:
     from batchaio._response import BatchStreamResponse
@@ -93,6 +106,7 @@ class FileStream:
         self._context: AbstractAsyncContextManager[BatchStreamResponse] | None = None
         self._response: BatchStreamResponse | None = None
         self._first: BatchStreamResponse | None = None
+        self._expected: int | None = None
         self.properties = BatchFileProperties()
         self.received = 0
 
@@ -137,14 +151,50 @@ class FileStream:
                 raise FileChangedError("the file changed on the node while it was being downloaded") from err
             raise
         self._context, self._response = context, response
+        try:
+            check_modified(response.metadata, request.operation_id)
+            if "ocp-range" in request.headers:
+                self._check_range(response, request.headers["ocp-range"], resume=resume)
+        except BaseException:
+            await self.aclose()
+            raise
         if self._first is None:
             self._first = response
+            self._expected = _content_length(response.headers)
             self.properties = BatchFileProperties.from_headers(response.headers)
         elif self.properties.etag is not None and response.headers.get("etag") != self.properties.etag:
             await self.aclose()
             raise FileChangedError(
                 "the file changed on the node while it was being downloaded (ETag differs)"
             )
+
+    def _check_range(self, response: BatchStreamResponse, asked: str, *, resume: bool) -> None:
+        """Raise unless ``response`` is the byte range ``asked`` (``bytes=START-[END]``)."""
+        start = self._offset + self.received
+        content_range = _CONTENT_RANGE.match(response.headers.get("content-range", ""))
+        if content_range is not None:
+            if int(content_range.group(1)) == start:
+                return
+            problem = f"Content-Range {response.headers['content-range']!r}"
+        else:
+            length = _content_length(response.headers)
+            if resume:
+                remaining = self._remaining_length()
+                if length is not None and length == remaining:
+                    return
+            elif length is None or self._length is None or length <= self._length:
+                return  # an open range starting at the offset cannot be told from the whole file
+            problem = f"Content-Length {length}" if length is not None else "no Content-Length"
+        raise ResponseParseError(
+            f"asked for {asked} and got {problem}: the server did not honour the byte range",
+            metadata=response.metadata,
+            operation=self._request.operation_id,
+        )
+
+    def _remaining_length(self) -> int | None:
+        if self._expected is not None:
+            return self._expected - self.received
+        return None if self._length is None else self._length - self.received
 
     async def _chunks(self) -> AsyncIterator[bytes]:
         resumes = 0
@@ -163,11 +213,15 @@ class FileStream:
                 if expected is None or received_here >= expected:
                     return
                 cause = httpx.RemoteProtocolError(f"body ended after {received_here} of {expected} bytes")
-            if resumes >= C.DOWNLOAD_RESUME_ATTEMPTS:
+            if resumes >= C.DOWNLOAD_RESUME_ATTEMPTS or not self._resumable():
                 raise cause
             resumes += 1
             await self.aclose()
             await self._open(resume=True)
+
+    def _resumable(self) -> bool:
+        """Whether a change of the file between two requests would be noticed."""
+        return self.properties.etag is not None or self.properties.last_modified is not None
 
     def _remaining_range(self) -> dict[str, str]:
         start = self._offset + self.received
@@ -190,17 +244,34 @@ class FileStream:
 
 
 async def download_to(download: FileDownload, destination: str | os.PathLike[str]) -> BatchFileProperties:
-    """Write a download to a local file; the partial file is removed if the download fails."""
-    path = anyio.Path(destination)
+    """Write a download to a local file, replacing it only once the whole body has arrived.
+
+    The body goes to a temporary file in the destination's directory, renamed over ``destination`` on
+    success; on any failure (404, 304, a dropped connection, cancellation) the temporary file is removed and
+    an existing ``destination`` is left as it was.
+    """
+    target = os.fspath(destination)
+    part = anyio.Path(await anyio.to_thread.run_sync(_temporary_beside, target))
     try:
-        async with download as stream, await anyio.open_file(path, "wb") as out:
+        async with download as stream, await anyio.open_file(part, "wb") as out:
             async for chunk in stream:
                 await out.write(chunk)
-            return stream.properties
+        await part.replace(target)
     except BaseException:
         with anyio.CancelScope(shield=True):
-            await path.unlink(missing_ok=True)
+            await part.unlink(missing_ok=True)
         raise
+    return stream.properties
+
+
+def _temporary_beside(target: str) -> str:
+    directory, name = os.path.split(os.path.abspath(target))
+    handle, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=directory)
+    os.close(handle)
+    return temporary
+
+
+_CONTENT_RANGE = re.compile(r"\s*bytes\s+(\d+)-\d+/(?:\d+|\*)\s*\Z", re.IGNORECASE)
 
 
 def _content_length(headers: Mapping[str, str]) -> int | None:

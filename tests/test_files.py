@@ -15,7 +15,14 @@ from batchaio._client import BatchClient
 from batchaio._files import BatchFileProperties
 from batchaio._retry import RetryPolicy
 from batchaio.auth import SharedKeyCredential
-from batchaio.errors import FileChangedError, NotFoundError, TransportError, ValidationError
+from batchaio.errors import (
+    FileChangedError,
+    NotFoundError,
+    NotModifiedError,
+    ResponseParseError,
+    TransportError,
+    ValidationError,
+)
 
 ENDPOINT = "https://acct.westeurope.batch.azure.com"
 FILE_URL = f"{ENDPOINT}/jobs/job-1/tasks/task-1/files/wd%2Fout%20put.txt"
@@ -45,6 +52,10 @@ def full(content: bytes, **extra: str) -> httpx.Response:
 
 def cut(delivered: bytes, total: int) -> httpx.Response:
     return httpx.Response(200, stream=CutStream(delivered), headers={**HEADERS, "Content-Length": str(total)})
+
+
+def names_in(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir())
 
 
 @pytest.fixture
@@ -143,7 +154,11 @@ async def test_a_different_etag_on_resume_is_reported(client: BatchClient, mock:
 
 
 async def test_resumes_are_bounded(client: BatchClient, mock: respx.MockRouter) -> None:
-    route = mock.get(FILE_URL).mock(side_effect=lambda request: cut(CONTENT[:10], len(CONTENT)))
+    def ten_bytes(request: httpx.Request) -> httpx.Response:
+        start = int(request.headers.get("ocp-range", "bytes=0-")[6:].rstrip("-"))
+        return cut(CONTENT[start : start + 10], len(CONTENT) - start)
+
+    route = mock.get(FILE_URL).mock(side_effect=ten_bytes)
     with pytest.raises(TransportError):
         async with client.tasks.download_file("job-1", "task-1", "wd/out put.txt") as stream:
             await stream.read()
@@ -169,6 +184,102 @@ async def test_download_to_removes_a_partial_file(
     with pytest.raises(FileChangedError):
         await client.nodes.download_file_to("pool-1", "tvm-1", "startup/stdout.txt", destination)
     assert not destination.exists()
+
+
+async def test_download_to_keeps_an_existing_file_when_the_download_fails(
+    client: BatchClient, mock: respx.MockRouter, tmp_path: Path
+) -> None:
+    mock.get(FILE_URL).mock(
+        side_effect=[
+            httpx.Response(404, json={"code": "FileNotFound"}),
+            cut(CONTENT[:5000], len(CONTENT)),
+            httpx.Response(412, json={"code": "ConditionNotMet"}),
+        ]
+    )
+    destination = tmp_path / "out.bin"
+    destination.write_bytes(b"precious")
+    with pytest.raises(NotFoundError):
+        await client.tasks.download_file_to("job-1", "task-1", "wd/out put.txt", destination)
+    assert destination.read_bytes() == b"precious"
+    with pytest.raises(FileChangedError):
+        await client.tasks.download_file_to("job-1", "task-1", "wd/out put.txt", destination)
+    assert destination.read_bytes() == b"precious"
+    assert names_in(tmp_path) == ["out.bin"]
+
+
+async def test_download_to_replaces_an_existing_file_on_success(
+    client: BatchClient, mock: respx.MockRouter, tmp_path: Path
+) -> None:
+    mock.get(FILE_URL).mock(return_value=full(CONTENT))
+    destination = tmp_path / "out.bin"
+    destination.write_bytes(b"old")
+    await client.tasks.download_file_to("job-1", "task-1", "wd/out put.txt", destination)
+    assert destination.read_bytes() == CONTENT
+    assert names_in(tmp_path) == ["out.bin"]
+
+
+async def test_download_answered_304_raises_not_modified_and_keeps_the_file(
+    client: BatchClient, mock: respx.MockRouter, tmp_path: Path
+) -> None:
+    mock.get(FILE_URL).mock(return_value=httpx.Response(304, headers=HEADERS))
+    destination = tmp_path / "out.bin"
+    destination.write_bytes(b"current")
+    since = datetime(2024, 7, 1, tzinfo=timezone.utc)
+    with pytest.raises(NotModifiedError) as info:
+        await client.tasks.download_file_to(
+            "job-1", "task-1", "wd/out put.txt", destination, if_modified_since=since
+        )
+    assert info.value.metadata.etag == "0x8DCF11E"
+    assert destination.read_bytes() == b"current"
+    with pytest.raises(NotModifiedError):
+        async with client.tasks.download_file("job-1", "task-1", "wd/out put.txt", if_modified_since=since):
+            pass
+
+
+async def test_a_resume_answered_with_the_whole_file_is_refused(
+    client: BatchClient, mock: respx.MockRouter
+) -> None:
+    mock.get(FILE_URL).mock(side_effect=[cut(CONTENT[:3000], len(CONTENT)), full(CONTENT)])
+    received = bytearray()
+    with pytest.raises(ResponseParseError, match="did not honour the byte range"):
+        async with client.tasks.download_file("job-1", "task-1", "wd/out put.txt") as stream:
+            async for chunk in stream:
+                received += chunk
+    assert bytes(received) == CONTENT[:3000]
+
+
+async def test_a_resume_with_a_content_range_at_the_offset_is_accepted(
+    client: BatchClient, mock: respx.MockRouter
+) -> None:
+    rest = full(CONTENT[3000:], **{"Content-Range": f"bytes 3000-{len(CONTENT) - 1}/{len(CONTENT)}"})
+    wrong = full(CONTENT[2000:], **{"Content-Range": f"bytes 2000-{len(CONTENT) - 1}/{len(CONTENT)}"})
+    mock.get(FILE_URL).mock(side_effect=[cut(CONTENT[:3000], len(CONTENT)), rest])
+    async with client.tasks.download_file("job-1", "task-1", "wd/out put.txt") as stream:
+        assert await stream.read() == CONTENT
+    mock.get(FILE_URL).mock(side_effect=[cut(CONTENT[:3000], len(CONTENT)), wrong])
+    with pytest.raises(ResponseParseError, match="Content-Range"):
+        async with client.tasks.download_file("job-1", "task-1", "wd/out put.txt") as stream:
+            await stream.read()
+
+
+async def test_a_ranged_download_answered_with_the_whole_file_is_refused(
+    client: BatchClient, mock: respx.MockRouter
+) -> None:
+    mock.get(FILE_URL).mock(return_value=full(CONTENT))
+    with pytest.raises(ResponseParseError, match="bytes=1000-1999"):
+        async with client.tasks.download_file("job-1", "task-1", "wd/out put.txt", offset=1000, length=1000):
+            pass
+
+
+async def test_no_resume_without_etag_or_last_modified(client: BatchClient, mock: respx.MockRouter) -> None:
+    bare = httpx.Response(
+        200, stream=CutStream(CONTENT[:3000]), headers={"Content-Length": str(len(CONTENT))}
+    )
+    route = mock.get(FILE_URL).mock(side_effect=[bare, full(CONTENT[3000:])])
+    with pytest.raises(TransportError):
+        async with client.tasks.download_file("job-1", "task-1", "wd/out put.txt") as stream:
+            await stream.read()
+    assert route.call_count == 1
 
 
 async def test_a_missing_file_raises_not_found(client: BatchClient, mock: respx.MockRouter) -> None:

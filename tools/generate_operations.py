@@ -339,6 +339,8 @@ def docstring(text: str, indent: int) -> str:
 def render_op(op: Op) -> list[str]:
     params, forward = signature(op)
     summary = SUMMARIES[op.operation_id]
+    if {"if_none_match", "if_modified_since"} & set(op.conditional) and op.kind != "metadata":
+        summary += " A 304 Not Modified raises :class:`~batchaio.errors.NotModifiedError`."
     lines: list[str] = []
     sig = ", ".join(["self", *params])
     if op.kind == "list":
@@ -358,7 +360,11 @@ def render_op(op: Op) -> list[str]:
             f"        return FileDownload(self._pipeline, {request_expr(op)}, offset=offset, length=length)",
             "",
             f"    async def {op.name}_to({', '.join(['self', *to_params])}) -> BatchFileProperties:",
-            '        """Download the file to the local ``destination`` (deleted if the download fails)."""',
+            docstring(
+                "Download the file to the local ``destination``, replacing an existing file only once the "
+                "whole file has arrived (on failure it is left as it was).",
+                8,
+            ),
             f"        return await download_to(self.{op.name}({', '.join(no_dest)}), destination)",
             "",
         ]

@@ -258,7 +258,9 @@ class JobSchedules(Resource):
         server_timeout: int | None = None,
         client_request_id: str | None = None,
     ) -> bool:
-        """Whether a job schedule exists."""
+        """Whether a job schedule exists. A 304 Not Modified raises
+        :class:`~batchaio.errors.NotModifiedError`.
+        """
         return await self._exists(
             job_schedule_id,
             if_match=if_match,
@@ -316,7 +318,7 @@ class JobSchedules(Resource):
         server_timeout: int | None = None,
         client_request_id: str | None = None,
     ) -> models.BatchJobSchedule:
-        """Get a job schedule."""
+        """Get a job schedule. A 304 Not Modified raises :class:`~batchaio.errors.NotModifiedError`."""
         return await self._get(
             job_schedule_id,
             select=select,

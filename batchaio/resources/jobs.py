@@ -266,7 +266,7 @@ class Jobs(Resource):
         server_timeout: int | None = None,
         client_request_id: str | None = None,
     ) -> models.BatchJob:
-        """Get a job."""
+        """Get a job. A 304 Not Modified raises :class:`~batchaio.errors.NotModifiedError`."""
         return await self._get(
             job_id,
             select=select,

@@ -243,8 +243,9 @@ class Nodes(Resource):
         server_timeout: int | None = None,
         client_request_id: str | None = None,
     ) -> FileDownload:
-        """Stream the content of a file on a compute node. Use as ``async with ... as stream: async for
-        chunk in stream``.
+        """Stream the content of a file on a compute node. A 304 Not Modified raises
+        :class:`~batchaio.errors.NotModifiedError`. Use as ``async with ... as stream: async for chunk in
+        stream``.
         """
         return FileDownload(
             self._pipeline,
@@ -284,7 +285,9 @@ class Nodes(Resource):
         server_timeout: int | None = None,
         client_request_id: str | None = None,
     ) -> BatchFileProperties:
-        """Download the file to the local ``destination`` (deleted if the download fails)."""
+        """Download the file to the local ``destination``, replacing an existing file only once the whole
+        file has arrived (on failure it is left as it was).
+        """
         return await download_to(
             self.download_file(
                 pool_id,
@@ -473,7 +476,9 @@ class Nodes(Resource):
         server_timeout: int | None = None,
         client_request_id: str | None = None,
     ) -> BatchFileProperties:
-        """Get the properties of a file on a compute node."""
+        """Get the properties of a file on a compute node. A 304 Not Modified raises
+        :class:`~batchaio.errors.NotModifiedError`.
+        """
         return await self._get_file_properties(
             pool_id,
             node_id,

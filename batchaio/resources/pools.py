@@ -275,7 +275,7 @@ class Pools(Resource):
         server_timeout: int | None = None,
         client_request_id: str | None = None,
     ) -> bool:
-        """Whether a pool exists."""
+        """Whether a pool exists. A 304 Not Modified raises :class:`~batchaio.errors.NotModifiedError`."""
         return await self._exists(
             pool_id,
             if_match=if_match,
@@ -333,7 +333,7 @@ class Pools(Resource):
         server_timeout: int | None = None,
         client_request_id: str | None = None,
     ) -> models.BatchPool:
-        """Get a pool."""
+        """Get a pool. A 304 Not Modified raises :class:`~batchaio.errors.NotModifiedError`."""
         return await self._get(
             pool_id,
             select=select,

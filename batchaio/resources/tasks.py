@@ -211,8 +211,9 @@ class Tasks(TaskExtensions):
         server_timeout: int | None = None,
         client_request_id: str | None = None,
     ) -> FileDownload:
-        """Stream the content of a file in a task's directory. Use as ``async with ... as stream: async for
-        chunk in stream``.
+        """Stream the content of a file in a task's directory. A 304 Not Modified raises
+        :class:`~batchaio.errors.NotModifiedError`. Use as ``async with ... as stream: async for chunk in
+        stream``.
         """
         return FileDownload(
             self._pipeline,
@@ -252,7 +253,9 @@ class Tasks(TaskExtensions):
         server_timeout: int | None = None,
         client_request_id: str | None = None,
     ) -> BatchFileProperties:
-        """Download the file to the local ``destination`` (deleted if the download fails)."""
+        """Download the file to the local ``destination``, replacing an existing file only once the whole
+        file has arrived (on failure it is left as it was).
+        """
         return await download_to(
             self.download_file(
                 job_id,
@@ -319,7 +322,7 @@ class Tasks(TaskExtensions):
         server_timeout: int | None = None,
         client_request_id: str | None = None,
     ) -> models.BatchTask:
-        """Get a task."""
+        """Get a task. A 304 Not Modified raises :class:`~batchaio.errors.NotModifiedError`."""
         return await self._get(
             job_id,
             task_id,
@@ -377,7 +380,9 @@ class Tasks(TaskExtensions):
         server_timeout: int | None = None,
         client_request_id: str | None = None,
     ) -> BatchFileProperties:
-        """Get the properties of a file in a task's directory."""
+        """Get the properties of a file in a task's directory. A 304 Not Modified raises
+        :class:`~batchaio.errors.NotModifiedError`.
+        """
         return await self._get_file_properties(
             job_id,
             task_id,
