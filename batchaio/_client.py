@@ -11,6 +11,7 @@ import httpx
 
 from batchaio import _constants as C
 from batchaio._config import DEFAULT_TIMEOUT, Limits, Timeout
+from batchaio._redact import install_log_redaction
 from batchaio._retry import RetryPolicy
 from batchaio._transport import Pipeline
 from batchaio.auth import (
@@ -92,6 +93,7 @@ class BatchClient:
         self.timeout = _timeout(timeout)
         self.limits = limits if limits is not None else Limits()
         self.retry = retry if retry is not None else RetryPolicy(rng=random.Random())
+        install_log_redaction("httpx")  # httpx logs every request's full URL at INFO
         self._http = httpx.AsyncClient(
             transport=transport,
             http2=http2,

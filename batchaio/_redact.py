@@ -6,10 +6,13 @@
 - Text: URLs found inside free text (a service error message, a file URL) are redacted as above.
 - JSON-like data: values of secret fields (passwords, keys, SAS-bearing URLs, environment setting values) are
   replaced, recursively.
+- Other libraries' logs: :func:`install_log_redaction` puts a filter on the ``httpx`` logger, whose INFO line
+  for every request would otherwise show full URLs (``$filter`` values, SAS signatures).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -20,6 +23,8 @@ from batchaio._constants import LOGGABLE_QUERY_PARAMETERS, REDACTED
 __all__ = [
     "SECRET_FIELD_NAMES",
     "SECRET_HEADERS",
+    "RedactingLogFilter",
+    "install_log_redaction",
     "redact_data",
     "redact_headers",
     "redact_text",
@@ -117,3 +122,32 @@ def _redact_setting(setting: Any) -> Any:
     if isinstance(setting, Mapping) and "value" in setting:
         return {**setting, "value": REDACTED}
     return redact_data(setting)
+
+
+class RedactingLogFilter(logging.Filter):
+    """Redacts the URLs in a log record's message and arguments (any argument that prints as a URL)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact_text(record.msg)
+        args = record.args
+        if isinstance(args, tuple):
+            record.args = tuple(_redact_log_argument(arg) for arg in args)
+        elif isinstance(args, Mapping):
+            record.args = {key: _redact_log_argument(arg) for key, arg in args.items()}
+        return True
+
+
+def _redact_log_argument(value: object) -> object:
+    if isinstance(value, (int, float, bool)) or value is None:
+        return value
+    text = value if isinstance(value, str) else str(value)
+    redacted = redact_text(text)
+    return value if redacted == text else redacted
+
+
+def install_log_redaction(logger_name: str = "httpx") -> None:
+    """Add a :class:`RedactingLogFilter` to ``logger_name`` unless it already has one."""
+    logger = logging.getLogger(logger_name)
+    if not any(isinstance(existing, RedactingLogFilter) for existing in logger.filters):
+        logger.addFilter(RedactingLogFilter())

@@ -143,3 +143,23 @@ def test_client_runs_under_trio() -> None:
             return (await c._pipeline.send(BatchRequest("Jobs_ListJobs", "GET", "/jobs"))).json()
 
     assert trio.run(main) == {"value": []}
+
+
+async def test_httpx_request_logs_show_no_query_values(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    caplog.set_level(logging.INFO, logger="httpx")
+    router = respx.MockRouter(assert_all_called=False, base_url=ENDPOINT)
+    router.get("/jobs/j/tasks").mock(return_value=httpx.Response(200, json={"value": []}))
+    async with BatchClient(
+        ENDPOINT, credential(), transport=httpx.MockTransport(router.async_handler)
+    ) as client:
+        await client._pipeline.send(
+            BatchRequest(
+                "Tasks_ListTasks", "GET", "/jobs/j/tasks", query={"$filter": "id eq 'secret-sig=abc'"}
+            )
+        )
+    lines = [record.getMessage() for record in caplog.records if record.name == "httpx"]
+    assert lines, "httpx logged nothing"
+    assert any("/jobs/j/tasks?" in line for line in lines)
+    assert not any("secret" in line for line in lines)

@@ -72,3 +72,26 @@ def test_redact_data_hides_secret_fields_recursively() -> None:
     assert redacted["id"] == "p1"
     assert redacted["startTask"]["environmentSettings"] == [{"name": "TOKEN", "value": "REDACTED"}]
     assert pool["userAccounts"][0]["password"] == "hunter2"
+
+
+def test_the_log_filter_redacts_urls_in_message_and_arguments() -> None:
+    import logging
+
+    from batchaio._redact import RedactingLogFilter
+
+    secret = "https://a.batch.azure.com/jobs?$filter=id%20eq%20%27x%27&sig=SECRET"
+    record = logging.LogRecord("httpx", logging.INFO, __file__, 1, "GET %s %d " + secret, (secret, 200), None)
+    assert RedactingLogFilter().filter(record) is True
+    assert "SECRET" not in record.getMessage()
+    assert "sig=REDACTED" in record.getMessage() and " 200 " in record.getMessage()
+
+
+def test_installing_the_log_filter_twice_adds_it_once() -> None:
+    import logging
+
+    from batchaio._redact import RedactingLogFilter, install_log_redaction
+
+    install_log_redaction("batchaio.test-redaction")
+    install_log_redaction("batchaio.test-redaction")
+    filters = logging.getLogger("batchaio.test-redaction").filters
+    assert sum(isinstance(f, RedactingLogFilter) for f in filters) == 1
