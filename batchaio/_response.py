@@ -51,7 +51,10 @@ class ResponseMetadata:
     ``etag`` is given as the service sends it (unquoted). ``applied_by_earlier_attempt`` is ``True`` when the
     service answered a retry with "already exists" / "not found" / "already in that state" after an earlier
     attempt whose outcome was unknown: the pipeline then treats the call as done by that earlier attempt, and
-    ``status_code`` is the status of the final answer (e.g. 409).
+    ``status_code`` is the status of the final answer (e.g. 409). ``prior_outcome_unknown`` is ``True`` when
+    an earlier attempt of the call failed with an unknown outcome (so, for addtaskcollection, a per-task
+    ``TaskExists`` may be our own earlier success). ``client_request_id`` is the id the service echoed, or
+    else the one the client sent.
     """
 
     status_code: int
@@ -63,23 +66,34 @@ class ResponseMetadata:
     data_service_id: str | None = None
     attempts: int = 1
     applied_by_earlier_attempt: bool = False
+    prior_outcome_unknown: bool = False
 
     @classmethod
     def from_response(
-        cls, response: _HasStatusAndHeaders, *, attempts: int = 1, applied_by_earlier_attempt: bool = False
+        cls,
+        response: _HasStatusAndHeaders,
+        *,
+        attempts: int = 1,
+        applied_by_earlier_attempt: bool = False,
+        prior_outcome_unknown: bool = False,
+        sent_client_request_id: str | None = None,
     ) -> ResponseMetadata:
-        """Build from anything with ``status_code`` and ``headers`` (e.g. ``httpx.Response``)."""
+        """Build from anything with ``status_code`` and ``headers`` (e.g. ``httpx.Response``).
+
+        ``sent_client_request_id`` stands in when the service did not echo ``client-request-id``.
+        """
         headers = response.headers
         return cls(
             status_code=response.status_code,
             request_id=headers.get("request-id"),
-            client_request_id=headers.get("client-request-id"),
+            client_request_id=headers.get("client-request-id") or sent_client_request_id,
             etag=headers.get("etag"),
             last_modified=parse_http_date(headers.get("last-modified")),
             location=headers.get("location"),
             data_service_id=headers.get("dataserviceid"),
             attempts=attempts,
             applied_by_earlier_attempt=applied_by_earlier_attempt,
+            prior_outcome_unknown=prior_outcome_unknown,
         )
 
 
@@ -87,8 +101,7 @@ class ResponseMetadata:
 class BatchResponse:
     """A response whose body has been read, as returned by ``Pipeline.send``.
 
-    ``prior_outcome_unknown`` is ``True`` when an earlier attempt of this call failed with an unknown outcome
-    (so, for addtaskcollection, a per-task ``TaskExists`` may be our own earlier success).
+    ``prior_outcome_unknown``: see :attr:`ResponseMetadata.prior_outcome_unknown` (the same value).
     """
 
     status_code: int

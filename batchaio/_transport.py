@@ -188,7 +188,11 @@ class Pipeline:
             headers=response.headers,
             content=response.content,
             metadata=ResponseMetadata.from_response(
-                response, attempts=attempts, applied_by_earlier_attempt=applied
+                response,
+                attempts=attempts,
+                applied_by_earlier_attempt=applied,
+                prior_outcome_unknown=unknown,
+                sent_client_request_id=prepared.client_request_id,
             ),
             method=prepared.method,
             url=str(response.request.url),
@@ -202,10 +206,14 @@ class Pipeline:
         The call's deadline covers getting the headers; reading the body is bounded by the read timeout.
         """
         prepared = self._prepare(request)
-        response, attempts, _, applied = await self._run(prepared, stream=True)
+        response, attempts, unknown, applied = await self._run(prepared, stream=True)
         try:
             metadata = ResponseMetadata.from_response(
-                response, attempts=attempts, applied_by_earlier_attempt=applied
+                response,
+                attempts=attempts,
+                applied_by_earlier_attempt=applied,
+                prior_outcome_unknown=unknown,
+                sent_client_request_id=prepared.client_request_id,
             )
             yield BatchStreamResponse(
                 response, metadata, method=prepared.method, url=str(response.request.url)

@@ -426,6 +426,7 @@ async def test_conflict_after_unknown_outcome_means_done(router, make_client, ki
     assert response.applied_by_earlier_attempt is True
     assert response.metadata.applied_by_earlier_attempt is True
     assert response.prior_outcome_unknown is True
+    assert response.metadata.prior_outcome_unknown is True
     assert response.metadata.attempts == 2
 
 
@@ -781,3 +782,35 @@ async def test_a_self_signed_server_certificate_fails_at_once(self_signed) -> No
         group.cancel_scope.cancel()
     assert info.value.attempts == 1
     assert "CERTIFICATE_VERIFY_FAILED" in str(info.value)
+
+
+# --- response metadata --------------------------------------------------------------------------------------
+
+
+async def test_metadata_carries_the_sent_client_request_id_when_the_service_does_not_echo_it(
+    router, make_client
+) -> None:
+    router.get("/jobs/j1").mock(return_value=httpx.Response(200, json={}))
+    async with make_client() as client:
+        response = await client._pipeline.send(
+            BatchRequest("Jobs_GetJob", "GET", "/jobs/j1", client_request_id="sent-1")
+        )
+    assert response.metadata.client_request_id == "sent-1"
+    assert response.metadata.prior_outcome_unknown is False
+
+
+async def test_streamed_metadata_tells_of_an_earlier_unknown_outcome(router, make_client) -> None:
+    router.get("/jobs/j1/tasks/t/files/out.txt").mock(
+        side_effect=[httpx.ReadError("reset"), httpx.Response(200, content=b"data")]
+    )
+    async with (
+        make_client() as client,
+        client._pipeline.stream(
+            BatchRequest(
+                "Tasks_GetTaskFile", "GET", "/jobs/j1/tasks/t/files/out.txt", client_request_id="c-9"
+            )
+        ) as response,
+    ):
+        assert await response.aread() == b"data"
+    assert response.metadata.prior_outcome_unknown is True
+    assert response.metadata.client_request_id == "c-9"
