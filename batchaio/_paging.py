@@ -5,6 +5,14 @@ every page; :meth:`AsyncPager.pages` yields the pages themselves, each with its 
 :meth:`AsyncPager.from_link` accepts to resume a listing later. One page is held in memory at a time; empty
 pages that carry a next link are followed; a failed page request is retried by the transport like any other
 read, so the listing carries on from the page that failed.
+
+Resuming works by whole pages. ``pager.next_link`` is the link to the page *after* the one fetched last, so
+after stopping in the middle of a page, resume from ``pager.current_link`` (the link of that page; ``None``
+while on the first page, which the original call fetches again) to see the rest of it, and skip the items
+already handled. After an error while fetching a page, ``next_link`` is the page that failed.
+
+A listing body that is empty or not a listing raises :class:`~batchaio.errors.ResponseParseError`, and so
+does a next link already followed in this listing (a server loop would otherwise never end).
 """
 
 from __future__ import annotations
@@ -15,8 +23,9 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 import attrs
 
 from batchaio._response import ResponseMetadata
+from batchaio._results import PARSE_FAILURES, parse_error
 from batchaio._serde import decode_page
-from batchaio.errors import ValidationError
+from batchaio.errors import ResponseParseError, ValidationError
 
 if TYPE_CHECKING:
     from batchaio._transport import BatchRequest, Pipeline
@@ -40,15 +49,20 @@ class AsyncPager(Generic[T]):
     """Lazily iterates over a Batch listing, page by page.
 
     ``async for item in pager`` yields items; ``async for page in pager.pages()`` yields :class:`Page`
-    objects. ``next_link`` holds the link to the page after the last one fetched, for saving and resuming with
-    :meth:`from_link`.
+    objects. ``next_link`` holds the link to the page after the last one fetched and ``current_link`` the
+    link of the last one fetched (``None`` for the first page), for saving and resuming with
+    :meth:`from_link`: resuming works by page, so after stopping inside a page resume from ``current_link``.
     """
 
-    def __init__(self, pipeline: Pipeline, request: BatchRequest, item_type: type[T]) -> None:
+    def __init__(
+        self, pipeline: Pipeline, request: BatchRequest, item_type: type[T], *, link: str | None = None
+    ) -> None:
         self._pipeline = pipeline
         self._request = request
         self._item_type = item_type
+        self._link = link
         self.next_link: str | None = None
+        self.current_link: str | None = None
 
     def __repr__(self) -> str:
         return f"<AsyncPager of {self._item_type.__name__} ({self._request.operation_id})>"
@@ -57,18 +71,38 @@ class AsyncPager(Generic[T]):
         """A pager for the same operation that starts at a saved ``next_link``."""
         if not isinstance(link, str) or not link.lower().startswith(("https://", "http://")):
             raise ValidationError("link must be an absolute odata.nextLink URL", field="link")
-        return AsyncPager(self._pipeline, self._follow(link), self._item_type)
+        return AsyncPager(self._pipeline, self._follow(link), self._item_type, link=link)
 
     async def pages(self) -> AsyncIterator[Page[T]]:
         """Yield the pages in order, following ``odata.nextLink`` until the service gives none."""
         request: BatchRequest | None = self._request
+        link = self._link
+        followed = {link}
         while request is not None:
             response = await self._pipeline.send(request)
-            items, link = decode_page(self._item_type, response.content or b"{}")
-            page = Page(items, link, response.metadata)
-            self.next_link = link
-            request = None if link is None else self._follow(link)
-            yield page
+            operation = request.operation_id
+            if not response.content:
+                raise ResponseParseError(
+                    f"{operation}: the listing response has an empty body",
+                    metadata=response.metadata,
+                    operation=operation,
+                )
+            try:
+                items, next_link = decode_page(self._item_type, response.content)
+            except PARSE_FAILURES as err:
+                raise parse_error(err, response.metadata, operation) from err
+            if next_link is not None and next_link in followed:
+                raise ResponseParseError(
+                    f"{operation}: the service sent a next link that this listing already followed; "
+                    "stopping instead of looping",
+                    metadata=response.metadata,
+                    operation=operation,
+                )
+            followed.add(next_link)
+            self.current_link, self.next_link = link, next_link
+            link = next_link
+            request = None if next_link is None else self._follow(next_link)
+            yield Page(items, next_link, response.metadata)
 
     def __aiter__(self) -> AsyncIterator[T]:
         return self._items()

@@ -599,7 +599,9 @@ def decode_page(cls: type[T], content: bytes | str) -> tuple[list[T], str | None
     """Parse one page of a list operation: the items (as ``cls``) and the ``odata.nextLink`` (or None)."""
     try:
         data = orjson.loads(content)
-        items: list[T] = converter.structure(data.get("value") or [], list[cls])  # type: ignore[valid-type]
+        if data.__class__ is not dict:
+            _wrong(data, "a JSON object")
+        items: list[T] = converter.structure(_read_list(data.get("value", [])), list[cls])  # type: ignore[valid-type]
         next_link = data.get("odata.nextLink")
     except (TypeError, AttributeError, KeyError, OverflowError) as err:
         raise ValueError(f"list response does not fit {getattr(cls, '__name__', cls)}: {err}") from err

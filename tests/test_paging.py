@@ -14,7 +14,7 @@ from batchaio._client import BatchClient
 from batchaio._paging import AsyncPager, Page
 from batchaio._retry import RetryPolicy
 from batchaio.auth import SharedKeyCredential
-from batchaio.errors import ServerError, ValidationError
+from batchaio.errors import ResponseParseError, ServerError, ValidationError
 from batchaio.models import BatchCertificate, BatchTask
 
 ENDPOINT = "https://acct.westeurope.batch.azure.com"
@@ -190,3 +190,57 @@ async def test_certificate_pages_are_typed(client: BatchClient, mock: respx.Mock
     [certificate] = [c async for c in client.certificates.list()]
     assert isinstance(certificate, BatchCertificate)
     assert certificate.thumbprint == "AB"
+
+
+async def test_resume_inside_a_page_from_the_current_link(
+    client: BatchClient, mock: respx.MockRouter
+) -> None:
+    mock.get(url__startswith=TASKS).mock(
+        side_effect=serve(
+            {None: [page(["a"], "p2")], "p2": [page(["b", "c"], "p3")] * 2, "p3": [page(["d"])]}
+        )
+    )
+    pager = client.tasks.list("job-1")
+    async for task in pager:
+        if task.id == "a":
+            assert pager.current_link is None
+        if task.id == "b":
+            break
+    assert pager.current_link == link("p2")
+    assert pager.next_link == link("p3")
+    resumed = pager.from_link(pager.current_link)
+    assert [task.id async for task in resumed] == ["b", "c", "d"]
+    assert resumed.current_link == link("p3")
+
+
+@pytest.mark.parametrize("body", [b"", b"[]", b'{"value": {"id": "a"}}', b'{"value": [1]}', b"nope"])
+async def test_an_unreadable_listing_body_raises(
+    client: BatchClient, mock: respx.MockRouter, body: bytes
+) -> None:
+    mock.get(url__startswith=TASKS).mock(
+        return_value=httpx.Response(200, content=body, headers={"request-id": "r-list"})
+    )
+    with pytest.raises(ResponseParseError) as info:
+        [task async for task in client.tasks.list("job-1")]
+    assert info.value.operation == "Tasks_ListTasks"
+    assert info.value.request_id == "r-list"
+
+
+async def test_a_next_link_seen_before_stops_the_listing(client: BatchClient, mock: respx.MockRouter) -> None:
+    route = mock.get(url__startswith=TASKS).mock(
+        side_effect=serve({None: [page(["a"], "p2")], "p2": [page(["b"], "p3")], "p3": [page(["c"], "p2")]})
+    )
+    seen = []
+    with pytest.raises(ResponseParseError, match="already followed"):
+        async for task in client.tasks.list("job-1"):
+            seen.append(task.id)
+    assert seen == ["a", "b"]
+    assert route.call_count == 3
+
+
+async def test_a_next_link_equal_to_the_resumed_link_stops(
+    client: BatchClient, mock: respx.MockRouter
+) -> None:
+    mock.get(url__startswith=TASKS).mock(return_value=page(["a"], "p2"))
+    with pytest.raises(ResponseParseError, match="already followed"):
+        [task async for task in client.tasks.list("job-1").from_link(link("p2"))]
