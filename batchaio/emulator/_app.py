@@ -45,6 +45,7 @@ from batchaio.emulator._wire import (
     format_rfc1123,
     format_time,
     new_request_id,
+    parse_duration,
     parse_http_date,
 )
 
@@ -188,6 +189,55 @@ def _invalid(name: str, reason: str, value: Any = None) -> ServiceError:
         values.append(("PropertyValue", str(value)[:100]))
     values.append(("Reason", reason))
     return ServiceError("InvalidPropertyValue", values=values)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_task_types(doc: dict[str, Any]) -> None:
+    """``InvalidPropertyValue`` for a task property of the wrong JSON type (checked before anything is
+    stored, so a bad value cannot break later reads of the job's tasks)."""
+    objects = ("constraints", "dependsOn", "multiInstanceSettings", "userIdentity", "exitConditions")
+    for name in objects:
+        if doc.get(name) is not None and not isinstance(doc[name], dict):
+            raise _invalid(name, f"{name} must be a JSON object")
+    for name in ("environmentSettings", "resourceFiles", "outputFiles", "applicationPackageReferences"):
+        value = doc.get(name)
+        if value is not None and not (isinstance(value, list) and all(isinstance(v, dict) for v in value)):
+            raise _invalid(name, f"{name} must be a list of JSON objects")
+    for setting in doc.get("environmentSettings") or []:
+        if not isinstance(setting.get("name"), str) or not setting["name"]:
+            raise _invalid("environmentSettings.name", "Every environment setting needs a name")
+        if setting.get("value") is not None and not isinstance(setting["value"], str):
+            raise _invalid("environmentSettings.value", "An environment value must be a string")
+    constraints = doc.get("constraints") or {}
+    for name in ("maxWallClockTime", "retentionTime"):
+        if constraints.get(name) is not None and parse_duration(str(constraints[name])) is None:
+            raise _invalid(f"constraints.{name}", "Not an ISO 8601 duration", constraints[name])
+    retries = constraints.get("maxTaskRetryCount")
+    if retries is not None and not _is_int(retries):
+        raise _invalid("constraints.maxTaskRetryCount", "Must be an integer", retries)
+    slots = doc.get("requiredSlots")
+    if slots is not None and not (_is_int(slots) and slots >= 1):
+        raise _invalid("requiredSlots", "Must be an integer of at least 1", slots)
+    instances = (doc.get("multiInstanceSettings") or {}).get("numberOfInstances")
+    if instances is not None and not (_is_int(instances) and instances >= 1):
+        raise _invalid(
+            "multiInstanceSettings.numberOfInstances", "Must be an integer of at least 1", instances
+        )
+    depends_on = doc.get("dependsOn") or {}
+    ids = depends_on.get("taskIds")
+    if ids is not None and not (isinstance(ids, list) and all(isinstance(i, str) for i in ids)):
+        raise _invalid("dependsOn.taskIds", "Must be a list of task ids")
+    ranges = depends_on.get("taskIdRanges")
+    if ranges is not None and not isinstance(ranges, list):
+        raise _invalid("dependsOn.taskIdRanges", "Must be a list of ranges")
+    for id_range in ranges or []:
+        start = id_range.get("start") if isinstance(id_range, dict) else None
+        end = id_range.get("end") if isinstance(id_range, dict) else None
+        if not (_is_int(start) and _is_int(end) and 0 <= start <= end):
+            raise _invalid("dependsOn.taskIdRanges", "start and end must be integers with 0 <= start <= end")
 
 
 def _require(doc: dict[str, Any], name: str) -> Any:
@@ -1188,20 +1238,24 @@ class EmulatorApp:
 
     # ---- tasks ---------------------------------------------------------------------------------------
 
-    def _validate_task(self, doc: Any) -> str:
+    def _validate_task(self, doc: Any, job: Job) -> str:
+        """Check a task's id, command line and the types of the properties the emulator acts on."""
         if not isinstance(doc, dict):
             raise ServiceError("InvalidRequestBody", values=[("Reason", "A task must be a JSON object")])
         task_id = _require_id(doc)
         command = doc.get("commandLine")
         if not isinstance(command, str) or not command:
             raise ServiceError("MissingRequiredProperty", values=[("PropertyName", "commandLine")])
+        _check_task_types(doc)
+        if doc.get("dependsOn") is not None and not job.doc.get("usesTaskDependencies"):
+            raise ServiceError("TaskDependenciesNotSpecifiedOnJob")
         return task_id
 
     async def create_task(self, call: Call) -> Response:
         job = self.store.job(call.params["jobId"], call.now)
         self.store.check_can_add_tasks(job)
         doc = await call.body()
-        task_id = self._validate_task(doc)
+        task_id = self._validate_task(doc, job)
         task = self.store.add_task(job, doc, call.now)
         url = task_url(call.base, job.id, task_id)
         if task is None:
@@ -1234,9 +1288,11 @@ class EmulatorApp:
                 results.append(result)
                 continue
             try:
-                self._validate_task(item)
+                self._validate_task(item, job)
                 task = self.store.add_task(job, item, call.now)
-            except ServiceError as error:
+            except Exception as error:  # one bad task never fails the others nor the request
+                if not isinstance(error, ServiceError):
+                    error = ServiceError("InvalidPropertyValue", values=[("Reason", "The task is invalid")])
                 result["status"] = "clienterror"
                 result["error"] = self._task_error(call, error)
                 results.append(result)

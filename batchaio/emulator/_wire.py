@@ -59,6 +59,10 @@ _CATALOGUE: dict[str, tuple[int, str]] = {
     "JobDisabled": (409, "The specified job is already disabled."),
     "JobScheduleCompleted": (409, "The specified job schedule is already in completed state."),
     "JobScheduleNotActive": (409, "The specified job schedule is not in an active state."),
+    "TaskDependenciesNotSpecifiedOnJob": (
+        409,
+        "The task has dependencies but the job does not allow them (usesTaskDependencies is false).",
+    ),
     "TaskCompleted": (409, "The specified task is already completed."),
     "TaskNotCompleted": (409, "The specified task is not in a completed state."),
     "TaskNotFailed": (

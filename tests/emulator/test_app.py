@@ -506,3 +506,54 @@ async def test_client_disconnect_mid_request_is_not_an_error(emu: Emulator) -> N
     }
     await unsigned.app(scope, receive, send)  # without the fix: starlette.requests.ClientDisconnect
     assert len(unsigned.store.jobs) == 0
+
+
+@pytest.mark.parametrize(
+    ("extra", "name"),
+    [
+        ({"constraints": "oops"}, "constraints"),
+        ({"constraints": {"maxWallClockTime": "soon"}}, "constraints.maxWallClockTime"),
+        ({"constraints": {"maxTaskRetryCount": "3"}}, "constraints.maxTaskRetryCount"),
+        ({"dependsOn": {"taskIdRanges": [{"start": "a", "end": 3}]}}, "dependsOn.taskIdRanges"),
+        ({"dependsOn": {"taskIdRanges": [{"start": 5, "end": 3}]}}, "dependsOn.taskIdRanges"),
+        ({"dependsOn": {"taskIds": "a"}}, "dependsOn.taskIds"),
+        ({"environmentSettings": {"name": "A"}}, "environmentSettings"),
+        ({"environmentSettings": [{"value": "x"}]}, "environmentSettings.name"),
+        ({"resourceFiles": ["https://x"]}, "resourceFiles"),
+        ({"multiInstanceSettings": {"numberOfInstances": 0}}, "multiInstanceSettings.numberOfInstances"),
+        ({"requiredSlots": True}, "requiredSlots"),
+    ],
+)
+async def test_wrong_typed_task_properties_are_rejected(
+    client: httpx.AsyncClient, extra: dict[str, Any], name: str
+) -> None:
+    await setup_job(client, {"usesTaskDependencies": True})
+    single = await client.post("/jobs/job/tasks", json={"id": "bad", "commandLine": "echo", **extra})
+    body = assert_error(single, 400, "InvalidPropertyValue")
+    assert {"key": "PropertyName", "value": name} in body["values"]
+    assert any(value["key"] == "Reason" for value in body["values"])
+    results = await add_tasks(
+        client,
+        [
+            {"id": "ok1", "commandLine": "echo"},
+            {"id": "bad", "commandLine": "echo", **extra},
+            {"id": "ok2", "commandLine": "echo"},
+        ],
+    )
+    assert {r["taskId"]: r["status"] for r in results} == {
+        "ok1": "success",
+        "bad": "clienterror",
+        "ok2": "success",
+    }
+    assert (await client.get("/jobs/job/tasks")).status_code == 200
+    assert (await client.get("/jobs/job/taskcounts")).status_code == 200
+    assert (await client.get("/jobs/job/tasks/bad")).status_code == 404
+
+
+async def test_dependencies_need_a_job_that_uses_them(client: httpx.AsyncClient) -> None:
+    await setup_job(client)
+    task = {"id": "dep", "commandLine": "echo", "dependsOn": {"taskIds": ["other"]}}
+    assert_error(await client.post("/jobs/job/tasks", json=task), 409, "TaskDependenciesNotSpecifiedOnJob")
+    [result] = await add_tasks(client, [task])
+    assert result["status"] == "clienterror"
+    assert result["error"]["code"] == "TaskDependenciesNotSpecifiedOnJob"
