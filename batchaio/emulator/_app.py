@@ -234,8 +234,9 @@ def _check_task_types(doc: dict[str, Any]) -> None:
     if ranges is not None and not isinstance(ranges, list):
         raise _invalid("dependsOn.taskIdRanges", "Must be a list of ranges")
     for id_range in ranges or []:
-        start = id_range.get("start") if isinstance(id_range, dict) else None
-        end = id_range.get("end") if isinstance(id_range, dict) else None
+        bounds: dict[str, Any] = id_range if isinstance(id_range, dict) else {}
+        start: Any = bounds.get("start")
+        end: Any = bounds.get("end")
         if not (_is_int(start) and _is_int(end) and 0 <= start <= end):
             raise _invalid("dependsOn.taskIdRanges", "start and end must be integers with 0 <= start <= end")
 
