@@ -99,21 +99,41 @@ DEFAULT_TIMEOUT: Final = Timeout(
 )
 
 
-def _positive_or_none(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0):
-        raise ValueError(f"Limits.{attribute.name} must be a non-negative number or None, got {value!r}")
+def _count(minimum: int) -> Any:
+    def check(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if value is None:
+            return
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise TypeError(f"Limits.{attribute.name} must be a whole number or None, got {value!r}")
+        if value < minimum:
+            raise ValueError(f"Limits.{attribute.name} must be at least {minimum} or None, got {value!r}")
+
+    return check
+
+
+def _seconds_or_none(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is None:
+        return
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise TypeError(f"Limits.{attribute.name} must be a number of seconds or None, got {value!r}")
+    if not value >= 0:  # also refuses NaN
+        raise ValueError(f"Limits.{attribute.name} must be >= 0 or None, got {value!r}")
 
 
 @attrs.frozen(kw_only=True)
 class Limits:
-    """Connection-pool limits of the built-in transport (``None``: unlimited)."""
+    """Connection-pool limits of the built-in transport (``None``: unlimited).
 
-    max_connections: int | None = attrs.field(default=C.DEFAULT_MAX_CONNECTIONS, validator=_positive_or_none)
+    ``max_connections`` is at least 1; ``max_keepalive_connections`` may be 0 (no connection is kept open
+    between requests); ``keepalive_expiry`` is in seconds.
+    """
+
+    max_connections: int | None = attrs.field(default=C.DEFAULT_MAX_CONNECTIONS, validator=_count(1))
     max_keepalive_connections: int | None = attrs.field(
-        default=C.DEFAULT_MAX_KEEPALIVE_CONNECTIONS, validator=_positive_or_none
+        default=C.DEFAULT_MAX_KEEPALIVE_CONNECTIONS, validator=_count(0)
     )
     keepalive_expiry: float | None = attrs.field(
-        default=C.DEFAULT_KEEPALIVE_EXPIRY, validator=_positive_or_none
+        default=C.DEFAULT_KEEPALIVE_EXPIRY, validator=_seconds_or_none
     )
 
     def as_httpx(self) -> httpx.Limits:

@@ -163,3 +163,28 @@ async def test_httpx_request_logs_show_no_query_values(caplog: pytest.LogCapture
     assert lines, "httpx logged nothing"
     assert any("/jobs/j/tasks?" in line for line in lines)
     assert not any("secret" in line for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"max_connections": 0}, ValueError),
+        ({"max_connections": -1}, ValueError),
+        ({"max_connections": 10.5}, TypeError),
+        ({"max_connections": 10.0}, TypeError),
+        ({"max_connections": True}, TypeError),
+        ({"max_keepalive_connections": -1}, ValueError),
+        ({"max_keepalive_connections": 2.0}, TypeError),
+        ({"keepalive_expiry": -1.0}, ValueError),
+        ({"keepalive_expiry": float("nan")}, ValueError),
+        ({"keepalive_expiry": "30"}, TypeError),
+    ],
+)
+def test_limits_refuse_counts_that_would_stall_every_call(kwargs: dict[str, Any], error: type) -> None:
+    with pytest.raises(error):
+        Limits(**kwargs)
+
+
+def test_limits_accept_none_and_no_keepalive() -> None:
+    limits = Limits(max_connections=None, max_keepalive_connections=0, keepalive_expiry=0)
+    assert limits.as_httpx().max_keepalive_connections == 0
