@@ -27,6 +27,7 @@ __all__ = [
     "install_log_redaction",
     "redact_data",
     "redact_headers",
+    "redact_query",
     "redact_text",
     "redact_url",
 ]
@@ -83,6 +84,14 @@ def redact_url(url: str) -> str:
             pieces.append(f"{name}{sep}{value}")
         query = "&".join(pieces)
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def redact_query(query: Mapping[str, str]) -> dict[str, str]:
+    """Return the query parameters with every value but the harmless ones replaced, as :func:`redact_url`."""
+    return {
+        name: value if name.lower() in LOGGABLE_QUERY_PARAMETERS else REDACTED
+        for name, value in query.items()
+    }
 
 
 def redact_text(text: str) -> str:

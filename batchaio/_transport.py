@@ -27,7 +27,7 @@ import httpx
 
 from batchaio import _constants as C
 from batchaio._config import DEFAULT_TIMEOUT, NOT_GIVEN, NotGiven, Timeout
-from batchaio._redact import redact_headers, redact_text, redact_url
+from batchaio._redact import redact_headers, redact_query, redact_text, redact_url
 from batchaio._response import BatchResponse, BatchStreamResponse, ResponseMetadata
 from batchaio._retry import (
     Idempotency,
@@ -79,6 +79,14 @@ def _redacted_headers_repr(headers: Mapping[str, str]) -> str:
     return repr(redact_headers(headers))
 
 
+def _redacted_query_repr(query: Mapping[str, str]) -> str:
+    return repr(redact_query(query))
+
+
+def _redacted_url_repr(path: str) -> str:
+    return repr(redact_url(path))
+
+
 @attrs.frozen
 class BatchRequest:
     """One logical call, as the operations layer describes it to the pipeline.
@@ -93,8 +101,8 @@ class BatchRequest:
 
     operation_id: str
     method: str
-    path: str
-    query: Mapping[str, str] = _EMPTY
+    path: str = attrs.field(repr=_redacted_url_repr)
+    query: Mapping[str, str] = attrs.field(default=_EMPTY, repr=_redacted_query_repr)
     headers: Mapping[str, str] = attrs.field(default=_EMPTY, repr=_redacted_headers_repr)
     content: bytes | None = attrs.field(default=None, repr=False)
     server_timeout: int | None = None

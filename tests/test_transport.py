@@ -814,3 +814,16 @@ async def test_streamed_metadata_tells_of_an_earlier_unknown_outcome(router, mak
         assert await response.aread() == b"data"
     assert response.metadata.prior_outcome_unknown is True
     assert response.metadata.client_request_id == "c-9"
+
+
+def test_batch_request_repr_hides_query_values() -> None:
+    request = BatchRequest(
+        "Tasks_ListTasks",
+        "GET",
+        f"{ENDPOINT}/jobs/j/tasks?api-version={API}&$skiptoken=SKIP-SECRET",
+        query={"$filter": "id eq 'FILTER-SECRET'", "maxresults": "10"},
+        headers={"Authorization": "HEADER-SECRET"},
+    )
+    text = repr(request)
+    assert "SECRET" not in text
+    assert "'maxresults': '10'" in text and f"api-version={API}" in text and "/jobs/j/tasks" in text
