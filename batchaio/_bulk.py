@@ -152,7 +152,8 @@ class _Engine:
         concurrency: int,
         chunk_size: int,
         max_chunk_bytes: int,
-        max_attempts: int,
+        policy: RetryPolicy,
+        max_attempts: int | None,
         max_failures_kept: int,
         deadline: float | None,
         progress: ProgressCallback | None,
@@ -167,6 +168,8 @@ class _Engine:
                 f"{C.BULK_MAX_TASKS_PER_CHUNK} tasks",
                 field="chunk_size",
             )
+        if max_attempts is None:
+            max_attempts = default_max_attempts(policy)
         _check_positive("max_attempts", max_attempts)
         if (
             not isinstance(max_failures_kept, int)
@@ -193,7 +196,8 @@ class _Engine:
         self._deadline = deadline
         self._progress = progress
         self._outcomes = outcomes
-        self._rng = rng if rng is not None else random.Random()
+        self._policy = policy
+        self._rng = rng if rng is not None else policy.rng
         self.report = BulkAddReport()
         self._live: dict[str, _Entry] = {}
         self._sending: dict[int, list[_Entry]] = {}  # the tasks of each request in flight
@@ -476,12 +480,14 @@ class _Engine:
             entry.last_error = error
 
     def _delay(self, attempts: int, retry_after: float | None) -> float:
+        """The wait before the next attempt, on the retry policy's terms (never less than a floor)."""
+        policy = self._policy
         if retry_after is not None:
-            wait = min(retry_after, C.BULK_RETRY_AFTER_CAP)
-            return wait + self._rng.uniform(0.0, C.BULK_RETRY_AFTER_JITTER * max(wait, C.BULK_BACKOFF_BASE))
-        return C.BULK_MIN_RETRY_DELAY + backoff_delay(
-            attempts, base=C.BULK_BACKOFF_BASE, cap=C.BULK_BACKOFF_CAP, rng=self._rng
-        )
+            jitter = self._rng.uniform(0.0, C.BULK_RETRY_AFTER_JITTER * max(retry_after, policy.backoff_base))
+            wait = min(retry_after + jitter, policy.retry_after_cap)
+        else:
+            wait = backoff_delay(attempts, base=policy.backoff_base, cap=policy.backoff_cap, rng=self._rng)
+        return max(wait, C.BULK_MIN_RETRY_DELAY)
 
     def _apply_results(self, pending: list[_Entry], content: bytes, attempts: int) -> list[_Entry]:
         """Record each per-task result of a 200 answer; return the tasks to send again."""
@@ -639,6 +645,15 @@ def _add_result(raw: Any) -> BatchTaskAddResult | None:
         return None
 
 
+def default_max_attempts(policy: RetryPolicy) -> int:
+    """Requests that may carry one task when the caller does not say: one if ``policy`` makes no retries,
+    otherwise the larger of its ``max_attempts`` and :data:`~batchaio._constants.BULK_MAX_ATTEMPTS` (a bulk
+    run makes thousands of calls and has to outlast throttling that a single call would give up on)."""
+    if policy.max_attempts == 1:
+        return 1
+    return max(policy.max_attempts, C.BULK_MAX_ATTEMPTS)
+
+
 def _check_positive(name: str, value: int) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ValidationError(f"{name} must be an integer >= 1, got {value!r}", field=name)
@@ -680,7 +695,8 @@ async def add_many(
     concurrency: int = C.BULK_DEFAULT_CONCURRENCY,
     chunk_size: int = C.BULK_MAX_TASKS_PER_CHUNK,
     max_chunk_bytes: int = C.BULK_MAX_CHUNK_BYTES,
-    max_attempts: int = C.BULK_MAX_ATTEMPTS,
+    retry: RetryPolicy | None = None,
+    max_attempts: int | None = None,
     max_failures_kept: int = C.BULK_MAX_FAILURES_KEPT,
     deadline: float | None = None,
     progress: ProgressCallback | None = None,
@@ -693,6 +709,7 @@ async def add_many(
         concurrency=concurrency,
         chunk_size=chunk_size,
         max_chunk_bytes=max_chunk_bytes,
+        policy=retry if retry is not None else RetryPolicy(deadline=None),
         max_attempts=max_attempts,
         max_failures_kept=max_failures_kept,
         deadline=deadline,
@@ -710,7 +727,8 @@ def iter_add(
     concurrency: int = C.BULK_DEFAULT_CONCURRENCY,
     chunk_size: int = C.BULK_MAX_TASKS_PER_CHUNK,
     max_chunk_bytes: int = C.BULK_MAX_CHUNK_BYTES,
-    max_attempts: int = C.BULK_MAX_ATTEMPTS,
+    retry: RetryPolicy | None = None,
+    max_attempts: int | None = None,
     max_failures_kept: int = C.BULK_MAX_FAILURES_KEPT,
     deadline: float | None = None,
     progress: ProgressCallback | None = None,
@@ -724,6 +742,7 @@ def iter_add(
         concurrency=concurrency,
         chunk_size=chunk_size,
         max_chunk_bytes=max_chunk_bytes,
+        policy=retry if retry is not None else RetryPolicy(deadline=None),
         max_attempts=max_attempts,
         max_failures_kept=max_failures_kept,
         deadline=deadline,

@@ -122,9 +122,8 @@ class BulkAddReport:
     def __repr__(self) -> str:
         return (
             f"BulkAddReport(created={self.created}, existing={self.existing}, failed={self.failed}, "
-            f"failures_dropped={self.failures_dropped}, in_doubt={len(self.in_doubt)}, "
-            f"pending={len(self.pending)}, requests={self.requests}, "
-            f"retries={self.retries}, elapsed={self.elapsed:.3f})"
+            f"in_doubt={len(self.in_doubt)}, pending={len(self.pending)}, requests={self.requests}, "
+            f"retries={self.retries}, elapsed={self.elapsed:.3f}, failures_dropped={self.failures_dropped})"
         )
 
 

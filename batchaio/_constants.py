@@ -70,13 +70,11 @@ BULK_MAX_TASKS_PER_CHUNK: Final = MAX_TASKS_PER_COLLECTION
 # under this, leaving room for anything a proxy or the service might count differently.
 BULK_MAX_CHUNK_BYTES: Final = 1_000_000
 BULK_DEFAULT_CONCURRENCY: Final = 8
-# Requests that may carry one task before it is given up (throttling, 5xx, resets and per-task servererror).
+# Least number of requests that may carry one task before it is given up (throttling, 5xx, resets and per-task
+# servererror), unless the retry policy makes no retries or the caller says otherwise. Waits follow the policy.
 BULK_MAX_ATTEMPTS: Final = 10
-BULK_BACKOFF_BASE: Final = 0.5
-BULK_BACKOFF_CAP: Final = 20.0
 # Floor under the jittered backoff so that a retry is never immediate.
 BULK_MIN_RETRY_DELAY: Final = 0.05
-BULK_RETRY_AFTER_CAP: Final = 60.0
 # Up to this fraction of a Retry-After is added at random, so throttled workers do not return together.
 BULK_RETRY_AFTER_JITTER: Final = 0.1
 

@@ -9,6 +9,7 @@ from batchaio import _bulk
 from batchaio import _constants as C
 from batchaio._bulk import BulkAddStream, ProgressCallback, TaskSource
 from batchaio._bulk_report import BulkAddReport
+from batchaio._retry import RetryPolicy
 from batchaio.resources._base import Resource
 
 __all__ = ["TaskExtensions"]
@@ -25,7 +26,8 @@ class TaskExtensions(Resource):
         concurrency: int = C.BULK_DEFAULT_CONCURRENCY,
         chunk_size: int = C.BULK_MAX_TASKS_PER_CHUNK,
         max_chunk_bytes: int = C.BULK_MAX_CHUNK_BYTES,
-        max_attempts: int = C.BULK_MAX_ATTEMPTS,
+        retry: RetryPolicy | None = None,
+        max_attempts: int | None = None,
         max_failures_kept: int = C.BULK_MAX_FAILURES_KEPT,
         deadline: float | None = None,
         progress: ProgressCallback | None = None,
@@ -39,14 +41,21 @@ class TaskExtensions(Resource):
         ``chunk_size`` (<= 100) tasks and ``max_chunk_bytes`` encoded bytes; a 413 halves it.
 
         Throttling (429, 503), 5xx, resets and timeouts, and per-task ``servererror`` results are retried with
-        jittered backoff (``Retry-After`` honoured), each task riding in at most ``max_attempts`` requests.
+        jittered backoff (``Retry-After`` honoured), on the terms of ``retry`` (default: the client's
+        :class:`~batchaio.RetryPolicy`): its ``backoff_base``, ``backoff_cap``, ``retry_after_cap`` and
+        ``rng`` shape the waits. Each task rides in at most ``max_attempts`` requests; by default one when the
+        policy makes no retries (``RetryPolicy.no_retries()``), otherwise the larger of the policy's
+        ``max_attempts`` and 10, since a bulk run must outlast throttling a single call would give up on.
+        The policy's ``deadline`` (meant for one call) does not apply: a run has no overall deadline unless
+        ``deadline`` is given, as a million tasks can take hours.
         ``TaskExists`` counts as created when an earlier attempt carrying the task may have landed, as
         already existing otherwise. Invalid tasks, duplicate IDs among the tasks in flight (compared without
         case), tasks too large for one request and ``clienterror`` results fail alone; the rest go on.
 
         Returns a :class:`~batchaio.BulkAddReport` (counts, failures, timings); its ``failures`` list keeps
-        the first ``max_failures_kept`` failures (``failures_dropped`` counts the rest; ``failed`` counts all). ``progress`` is called with
-        the live report after each answer and once at the end, also when the run is cancelled. Raises
+        the first ``max_failures_kept`` failures (``failures_dropped`` counts the rest; ``failed`` counts
+        all). ``progress`` is called with the live report after each answer and once at the end, also when
+        the run is cancelled. Raises
         :class:`~batchaio.BulkAddDeadlineExceeded` when ``deadline`` (seconds for the whole run) passes and
         :class:`~batchaio.BulkAddError` when the service refuses the job itself (``JobNotFound``, bad
         credentials) or reading ``tasks`` raises; both carry the report. Nothing is sent if ``job_id`` or an
@@ -58,6 +67,7 @@ class TaskExtensions(Resource):
             concurrency=concurrency,
             chunk_size=chunk_size,
             max_chunk_bytes=max_chunk_bytes,
+            retry=retry if retry is not None else self._pipeline.retry,
             max_attempts=max_attempts,
             max_failures_kept=max_failures_kept,
             deadline=deadline,
@@ -73,7 +83,8 @@ class TaskExtensions(Resource):
         concurrency: int = C.BULK_DEFAULT_CONCURRENCY,
         chunk_size: int = C.BULK_MAX_TASKS_PER_CHUNK,
         max_chunk_bytes: int = C.BULK_MAX_CHUNK_BYTES,
-        max_attempts: int = C.BULK_MAX_ATTEMPTS,
+        retry: RetryPolicy | None = None,
+        max_attempts: int | None = None,
         max_failures_kept: int = C.BULK_MAX_FAILURES_KEPT,
         deadline: float | None = None,
         progress: ProgressCallback | None = None,
@@ -96,6 +107,7 @@ class TaskExtensions(Resource):
             concurrency=concurrency,
             chunk_size=chunk_size,
             max_chunk_bytes=max_chunk_bytes,
+            retry=retry if retry is not None else self._pipeline.retry,
             max_attempts=max_attempts,
             max_failures_kept=max_failures_kept,
             deadline=deadline,

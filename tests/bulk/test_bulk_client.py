@@ -16,6 +16,7 @@ from batchaio import (
     BatchClient,
     BulkAddError,
     BulkAddReport,
+    RetryPolicy,
     SharedKeyCredential,
     TaskOutcome,
     ValidationError,
@@ -27,9 +28,12 @@ HOST = "https://acct.westeurope.batch.azure.com"
 KEY = base64.b64encode(b"k" * 32).decode()
 
 
-def client_for(router: respx.MockRouter) -> BatchClient:
+def client_for(router: respx.MockRouter, retry: RetryPolicy | None = None) -> BatchClient:
     return BatchClient(
-        HOST, SharedKeyCredential("acct", KEY), transport=httpx.MockTransport(router.async_handler)
+        HOST,
+        SharedKeyCredential("acct", KEY),
+        transport=httpx.MockTransport(router.async_handler),
+        **({"retry": retry} if retry is not None else {}),
     )
 
 
@@ -113,3 +117,43 @@ def test_invalid_job_id_is_refused_before_sending(run: Run) -> None:
     with pytest.raises(ValidationError) as caught:
         run(main)
     assert caught.value.field == "job_id"
+
+
+def busy_router() -> tuple[respx.MockRouter, respx.Route]:
+    router = respx.MockRouter()
+    body = {"code": "ServerBusy", "message": {"lang": "en-US", "value": "busy"}}
+    route = router.post(url__regex=r"/addtaskcollection").mock(
+        return_value=httpx.Response(503, headers={"Retry-After": "45"}, content=orjson.dumps(body))
+    )
+    return router, route
+
+
+@pytest.mark.parametrize("where", ["client", "call"])
+def test_no_retries_policy_makes_one_attempt_per_task(run: Run, sleeps: list[float], where: str) -> None:
+    router, route = busy_router()
+    policy = RetryPolicy.no_retries()
+
+    async def main() -> BulkAddReport:
+        async with client_for(router, policy if where == "client" else None) as client:
+            tasks = make_tasks(3)
+            if where == "client":
+                return await client.tasks.add_many("job-1", tasks)
+            return await client.tasks.add_many("job-1", tasks, retry=policy)
+
+    report = run(main)
+
+    assert route.call_count == 1 and report.failed == 3 and sleeps == []
+
+
+def test_waits_follow_the_client_retry_policy(run: Run, sleeps: list[float]) -> None:
+    router, route = busy_router()
+    policy = RetryPolicy(max_attempts=4, backoff_base=0.0, backoff_cap=0.0, retry_after_cap=2.0)
+
+    async def main() -> BulkAddReport:
+        async with client_for(router, policy) as client:
+            return await client.tasks.add_many("job-1", make_tasks(3), max_attempts=4)
+
+    report = run(main)
+
+    assert route.call_count == 4 and report.failed == 3
+    assert sleeps == [2.0, 2.0, 2.0]  # Retry-After: 45 cut to the policy's retry_after_cap

@@ -11,8 +11,10 @@ import orjson
 import pytest
 from _bulk_fake import FakeBatchService, make_tasks
 
+from batchaio import _constants as C
 from batchaio._bulk import add_many
 from batchaio._bulk_report import BulkAddError, BulkAddReport
+from batchaio._retry import RetryPolicy
 from batchaio.errors import (
     AuthenticationError,
     BadRequestError,
@@ -172,3 +174,32 @@ def test_the_report_keeps_a_bounded_list_of_failures_and_exact_counts(run: Run, 
     assert (report.created, report.failed, report.failures_dropped) == (20, 30, 20)
     assert [failure.index for failure in report.failures] == list(range(10))
     assert report.total == 50 and "failures_dropped=20" in repr(report)
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected"),
+    [
+        (RetryPolicy.no_retries(), 1),
+        (RetryPolicy(), C.BULK_MAX_ATTEMPTS),
+        (RetryPolicy(max_attempts=25), 25),
+    ],
+)
+def test_attempts_per_task_follow_the_retry_policy(
+    run: Run, sleeps: list[float], policy: RetryPolicy, expected: int
+) -> None:
+    service = FakeBatchService()
+    service.scripts["task-0"] = ["servererror"] * 30
+
+    report: BulkAddReport = run(lambda: add_many(service.send_chunk, make_tasks(1), retry=policy))
+
+    assert report.requests == expected and report.in_doubt == ["task-0"]
+
+
+def test_backoff_follows_the_retry_policy_with_a_floor(run: Run, sleeps: list[float]) -> None:
+    service = FakeBatchService()
+    service.scripts["task-0"] = ["servererror"] * 3
+    policy = RetryPolicy(backoff_base=0.0, backoff_cap=0.0)
+
+    report: BulkAddReport = run(lambda: add_many(service.send_chunk, make_tasks(1), retry=policy))
+
+    assert report.created == 1 and sleeps == [C.BULK_MIN_RETRY_DELAY] * 3
