@@ -49,6 +49,10 @@ LOGGER_NAME: Final = "batchaio"
 # --- Transport internals -----------------------------------------------------------------------------------
 # Bytes asked of aiohttp per read of a response body (optional AiohttpTransport).
 AIOHTTP_READ_CHUNK: Final = 65_536
+# Up to this fraction of a server-given Retry-After is added at random, so throttled callers spread out.
+RETRY_AFTER_JITTER: Final = 0.1
+# A token whose refresh failed is still used while it has at least this many seconds left.
+TOKEN_MIN_REMAINING_AFTER_FAILED_REFRESH: Final = 30.0
 
 # --- Autoscale: the service wants 30 s between autoscale calls to one pool ---------------------------------
 AUTOSCALE_MIN_INTERVAL: Final = 30.0

@@ -97,11 +97,14 @@ class RetryPolicy:
     def delay(self, retry_number: int, retry_after: float | None = None) -> float:
         """Seconds to wait before retry ``retry_number`` (from 1).
 
-        A server-given ``retry_after`` wins over the backoff; it gets up to 10% of jitter so that many callers
-        throttled together do not come back together, and is capped at ``retry_after_cap``.
+        A server-given ``retry_after`` wins over the backoff; it gets up to ``RETRY_AFTER_JITTER`` (10%) of
+        jitter so that many callers throttled together do not come back together, and is capped at
+        ``retry_after_cap``.
         """
         if retry_after is not None:
-            return min(retry_after + self.rng.uniform(0.0, 0.1 * retry_after), self.retry_after_cap)
+            return min(
+                retry_after + self.rng.uniform(0.0, C.RETRY_AFTER_JITTER * retry_after), self.retry_after_cap
+            )
         return backoff_delay(retry_number, base=self.backoff_base, cap=self.backoff_cap, rng=self.rng)
 
 

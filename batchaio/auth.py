@@ -204,7 +204,10 @@ class TokenCredentialAuth:
                 await self._fetch()
             except Exception:
                 # A refresh that fails while the old token is still good keeps the old one for now.
-                if self._token is not None and self._clock() < self._expires_on - 30.0:
+                if (
+                    self._token is not None
+                    and self._clock() < self._expires_on - C.TOKEN_MIN_REMAINING_AFTER_FAILED_REFRESH
+                ):
                     return self._token
                 raise
             assert self._token is not None

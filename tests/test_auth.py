@@ -313,3 +313,27 @@ async def test_a_second_plain_401_is_an_error() -> None:
             await client._pipeline.send(BatchRequest("Jobs_GetJob", "GET", "/jobs/j1"))
     assert route.call_count == 2
     assert len(credential.calls) == 2
+
+
+async def test_a_failed_refresh_keeps_a_token_with_enough_time_left(monkeypatch: pytest.MonkeyPatch) -> None:
+    from batchaio import _constants
+
+    now = [1_000_000.0]
+    outcomes: list[Token | Exception] = [Token("token-1", int(now[0] + 600)), RuntimeError("idp down")]
+
+    class Flaky:
+        async def get_token(self, *scopes: str, **kwargs: Any) -> Token:
+            outcome = outcomes.pop(0)
+            if isinstance(outcome, Exception):
+                raise outcome
+            return outcome
+
+    auth = TokenCredentialAuth(Flaky(), clock=lambda: now[0])
+    assert await auth.token() == "token-1"
+    now[0] += 500  # due for refresh, 100 s left
+    monkeypatch.setattr(_constants, "TOKEN_MIN_REMAINING_AFTER_FAILED_REFRESH", 120.0)
+    outcomes.append(RuntimeError("idp down"))
+    with pytest.raises(RuntimeError):
+        await auth.token()
+    monkeypatch.setattr(_constants, "TOKEN_MIN_REMAINING_AFTER_FAILED_REFRESH", 60.0)
+    assert await auth.token() == "token-1"

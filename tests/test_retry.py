@@ -260,3 +260,12 @@ def test_already_done_conflicts_name_known_creates_and_transitions_only() -> Non
     for operation, codes in ALREADY_DONE_CONFLICTS.items():
         assert idempotency_of(operation) in (Idempotency.CREATE_WITH_ID, Idempotency.STATE_TRANSITION)
         assert codes and all(code[0].isupper() for code in codes)
+
+
+def test_retry_after_jitter_comes_from_the_constants(monkeypatch: pytest.MonkeyPatch) -> None:
+    from batchaio import _constants
+
+    monkeypatch.setattr(_constants, "RETRY_AFTER_JITTER", 0.0)
+    assert RetryPolicy().delay(1, 7.0) == 7.0
+    monkeypatch.setattr(_constants, "RETRY_AFTER_JITTER", 1.0)
+    assert {RetryPolicy(rng=random.Random(seed)).delay(1, 7.0) > 10.5 for seed in range(20)} == {True, False}
