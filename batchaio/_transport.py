@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import sys
 import time
 import uuid
@@ -144,9 +145,29 @@ class _HttpDate:
         return self._text
 
 
+_HEADER_NAME: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_HEADER_VALUE: Final = re.compile(r"[\t\x20-\x7e]*")
+
+
 def _check_header(name: str, value: str, field: str) -> None:
-    if not isinstance(value, str) or "\r" in value or "\n" in value or "\r" in name or "\n" in name:
-        raise ValidationError("header names and values must be strings without CR or LF", field=field)
+    if not (
+        isinstance(name, str)
+        and isinstance(value, str)
+        and _HEADER_NAME.fullmatch(name)
+        and _HEADER_VALUE.fullmatch(value)
+    ):
+        raise ValidationError(
+            "header names must be HTTP tokens and values printable ASCII (no CR, LF or other control "
+            "characters)",
+            field=field,
+        )
+
+
+def _check_query(name: str, value: str, field: str) -> None:
+    if not isinstance(name, str) or not isinstance(value, str) or not name:
+        raise ValidationError("query parameter names and values must be strings", field=field)
+    if "\r" in name or "\n" in name or "\r" in value or "\n" in value:
+        raise ValidationError("query parameters must not contain CR or LF", field=field)
 
 
 class Pipeline:
@@ -188,7 +209,15 @@ class Pipeline:
     # -- public interface ------------------------------------------------------------------------------------
 
     async def send(self, request: BatchRequest) -> BatchResponse:
-        """Perform ``request`` with retries and return the read response; an error status raises its error."""
+        """Perform ``request`` with retries and return the read response; an error status raises its error.
+
+        A :class:`~batchaio.errors.ValidationError` always means that nothing was sent: every check (operation
+        id, path or link on the endpoint, header names and values, query, ``server_timeout``, deadline, an
+        Entra token over http) runs before the first byte goes out, and none can fail on a later attempt.
+        Other errors: :class:`~batchaio.errors.RequestNotSentError` (provably not sent),
+        :class:`~batchaio.errors.OutcomeUnknownError`, :class:`~batchaio.errors.DeadlineExceededError` and the
+        :class:`~batchaio.errors.BatchStatusError` subclasses (with ``prior_outcome_unknown``).
+        """
         prepared = self._prepare(request)
         response, attempts, unknown, applied = await self._run(prepared, stream=False)
         return BatchResponse(
@@ -289,7 +318,7 @@ class Pipeline:
 
     def _url(self, path: str, query: list[tuple[str, str]]) -> str:
         for name, value in query:
-            _check_header(name, value, f"query[{name!r}]")
+            _check_query(name, value, f"query[{name!r}]")
         if path.startswith("/"):
             if "?" in path or "#" in path or any(ch in path for ch in "\r\n\t "):
                 raise ValidationError(

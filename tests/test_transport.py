@@ -237,6 +237,11 @@ async def test_server_timeout_out_of_range_is_refused_before_sending(router, mak
         BatchRequest("Jobs_GetJob", "GET", "/jobs/j1", headers={"Authorization": "Bearer stolen"}),
         BatchRequest("Jobs_GetJob", "GET", "/jobs/j1?x=1"),
         BatchRequest("Nope_Unknown", "GET", "/jobs/j1"),
+        BatchRequest("Jobs_GetJob", "GET", "/jobs/j1", headers={"If-Match": "\u00e9tag"}),
+        BatchRequest("Jobs_GetJob", "GET", "/jobs/j1", client_request_id="\u00fc"),
+        BatchRequest("Jobs_GetJob", "GET", "/jobs/j1", headers={"If-Match": "a\x00b"}),
+        BatchRequest("Jobs_GetJob", "GET", "/jobs/j1", headers={"Bad Name": "x"}),
+        BatchRequest("Jobs_GetJob", "GET", "/jobs/j1", headers={"": "x"}),
     ],
 )
 async def test_bad_requests_are_refused_before_sending(router, make_client, request_) -> None:
