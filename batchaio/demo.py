@@ -33,11 +33,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
 from batchaio import BatchaioError, BatchClient, BulkAddReport, SharedKeyCredential, models
+from batchaio.errors import NotFoundError
 
 if TYPE_CHECKING:
     from batchaio.emulator import Emulator
 
-__all__ = ["DemoOptions", "DemoSummary", "main", "run_demo"]
+__all__ = ["DemoError", "DemoOptions", "DemoSummary", "main", "run_demo"]
 
 # --- What the demo creates: a small Ubuntu 22.04 pool, one job, tasks that echo a line ----------------------
 VM_SIZE = "Standard_D2s_v3"
@@ -53,6 +54,12 @@ EMULATOR_POLL_SECONDS = 0.2
 SERVICE_POLL_SECONDS = 5.0
 TTY_REFRESH_SECONDS = 0.1
 LOG_LINE_SECONDS = 2.0
+EMULATOR_TIMEOUT_SECONDS = 60.0
+SERVICE_TIMEOUT_SECONDS = 30 * 60.0
+
+
+class DemoError(Exception):
+    """The demo cannot go on: the tasks did not finish in time, or the pool cannot get its nodes."""
 
 
 @dataclass
@@ -69,6 +76,7 @@ class DemoOptions:
     nodes: int = 2
     cleanup: bool = True
     poll_interval: float | None = None
+    timeout: float | None = None
 
 
 @dataclass
@@ -201,9 +209,21 @@ async def submit_tasks(
 
 
 async def wait_for_tasks(
-    client: BatchClient, job_id: str, expected: int, interval: float, summary: DemoSummary, console: Console
+    client: BatchClient,
+    job_id: str,
+    pool_id: str,
+    expected: int,
+    interval: float,
+    timeout: float,
+    summary: DemoSummary,
+    console: Console,
 ) -> None:
-    """Poll the job's task counts (one small request) until every task has completed."""
+    """Poll the job's task counts (one small request) until every task has completed.
+
+    Raises ``DemoError`` after ``timeout`` seconds, or as soon as the pool reports resize errors before any
+    task has completed (a real pool that cannot get nodes would otherwise keep the demo waiting until then).
+    """
+    deadline = time.monotonic() + timeout
     while True:
         counts = (await client.jobs.get_task_counts(job_id)).task_counts or models.BatchTaskCounts()
         summary.polls += 1
@@ -218,6 +238,16 @@ async def wait_for_tasks(
         )
         if done:
             return
+        if not summary.completed:
+            pool = await _pool_or_none(client, pool_id)
+            if pool is not None and pool.resize_errors:
+                errors = "; ".join(f"{error.code}: {error.message}" for error in pool.resize_errors)
+                raise DemoError(f"pool {pool_id} cannot get its nodes ({errors})")
+        if time.monotonic() >= deadline:
+            raise DemoError(
+                f"{expected - summary.completed:,} tasks still not completed after {timeout:g} s "
+                "(raise --timeout, or check the pool's nodes)"
+            )
         await asyncio.sleep(interval)
 
 
@@ -247,15 +277,16 @@ async def show_stdout(
 
 
 async def clean_up(client: BatchClient, job_id: str | None, pool_id: str | None, console: Console) -> None:
-    deleted = []
-    if job_id is not None:
-        await client.jobs.delete(job_id)
-        deleted.append(f"job {job_id}")
-    if pool_id is not None:
-        await client.pools.delete(pool_id)
-        deleted.append(f"pool {pool_id}")
-    if deleted:
-        console.say(f"[cleanup] deleted {' and '.join(deleted)}")
+    """Delete what the demo created; a failure is reported, never raised (it must not hide the run's own)."""
+    for kind, name, delete in (("job", job_id, client.jobs.delete), ("pool", pool_id, client.pools.delete)):
+        if name is None:
+            continue
+        try:
+            await delete(name)
+        except (BatchaioError, OSError) as err:
+            console.say(f"[cleanup] could not delete {kind} {name}: {type(err).__name__}: {err}")
+        else:
+            console.say(f"[cleanup] deleted {kind} {name}")
 
 
 # --- Running the phases -------------------------------------------------------------------------------------
@@ -264,9 +295,9 @@ async def clean_up(client: BatchClient, job_id: str | None, pool_id: str | None,
 async def run_demo(options: DemoOptions, target: Target, console: Console) -> DemoSummary:
     """Run every phase against ``target``; timings and counts go into the returned summary."""
     summary = DemoSummary(tasks=options.tasks)
-    interval = options.poll_interval or (
-        EMULATOR_POLL_SECONDS if target.emulator is not None else SERVICE_POLL_SECONDS
-    )
+    local = target.emulator is not None
+    interval = options.poll_interval or (EMULATOR_POLL_SECONDS if local else SERVICE_POLL_SECONDS)
+    timeout = options.timeout or (EMULATOR_TIMEOUT_SECONDS if local else SERVICE_TIMEOUT_SECONDS)
     started = time.perf_counter()
     created_pool = job_id = None
     async with BatchClient(
@@ -282,7 +313,7 @@ async def run_demo(options: DemoOptions, target: Target, console: Console) -> De
                 summary.submitted = await submit_tasks(client, job_id, options, console)
             expected = summary.submitted.created + summary.submitted.existing
             with _phase(summary, "wait"):
-                await wait_for_tasks(client, job_id, expected, interval, summary, console)
+                await wait_for_tasks(client, job_id, pool_id, expected, interval, timeout, summary, console)
             with _phase(summary, "list"):
                 await tally_tasks(client, job_id, summary, console)
             if summary.stdout_task is not None:
@@ -356,6 +387,12 @@ def parse_args(argv: Sequence[str] | None = None) -> DemoOptions:
     parser.add_argument("--nodes", type=_positive, default=DemoOptions.nodes, help="dedicated nodes (2)")
     parser.add_argument("--keep", action="store_true", help="keep the job and pool instead of deleting them")
     parser.add_argument("--poll-interval", type=float, help="seconds between task-count polls")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        help=f"seconds to wait for the tasks ({EMULATOR_TIMEOUT_SECONDS:g} local, "
+        f"{SERVICE_TIMEOUT_SECONDS:g} on an account)",
+    )
     arguments = parser.parse_args(argv)
     given = [arguments.endpoint, arguments.account, arguments.key]
     if any(given) and not all(given):
@@ -371,6 +408,7 @@ def parse_args(argv: Sequence[str] | None = None) -> DemoOptions:
         nodes=arguments.nodes,
         cleanup=not arguments.keep,
         poll_interval=arguments.poll_interval,
+        timeout=arguments.timeout,
     )
 
 
@@ -412,7 +450,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
                 f"(account {target.credential.account_name})"
             )
             summary = asyncio.run(run_demo(options, target, console))
-    except BatchaioError as err:
+    except (BatchaioError, DemoError) as err:
         console.say(f"demo failed: {type(err).__name__}: {err}")
         return 1
     except KeyboardInterrupt:
@@ -441,6 +479,13 @@ def _is_loopback(endpoint: str) -> bool:
         return host == "localhost" or ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+async def _pool_or_none(client: BatchClient, pool_id: str) -> models.BatchPool | None:
+    try:
+        return await client.pools.get(pool_id, select=["id", "allocationState", "resizeErrors"])
+    except NotFoundError:
+        return None
 
 
 def _stamp() -> str:

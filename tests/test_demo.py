@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
-from batchaio.demo import Console, DemoOptions, local_emulator, main, parse_args, run_demo
+from batchaio import SharedKeyCredential
+from batchaio.demo import Console, DemoError, DemoOptions, Target, local_emulator, main, parse_args, run_demo
 from batchaio.emulator import Emulator
 
 pytestmark = pytest.mark.integration
@@ -159,3 +161,41 @@ def test_console_rewrites_one_line_on_a_terminal() -> None:
     console.status("two")  # within the refresh interval: skipped
     console.status("three", final=True)
     assert out.getvalue() == "\r\x1b[2Kone\r\x1b[2Kthree\n"
+
+
+async def test_wait_gives_up_after_the_timeout_and_still_cleans_up() -> None:
+    emulator = Emulator(task_duration=(60, 60))
+    endpoint = emulator.start()
+    out = io.StringIO()
+    try:
+        target = Target(endpoint, SharedKeyCredential(emulator.account, emulator.key), emulator)
+        options = DemoOptions(tasks=5, timeout=0.3, poll_interval=0.05)
+        with pytest.raises(DemoError, match=r"5 tasks still not completed after 0\.3 s"):
+            await run_demo(options, target, Console(out))
+        assert [job.state for job in emulator.store.jobs.items.values()] == ["deleting"]
+    finally:
+        emulator.close()
+    assert "[cleanup] deleted pool batchaio-demo-pool-" in out.getvalue()
+
+
+async def test_wait_stops_at_pool_resize_errors_and_cleanup_failures_are_reported() -> None:
+    emulator = Emulator(task_duration=(60, 60))
+    endpoint = emulator.start()
+    out = io.StringIO()
+    try:
+        target = Target(endpoint, SharedKeyCredential(emulator.account, emulator.key), emulator)
+        original = emulator.store.resize_pool
+
+        def failing_resize(pool: Any, dedicated: int, low: int, now: float) -> None:
+            original(pool, dedicated, low, now)
+            pool.resize_errors = [{"code": "AccountCoreQuotaReached", "message": "no cores"}]
+
+        emulator.store.resize_pool = failing_resize  # type: ignore[method-assign]
+        emulator.faults.fail_next("server_error", 50, path_pattern="^/jobs/batchaio-demo-job-[^/]*$")
+        with pytest.raises(DemoError, match="AccountCoreQuotaReached: no cores"):
+            await run_demo(DemoOptions(tasks=5, poll_interval=0.05), target, Console(out))
+    finally:
+        emulator.close()
+    text = out.getvalue()
+    assert "[cleanup] could not delete job batchaio-demo-job-" in text
+    assert "[cleanup] deleted pool batchaio-demo-pool-" in text
