@@ -26,6 +26,7 @@ the run reaches the service, which answers ``TaskExists``.
 from __future__ import annotations
 
 import random
+from collections import deque
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Iterator
 from types import TracebackType
 from typing import Any
@@ -40,6 +41,7 @@ from batchaio import _constants as C
 from batchaio._bulk_report import (
     DUPLICATE_TASK_ID,
     MISSING_RESULT,
+    RUN_STOPPED,
     TASK_TOO_LARGE,
     UNKNOWN_STATUS,
     VALIDATION_ERROR,
@@ -94,7 +96,7 @@ _encode_task = encoder_for(BatchTaskCreateContent)
 class _Entry:
     """One encoded task held by the engine until its outcome is known."""
 
-    __slots__ = ("body", "index", "key", "last_error", "maybe_applied", "task_id")
+    __slots__ = ("attempts", "body", "index", "key", "last_error", "maybe_applied", "task_id")
 
     def __init__(self, index: int, task_id: str, key: str, body: bytes) -> None:
         self.index = index
@@ -102,6 +104,7 @@ class _Entry:
         self.key = key
         self.body = body
         self.maybe_applied = False
+        self.attempts = 0
         self.last_error: tuple[str, str, Any] | None = None
 
 
@@ -157,7 +160,7 @@ class _Engine:
         max_failures_kept: int,
         deadline: float | None,
         progress: ProgressCallback | None,
-        outcomes: MemoryObjectSendStream[list[TaskOutcome]] | None,
+        outcomes: _Outbox | None,
         rng: random.Random | None,
     ) -> None:
         _check_positive("concurrency", concurrency)
@@ -253,6 +256,7 @@ class _Engine:
     def _finish(self, *, cancelled: bool = False, deadline_exceeded: bool = False) -> None:
         report = self.report
         in_flight = {entry.key for entries in self._sending.values() for entry in entries}
+        self._deliver_unfinished(in_flight)
         for entry in self._live.values():
             if entry.maybe_applied or entry.key in in_flight:
                 report.in_doubt.append(entry.task_id)
@@ -427,6 +431,9 @@ class _Engine:
             report.requests += 1
             # Registered while the request is out: if the run stops now, these tasks are in doubt.
             self._sending[id(pending)] = pending
+            if self._outcomes is not None:
+                for entry in pending:
+                    entry.attempts = attempts
             try:
                 content = await self._send(body)
             except Exception as exc:
@@ -620,9 +627,45 @@ class _Engine:
             )
 
     async def _flush(self) -> None:
-        if self._outcomes is not None and self._batch:
+        """Hand the outcomes found so far to the stream, then wait while its consumer is behind. The hand-over
+        is immediate, so a wait cut short by the deadline or a cancellation loses nothing."""
+        outbox = self._outcomes
+        if outbox is not None and self._batch:
             batch, self._batch = self._batch, []
-            await self._outcomes.send(batch)
+            outbox.put(batch)
+            await outbox.wait_for_room()
+
+    def _deliver_unfinished(self, in_flight: set[str]) -> None:
+        """At the end of a stopped run, the outcomes still owed to the stream: those found but not yet handed
+        over, then one for every task read and unsettled (in doubt or pending)."""
+        outbox = self._outcomes
+        if outbox is None:
+            return
+        batch, self._batch = self._batch, []
+        for entry in self._live.values():
+            if entry.maybe_applied or entry.key in in_flight:
+                code, message, raw_error = entry.last_error or (
+                    RUN_STOPPED,
+                    "the run stopped while a request carrying the task was in flight",
+                    None,
+                )
+                message = f"{message}; the task may have been created"
+                failure = _task_failure(entry.task_id, entry.index, code, message, raw_error)
+                status = TaskOutcomeStatus.IN_DOUBT
+            else:
+                failure = None
+                status = TaskOutcomeStatus.PENDING
+            batch.append(
+                TaskOutcome(
+                    task_id=entry.task_id,
+                    index=entry.index,
+                    status=status,
+                    attempts=entry.attempts,
+                    failure=failure,
+                )
+            )
+        if batch:
+            outbox.put(batch)
 
 
 def _match_without_case(result: Any, by_id: dict[str, _Entry]) -> _Entry | None:
@@ -735,7 +778,7 @@ def iter_add(
     rng: random.Random | None = None,
 ) -> BulkAddStream:
     """Submit ``tasks`` through ``send``, yielding outcomes (see :meth:`TasksResource.iter_add`)."""
-    outcomes_in, outcomes_out = anyio.create_memory_object_stream[list[TaskOutcome]](concurrency)
+    outbox = _Outbox(concurrency * chunk_size if isinstance(chunk_size, int) else 0)
     engine = _Engine(
         send,
         tasks,
@@ -747,33 +790,83 @@ def iter_add(
         max_failures_kept=max_failures_kept,
         deadline=deadline,
         progress=progress,
-        outcomes=outcomes_in,
+        outcomes=outbox,
         rng=rng,
     )
-    return BulkAddStream(engine, outcomes_in, outcomes_out)
+    return BulkAddStream(engine, outbox)
+
+
+class _Outbox:
+    """Outcomes on their way from the engine to the consumer of a :class:`BulkAddStream`.
+
+    Batches are added at once (:meth:`put`), so none is ever lost to a cancelled wait; the adder then waits
+    (:meth:`wait_for_room`) while more than ``limit`` outcomes are held, which bounds memory when the consumer
+    is slower than the service.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._batches: deque[list[TaskOutcome]] = deque()
+        self._held = 0
+        self._limit = limit
+        self._closed = False
+        self._added = anyio.Event()
+        self._taken = anyio.Event()
+
+    def put(self, batch: list[TaskOutcome]) -> None:
+        self._batches.append(batch)
+        self._held += len(batch)
+        self._added.set()
+
+    async def wait_for_room(self) -> None:
+        while self._held > self._limit and not self._closed:
+            if self._taken.is_set():
+                self._taken = anyio.Event()
+            await self._taken.wait()
+
+    def close(self) -> None:
+        """No more batches will come; waiting adders are released."""
+        self._closed = True
+        self._added.set()
+        self._taken.set()
+
+    async def get(self) -> list[TaskOutcome] | None:
+        """The oldest batch, waiting for one if needed; ``None`` once closed and drained."""
+        while not self._batches:
+            if self._closed:
+                return None
+            if self._added.is_set():
+                self._added = anyio.Event()
+            await self._added.wait()
+        batch = self._batches.popleft()
+        self._held -= len(batch)
+        self._taken.set()
+        return batch
 
 
 class BulkAddStream:
-    """The outcomes of a bulk submission, one :class:`TaskOutcome` per task, as soon as each is known.
+    """The outcomes of a bulk submission, one :class:`TaskOutcome` per task read, as soon as each is known.
 
-    Iterate it directly (``async for outcome in client.tasks.iter_add(...)``) or, to be able to stop early and
-    still have the submission wound down cleanly, inside ``async with``. ``report`` is the run's
-    :class:`BulkAddReport`, final once iteration ends. If the run stops early the iteration raises
-    :class:`BulkAddError` (or :class:`BulkAddDeadlineExceeded`) after yielding every outcome known.
+    Iterate it inside ``async with``, which runs the submission and winds it down when the block ends::
+
+        async with client.tasks.iter_add("job-1", tasks) as stream:
+            async for outcome in stream:
+                ...
+
+    Iterating without ``async with`` raises :class:`RuntimeError`: the submission's tasks need a scope that
+    outlives each step of the loop, so that breaking out of it can stop them cleanly (under asyncio and trio).
+    Leaving the block before the end (``break``, an exception) stops the submission: requests in flight are
+    abandoned and their tasks reported in doubt. ``report`` is the run's :class:`BulkAddReport`, final once
+    the iteration ends. If the run stops early (the deadline, the service refusing the job, the input
+    raising) the iteration first yields an outcome for every task read, those unsettled with status
+    :attr:`TaskOutcomeStatus.IN_DOUBT` or :attr:`TaskOutcomeStatus.PENDING`, then raises
+    :class:`BulkAddError` (or :class:`BulkAddDeadlineExceeded`).
     """
 
-    def __init__(
-        self,
-        engine: _Engine,
-        outcomes_in: MemoryObjectSendStream[list[TaskOutcome]],
-        outcomes_out: MemoryObjectReceiveStream[list[TaskOutcome]],
-    ) -> None:
+    def __init__(self, engine: _Engine, outbox: _Outbox) -> None:
         self._engine = engine
-        self._outcomes_in = outcomes_in
-        self._outcomes_out = outcomes_out
+        self._outbox = outbox
         self._task_group: TaskGroup | None = None
-        self._implicit = False
-        self._closed = False
+        self._entered = False
         self._error: BulkAddError | None = None
         self._buffer: list[TaskOutcome] = []
         self._position = 0
@@ -784,8 +877,9 @@ class BulkAddStream:
         return self._engine.report
 
     async def __aenter__(self) -> BulkAddStream:
-        if self._task_group is not None or self._closed:
-            raise RuntimeError("a BulkAddStream can be iterated only once")
+        if self._entered:
+            raise RuntimeError("a BulkAddStream can be entered only once")
+        self._entered = True
         task_group = anyio.create_task_group()
         await task_group.__aenter__()
         self._task_group = task_group
@@ -799,24 +893,31 @@ class BulkAddStream:
         traceback: TracebackType | None,
     ) -> bool | None:
         task_group, self._task_group = self._task_group, None
-        self._closed = True
         if task_group is None:
             return None
         task_group.cancel_scope.cancel()
-        return await task_group.__aexit__(exc_type, exc, traceback)
+        # The body's own exception is left to propagate as it is, not wrapped in an exception group.
+        await task_group.__aexit__(None, None, None)
+        return None
 
     async def aclose(self) -> None:
         """Stop the submission (requests in flight are abandoned and reported in doubt)."""
         await self.__aexit__(None, None, None)
 
     async def _drive(self) -> None:
-        async with self._outcomes_in:
-            try:
-                await self._engine.run()
-            except BulkAddError as exc:
-                self._error = exc
+        try:
+            await self._engine.run()
+        except BulkAddError as exc:
+            self._error = exc
+        finally:
+            self._outbox.close()
 
     def __aiter__(self) -> BulkAddStream:
+        if not self._entered:
+            raise RuntimeError(
+                "iterate a BulkAddStream inside 'async with': 'async with client.tasks.iter_add(job_id, "
+                "tasks) as stream: async for outcome in stream: ...'"
+            )
         return self
 
     async def __anext__(self) -> TaskOutcome:
@@ -824,22 +925,11 @@ class BulkAddStream:
             outcome = self._buffer[self._position]
             self._position += 1
             return outcome
-        if self._task_group is None:
-            if self._closed:
-                raise StopAsyncIteration
-            await self.__aenter__()
-            self._implicit = True
-        while True:
-            try:
-                batch = await self._outcomes_out.receive()
-            except anyio.EndOfStream:
-                break
-            if batch:
-                self._buffer = batch
-                self._position = 1
-                return batch[0]
-        if self._implicit:
-            await self.__aexit__(None, None, None)
+        batch = await self._outbox.get()
+        if batch is not None:
+            self._buffer = batch
+            self._position = 1
+            return batch[0]
         error, self._error = self._error, None
         if error is not None:
             raise error

@@ -28,6 +28,7 @@ DUPLICATE_TASK_ID = "DuplicateTaskId"
 TASK_TOO_LARGE = "TaskTooLarge"
 UNKNOWN_STATUS = "UnknownStatus"
 MISSING_RESULT = "MissingResult"
+RUN_STOPPED = "RunStopped"
 
 
 class TaskOutcomeStatus(str, enum.Enum):
@@ -40,7 +41,11 @@ class TaskOutcomeStatus(str, enum.Enum):
     FAILED = "failed"
     """Not created: refused (``clienterror``), invalid, or retries exhausted with no attempt in doubt."""
     IN_DOUBT = "in_doubt"
-    """Retries ran out after an attempt whose outcome is unknown: the task may or may not exist."""
+    """Retries ran out, or the run stopped, after an attempt whose outcome is unknown: the task may or may
+    not exist."""
+    PENDING = "pending"
+    """Read from the input, but the run stopped (deadline, cancellation, the job refused) before any request
+    carrying it could have created it: not created by this run."""
 
 
 @attrs.frozen(kw_only=True)
@@ -67,7 +72,8 @@ class TaskOutcome:
 
     ``result`` is the service's per-task result (``e_tag``, ``last_modified``, ``location``...) when the
     service sent one; ``failure`` is set for :attr:`TaskOutcomeStatus.FAILED` and
-    :attr:`TaskOutcomeStatus.IN_DOUBT`. ``attempts`` counts the requests that carried the task.
+    :attr:`TaskOutcomeStatus.IN_DOUBT` (code ``"RunStopped"`` when the run stopped with a request carrying
+    the task in flight). ``attempts`` counts the requests that carried the task.
     """
 
     task_id: str | None

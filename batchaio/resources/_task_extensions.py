@@ -93,13 +93,18 @@ class TaskExtensions(Resource):
     ) -> BulkAddStream:
         """Like :meth:`add_many`, yielding each task's :class:`~batchaio.TaskOutcome` as soon as it is known::
 
-            async for outcome in client.tasks.iter_add("job-1", tasks):
-                if not outcome.ok:
-                    print(outcome.task_id, outcome.failure)
+            async with client.tasks.iter_add("job-1", tasks) as stream:
+                async for outcome in stream:
+                    if not outcome.ok:
+                        print(outcome.task_id, outcome.status, outcome.failure)
+            print(stream.report)
 
-        To stop early and have requests in flight wound down, iterate inside ``async with`` (or call
-        ``aclose()``); ``stream.report`` is the run's report. The errors :meth:`add_many` raises are raised by
-        the iteration once every known outcome has been yielded.
+        Iterate inside ``async with`` (iterating without it raises :class:`RuntimeError`): leaving the block
+        early (``break``, an exception) stops the submission cleanly, requests in flight reported in doubt.
+        Every task read gets exactly one outcome: if the run stops early (``deadline``, the service refusing
+        the job, the input raising), the unsettled ones are yielded as ``IN_DOUBT`` (a request carrying them
+        may have landed) or ``PENDING`` (not created by this run), then the error :meth:`add_many` would
+        raise is raised. A slow consumer slows the submission down rather than growing memory.
         """
         return _bulk.iter_add(
             _bulk.pipeline_sender(self._pipeline, job_id, server_timeout=server_timeout),

@@ -78,7 +78,8 @@ def test_iter_add_through_the_client(run: Run, sleeps: list[float]) -> None:
     async def main() -> list[TaskOutcome]:
         async with client_for(router) as client:
             tasks = [task for task in make_tasks(5, prefix="t")]
-            return [outcome async for outcome in client.tasks.iter_add("job-1", tasks, chunk_size=2)]
+            async with client.tasks.iter_add("job-1", tasks, chunk_size=2) as stream:
+                return [outcome async for outcome in stream]
 
     outcomes = run(main)
 

@@ -246,8 +246,8 @@ def test_persistent_servererror_ends_in_doubt(run: Run, sleeps: list[float]) -> 
 
     async def main() -> list[TaskOutcome]:
         nonlocal stream
-        stream = iter_add(service.send_chunk, make_tasks(3), max_attempts=4)
-        return [outcome async for outcome in stream]
+        async with iter_add(service.send_chunk, make_tasks(3), max_attempts=4) as stream:
+            return [outcome async for outcome in stream]
 
     outcomes = run(main)
 
@@ -454,8 +454,8 @@ def test_iter_add_yields_every_outcome_once(run: Run, sleeps: list[float]) -> No
     tasks.insert(20, BatchTaskCreateContent(id="TASK-7", command_line="dup"))
 
     async def main() -> tuple[list[TaskOutcome], BulkAddReport]:
-        stream = iter_add(service.send_chunk, tasks)
-        outcomes = [outcome async for outcome in stream]
+        async with iter_add(service.send_chunk, tasks) as stream:
+            outcomes = [outcome async for outcome in stream]
         return outcomes, stream.report
 
     outcomes, report = run(main)
@@ -490,13 +490,13 @@ def test_failures_found_before_sending_are_streamed_without_reading_everything(
             yield task
 
     async def main() -> tuple[int, int]:
-        stream = iter_add(send, atasks() if asynchronous else tasks(), chunk_size=50)
         first_seen_at = 0
         count = 0
-        async for outcome in stream:
-            assert outcome.status is TaskOutcomeStatus.FAILED
-            first_seen_at = first_seen_at or consumed
-            count += 1
+        async with iter_add(send, atasks() if asynchronous else tasks(), chunk_size=50) as stream:
+            async for outcome in stream:
+                assert outcome.status is TaskOutcomeStatus.FAILED
+                first_seen_at = first_seen_at or consumed
+                count += 1
         return first_seen_at, count
 
     first_seen_at, count = run(main)
@@ -535,8 +535,9 @@ def test_iter_add_raises_after_the_known_outcomes(run: Run, sleeps: list[float])
     async def main() -> list[TaskOutcome]:
         seen: list[TaskOutcome] = []
         with pytest.raises(BulkAddError):
-            async for outcome in iter_add(send, make_tasks(50), concurrency=1):
-                seen.append(outcome)
+            async with iter_add(send, make_tasks(50), concurrency=1) as stream:
+                async for outcome in stream:
+                    seen.append(outcome)
         return seen
 
     seen = run(main)
