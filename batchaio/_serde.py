@@ -18,7 +18,7 @@ Wire rules (all driven by the :class:`~batchaio._fields.WireInfo` each generated
 - ``None`` fields are omitted on output; unknown keys and ``odata.*`` keys are ignored on input;
 - date-time: RFC 3339 with 0-7 fractional digits (the 7th is dropped) and ``Z`` or an offset;
   always parsed to an aware UTC datetime and written as ``2024-07-01T10:15:30.123456Z``
-  (naive datetimes are taken to be UTC);
+  (naive datetimes are refused: they are ambiguous);
 - duration: ISO 8601 ``[-]P[nW][nD][T[nH][nM][n[.f]S]]`` to :class:`datetime.timedelta`, written
   as ``P1DT2H3M4.5S`` / ``PT0S``; the service's "unbounded" value ``P10675199DT2H48M5.4775807S``
   (.NET ``TimeSpan.MaxValue``) parses to :data:`UNBOUNDED_DURATION` and is written back exactly;
@@ -32,7 +32,10 @@ fields the service stops sending never break parsing. What the schema marks requ
 only when the client sends a model: :func:`to_wire` and :func:`encode` raise
 :class:`batchaio.errors.ValidationError` naming the first missing field as a dotted path from the
 model passed in (message ``"value[3].command_line is required"``, ``field="value[3].command_line"``)
-before any request is made. Read-only fields are the service's to set: they are never required and
+before any request is made. The same check refuses values of the wrong type (``"constraints.
+max_task_retry_count must be an int, not str"``): str, int (not bool), float (int accepted), bool,
+timezone-aware datetime, timedelta, enum member or str, the nested model class, lists (or tuples)
+and str-keyed dicts of these. Read-only fields are the service's to set: they are never required and
 are left out of request bodies at every depth, so a model fetched with ``get`` can be changed and
 sent back as a replace (PUT) body (a :class:`~batchaio.models.BatchTask` sends only
 ``constraints``). ``converter.unstructure`` by contrast writes every field that is set, read-only
@@ -124,10 +127,21 @@ def parse_datetime(value: str) -> datetime:
     return parsed
 
 
-def format_datetime(value: datetime) -> str:
-    """Write a datetime as RFC 3339 UTC with ``Z`` (naive datetimes are taken to be UTC)."""
+def format_datetime(value: datetime, field: str = "value") -> str:
+    """Write a timezone-aware datetime as RFC 3339 UTC with ``Z`` (``2024-07-01T10:15:30.123456Z``).
+
+    The one date-time formatter of the package (bodies, query parameters, filter literals). A naive
+    datetime raises :class:`~batchaio.errors.ValidationError` naming ``field``: it is ambiguous.
+    """
     if value.tzinfo is not _UTC:
-        value = value.replace(tzinfo=_UTC) if value.tzinfo is None else value.astimezone(_UTC)
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValidationError(
+                f"{field} must be timezone-aware (a naive datetime is ambiguous)", field=field
+            )
+        try:
+            value = value.astimezone(_UTC)
+        except OverflowError:
+            raise ValidationError(f"{field} is out of range in UTC", field=field) from None
     return value.isoformat()[:-6] + "Z"
 
 
@@ -467,71 +481,167 @@ strict_converter = _make_converter(strict=True)
 _request_converter = _make_converter(request=True)
 
 
-# Required-field checks, generated per class on first use.
+# Send-side checks (required fields and value types), generated per class on first use.
 
 
-class _Missing(Exception):
-    """A required field is unset; ``parts`` is the path to it, innermost first."""
+class _Invalid(Exception):
+    """A field to be sent is missing or has the wrong type; ``parts`` is the path to it, innermost first."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, problem: str) -> None:
         super().__init__(name)
         self.parts = [name]
+        self.problem = problem
+
+    def error(self) -> ValidationError:
+        path = ".".join(reversed(self.parts)).replace(".[", "[")
+        return ValidationError(f"{path} {self.problem}", field=path)
 
 
-_checkers: dict[type, Callable[[Any], None] | None] = {}
+_checkers: dict[type, Callable[[Any], None]] = {}
 
 
-def _model_of(tp: Any) -> tuple[str, type] | None:
-    """('one' | 'list' | 'dict', model class) for a field holding models, else None."""
+_NONE = type(None)
+
+
+def _aware(value: Any) -> bool:
+    return isinstance(value, datetime) and value.tzinfo is not None and value.utcoffset() is not None
+
+
+# Per wire type: the classes accepted at a glance (one set lookup per field), and the full test for any
+# other value, returning what the value must be or None when it is acceptable (subclasses, naive datetimes).
+_PROBLEMS: dict[Any, tuple[frozenset[type], Callable[[Any], str | None]]] = {
+    str: (frozenset({str}), lambda v: None if isinstance(v, str) else "must be a str"),
+    int: (
+        frozenset({int}),
+        lambda v: None if isinstance(v, int) and not isinstance(v, bool) else "must be an int",
+    ),
+    float: (
+        frozenset({float, int}),
+        lambda v: (
+            None if isinstance(v, (int, float)) and not isinstance(v, bool) else "must be a float or int"
+        ),
+    ),
+    bool: (frozenset({bool}), lambda v: None if isinstance(v, bool) else "must be a bool"),
+    datetime: (frozenset(), lambda v: None if _aware(v) else "must be a timezone-aware datetime"),
+    timedelta: (
+        frozenset({timedelta}),
+        lambda v: None if isinstance(v, timedelta) else "must be a timedelta",
+    ),
+}
+
+
+def _item_rule(tp: Any) -> tuple[frozenset[type], Callable[[Any], str | None], Callable[[Any], None] | None]:
+    """(classes accepted at a glance, full test, checker of the nested model or None) for one value type."""
+    if tp in _PROBLEMS:
+        accepted, problem = _PROBLEMS[tp]
+        return accepted, problem, None
+    if isinstance(tp, type) and issubclass(tp, OpenEnum):
+        must = f"must be a {tp.__name__} or str"
+        return frozenset({tp, str}), lambda v: None if isinstance(v, str) else must, None
     if attrs.has(tp):
-        return "one", tp
-    origin, args = get_origin(tp), get_args(tp)
-    if origin is list and attrs.has(args[0]):
-        return "list", args[0]
-    if origin is dict and attrs.has(args[1]):
-        return "dict", args[1]
-    return None
+        model, must = tp, f"must be a {tp.__name__}"
+        return frozenset({tp}), lambda v: None if isinstance(v, model) else must, _checker(tp)
+    raise TypeError(f"no wire rule for {tp!r}")
 
 
-def _checker(cls: type) -> Callable[[Any], None] | None:
-    """The function raising :class:`_Missing` for a ``cls`` instance, or None if nothing can be missing."""
+def _check_value(
+    value: Any, path: str, problem: Callable[[Any], str | None], nested: Callable[[Any], None] | None
+) -> None:
+    """The full check of one value (not at a glance): its type, then the model it holds."""
+    message = problem(value)
+    if message is not None:
+        raise _Invalid(path, f"{message}, not {type(value).__name__}")
+    if nested is not None:
+        try:
+            nested(value)
+        except _Invalid as invalid:
+            invalid.parts.append(path)
+            raise
+
+
+def _check_items(
+    value: Any,
+    name: str,
+    is_list: bool,
+    accepted: frozenset[type],
+    problem: Callable[[Any], str | None],
+    nested: Callable[[Any], None] | None,
+) -> None:
+    """Check a list (or tuple) or a str-keyed dict and every value in it."""
+    if is_list:
+        if value.__class__ is not list and not isinstance(value, (list, tuple)):
+            raise _Invalid(name, f"must be a list, not {type(value).__name__}")
+        pairs: Any = enumerate(value)
+    else:
+        if not isinstance(value, dict):
+            raise _Invalid(name, f"must be a dict, not {type(value).__name__}")
+        pairs = value.items()
+        for key in value:
+            if key.__class__ is not str and not isinstance(key, str):
+                raise _Invalid(name, f"must have str keys, not {type(key).__name__}")
+    for key, item in pairs:
+        if nested is not None or item.__class__ not in accepted:
+            _check_value(item, f"{name}[{key!r}]", problem, nested)
+
+
+def _checker(cls: type) -> Callable[[Any], None]:
+    """The function raising :class:`_Invalid` for a ``cls`` instance that cannot be sent as it is.
+
+    Each field costs one attribute read and one set lookup when its value is None or of an expected
+    class; anything else goes to the full check, which finds subclasses acceptable and names the problem.
+    """
     if cls in _checkers:
         return _checkers[cls]
-    _checkers[cls] = None  # provisional, in case of self-reference
+    namespace: dict[str, Any] = {
+        "_Invalid": _Invalid,
+        "_check_value": _check_value,
+        "_check_items": _check_items,
+    }
+    # Provisional entry for self-referencing models: calls go through the namespace, filled in below.
+    _checkers[cls] = lambda o: namespace["check"](o)
     lines = ["def check(o):"]
-    namespace: dict[str, Any] = {"_Missing": _Missing}
     for field, info, tp in _wire_fields(cls):
         if info.read_only:
             continue
         name = field.name
-        if info.required:
-            lines.append(f"    if o.{name} is None: raise _Missing({name!r})")
-        nested = _model_of(tp)
-        if nested is None:
-            continue
-        kind, model = nested
-        inner = _checker(model)
-        if inner is None:
-            continue
-        namespace[f"c_{name}"] = inner
+        missing = f"raise _Invalid({name!r}, 'is required')" if info.required else "pass"
         lines.append(f"    v = o.{name}")
-        if kind == "one":
+        origin, args = get_origin(tp), get_args(tp)
+        if origin in (list, dict):
+            accepted, problem, nested = _item_rule(args[-1])
+            namespace.update({f"A_{name}": accepted, f"P_{name}": problem, f"C_{name}": nested})
             lines += [
-                "    if v is not None:",
-                f"        try: c_{name}(v)",
-                f"        except _Missing as e: e.parts.append({name!r}); raise",
+                "    if v is None:",
+                f"        {missing}",
+                "    else:",
+                f"        _check_items(v, {name!r}, {origin is list}, A_{name}, P_{name}, C_{name})",
             ]
-        else:
-            items = "enumerate(v)" if kind == "list" else "v.items()"
+            continue
+        accepted, problem, nested = _item_rule(tp)
+        namespace.update({f"P_{name}": problem, f"C_{name}": nested})
+        if nested is not None:
+            namespace[f"M_{name}"] = tp
             lines += [
-                "    if v is not None:",
-                f"        for i, x in {items}:",
-                f"            try: c_{name}(x)",
-                f"            except _Missing as e: e.parts.append(f'{name}[{{i!r}}]'); raise",
+                f"    if v.__class__ is M_{name}:",
+                f"        try: C_{name}(v)",
+                f"        except _Invalid as e: e.parts.append({name!r}); raise",
+                "    elif v is not None:",
+                f"        _check_value(v, {name!r}, P_{name}, C_{name})",
             ]
+            if info.required:
+                lines += ["    else:", f"        {missing}"]
+            continue
+        namespace[f"A_{name}"] = accepted if info.required else accepted | {_NONE}
+        lines += [
+            f"    if v.__class__ not in A_{name}:",
+            "        if v is None:",
+            f"            {missing}",
+            "        else:",
+            f"            _check_value(v, {name!r}, P_{name}, None)",
+        ]
     if len(lines) == 1:
-        return None
-    exec("\n".join(lines), namespace)  # source built above from field names only
+        lines.append("    pass")
+    exec("\n".join(lines), namespace)  # source built above from field names and fixed snippets only
     checker: Callable[[Any], None] = namespace["check"]
     _checkers[cls] = checker
     return checker
@@ -540,20 +650,30 @@ def _checker(cls: type) -> Callable[[Any], None] | None:
 def to_wire(model: Any) -> dict[str, Any]:
     """The request body of ``model`` as JSON-ready data.
 
-    Raises :class:`~batchaio.errors.ValidationError` when a field required on send is ``None``
-    (``field`` is the dotted path, e.g. ``"value[3].command_line"``). Read-only fields are left out.
+    Raises :class:`~batchaio.errors.ValidationError` when a field required on send is ``None`` or a field
+    holds a value of the wrong type (``field`` is the dotted path, e.g. ``"value[3].command_line"``;
+    messages ``"... is required"``, ``"... must be an int, not str"``). Read-only fields are left out.
     """
-    if not attrs.has(type(model)):
-        raise TypeError(f"expected a batchaio model, got {type(model).__name__}")
-    check = _checkers[type(model)] if type(model) in _checkers else _checker(type(model))
-    if check is not None:
-        try:
-            check(model)
-        except _Missing as missing:
-            path = ".".join(reversed(missing.parts)).replace(".[", "[")
-            raise ValidationError(f"{path} is required", field=path) from None
-    result: dict[str, Any] = _request_converter.unstructure(model)
+    hooks = _wire_hooks.get(type(model))
+    if hooks is None:
+        hooks = _wire_hooks_for(type(model))
+    try:
+        hooks[0](model)
+    except _Invalid as invalid:
+        raise invalid.error() from None
+    result: dict[str, Any] = hooks[1](model)
     return result
+
+
+_wire_hooks: dict[type, tuple[Callable[[Any], None], Callable[[Any], Any]]] = {}
+
+
+def _wire_hooks_for(cls: type) -> tuple[Callable[[Any], None], Callable[[Any], Any]]:
+    if not attrs.has(cls):
+        raise TypeError(f"expected a batchaio model, got {cls.__name__}")
+    hooks = (_checker(cls), _request_converter.get_unstructure_hook(cls))
+    _wire_hooks[cls] = hooks
+    return hooks
 
 
 def encode(model: Any) -> bytes:
@@ -566,15 +686,14 @@ def encoder_for(cls: type[T]) -> Callable[[T], bytes]:
     the per-call lookups done once (the bulk engine encodes each task of a million on its own)."""
     check = _checker(cls)
     unstructure = _request_converter.get_unstructure_hook(cls)
+    dumps = orjson.dumps
 
     def encode_one(model: T) -> bytes:
-        if check is not None:
-            try:
-                check(model)
-            except _Missing as missing:
-                path = ".".join(reversed(missing.parts)).replace(".[", "[")
-                raise ValidationError(f"{path} is required", field=path) from None
-        return orjson.dumps(unstructure(model))
+        try:
+            check(model)
+        except _Invalid as invalid:
+            raise invalid.error() from None
+        return dumps(unstructure(model))
 
     return encode_one
 

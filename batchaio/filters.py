@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import enum
 import re
-from datetime import datetime, timezone
+from datetime import datetime
 
 import attrs
 
+from batchaio._serde import format_datetime
 from batchaio.errors import ValidationError
 
 __all__ = [
@@ -131,15 +132,7 @@ def literal(value: FilterValue) -> str:
             raise ValidationError(f"filter value {value!r} is not a finite number", field="value")
         return repr(value)
     if isinstance(value, datetime):
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValidationError(
-                "filter datetime values must be timezone-aware (a naive datetime is ambiguous)", field="value"
-            )
-        utc = value.astimezone(timezone.utc)
-        text = utc.strftime("%Y-%m-%dT%H:%M:%S")
-        if utc.microsecond:
-            text += f".{utc.microsecond:06d}"
-        return f"datetime'{text}Z'"
+        return f"datetime'{format_datetime(value, 'value')}'"
     raise ValidationError(f"cannot use a {type(value).__name__} as a filter value", field="value")
 
 

@@ -79,3 +79,22 @@ def test_bad_input_is_rejected(call: object, field: str) -> None:
     with pytest.raises(ValidationError) as info:
         call()  # type: ignore[operator]
     assert info.value.field == field
+
+
+def test_datetime_literals_use_the_wire_format_and_refuse_naive_values() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from batchaio import filters as flt
+    from batchaio._serde import format_datetime
+    from batchaio.errors import ValidationError
+
+    value = datetime(2024, 7, 1, 12, 0, 0, 5, tzinfo=timezone(timedelta(hours=2)))
+    assert (
+        flt.literal(value) == f"datetime'{format_datetime(value)}'" == "datetime'2024-07-01T10:00:00.000005Z'"
+    )
+    try:
+        flt.literal(datetime(2024, 7, 1))
+    except ValidationError as err:
+        assert err.field == "value" and "timezone-aware" in str(err)
+    else:
+        raise AssertionError("a naive datetime was accepted")

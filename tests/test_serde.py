@@ -16,6 +16,7 @@ from batchaio._serde import (
     decode,
     decode_page,
     encode,
+    encoder_for,
     format_datetime,
     format_duration,
     parse_datetime,
@@ -79,11 +80,16 @@ def test_parse_datetime_rejects(text: str) -> None:
         (datetime(2024, 7, 1, 10, 15, 30, tzinfo=UTC), "2024-07-01T10:15:30Z"),
         (datetime(2024, 7, 1, 10, 15, 30, 120000, tzinfo=UTC), "2024-07-01T10:15:30.120000Z"),
         (datetime(2024, 7, 1, 12, 15, 30, tzinfo=timezone(timedelta(hours=2))), "2024-07-01T10:15:30Z"),
-        (datetime(2024, 7, 1, 10, 15, 30), "2024-07-01T10:15:30Z"),  # naive: taken as UTC
     ],
 )
 def test_format_datetime(value: datetime, text: str) -> None:
     assert format_datetime(value) == text
+
+
+def test_format_datetime_refuses_naive_datetimes() -> None:
+    with pytest.raises(ValidationError, match="start_time must be timezone-aware") as info:
+        format_datetime(datetime(2024, 7, 1, 10, 15, 30), "start_time")
+    assert info.value.field == "start_time"
 
 
 @pytest.mark.parametrize(
@@ -434,3 +440,103 @@ def test_secret_values_stay_out_of_repr() -> None:
     assert "SIGNATURE" not in text
     assert "TOKEN" in text
     assert "'***'" in text
+
+
+@pytest.mark.parametrize(
+    ("model", "field", "message"),
+    [
+        (models.BatchNodeRemoveContent(node_list="tvm-1"), "node_list", "must be a list, not str"),  # type: ignore[arg-type]
+        (models.BatchNodeRemoveContent(node_list=["a", 5]), "node_list[1]", "must be a str, not int"),  # type: ignore[list-item]
+        (models.BatchNodeRemoveContent(node_list=["a", None]), "node_list[1]", "must be a str"),  # type: ignore[list-item]
+        (models.BatchTaskCreateContent(id=5, command_line="x"), "id", "must be a str, not int"),  # type: ignore[arg-type]
+        (
+            models.BatchTaskCreateContent(
+                id="t",
+                command_line="x",
+                constraints=models.BatchTaskConstraints(max_task_retry_count="3"),  # type: ignore[arg-type]
+            ),
+            "constraints.max_task_retry_count",
+            "must be an int, not str",
+        ),
+        (
+            models.BatchTaskCreateContent(
+                id="t", command_line="x", constraints=models.BatchTaskConstraints(max_task_retry_count=True)
+            ),
+            "constraints.max_task_retry_count",
+            "must be an int, not bool",
+        ),
+        (
+            models.BatchTaskCreateContent(
+                id="t",
+                command_line="x",
+                constraints=models.BatchTaskConstraints(max_wall_clock_time=3600),  # type: ignore[arg-type]
+            ),
+            "constraints.max_wall_clock_time",
+            "must be a timedelta, not int",
+        ),
+        (
+            models.BatchJobCreateContent(id="j", pool_info={"poolId": "p"}),  # type: ignore[arg-type]
+            "pool_info",
+            "must be a BatchPoolInfo, not dict",
+        ),
+        (
+            models.BatchJobCreateContent(id="j", pool_info=models.BatchPoolInfo(), priority=1.5),  # type: ignore[arg-type]
+            "priority",
+            "must be an int, not float",
+        ),
+        (
+            models.BatchJobDisableContent(disable_tasks=1),  # type: ignore[arg-type]
+            "disable_tasks",
+            "must be a DisableBatchJobOption or str, not int",
+        ),
+        (
+            models.BatchJobScheduleCreateContent(
+                id="s",
+                schedule=models.BatchJobScheduleConfiguration(do_not_run_until=datetime(2024, 7, 1)),
+                job_specification=models.BatchJobSpecification(pool_info=models.BatchPoolInfo()),
+            ),
+            "schedule.do_not_run_until",
+            "must be a timezone-aware datetime, not datetime",
+        ),
+        (
+            models.BatchTaskGroup(value=[models.BatchTaskCreateContent(id="a", command_line="x"), "b"]),  # type: ignore[list-item]
+            "value[1]",
+            "must be a BatchTaskCreateContent, not str",
+        ),
+        (
+            models.BatchJobCreateContent(
+                id="j",
+                pool_info=models.BatchPoolInfo(),
+                uses_task_dependencies="yes",  # type: ignore[arg-type]
+            ),
+            "uses_task_dependencies",
+            "must be a bool",
+        ),
+    ],
+)
+def test_values_of_the_wrong_type_are_refused_on_send(model: object, field: str, message: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        to_wire(model)
+    assert info.value.field == field
+    assert f"{field} {message}" in str(info.value)
+    with pytest.raises(ValidationError):
+        encoder_for(type(model))(model)
+
+
+def test_values_of_the_right_type_are_sent() -> None:
+    task = models.BatchTaskCreateContent(
+        id="t",
+        command_line="x",
+        constraints=models.BatchTaskConstraints(
+            max_task_retry_count=3, max_wall_clock_time=timedelta(hours=1)
+        ),
+        environment_settings=(models.EnvironmentSetting(name="a", value="b"),),  # type: ignore[arg-type]
+    )
+    assert to_wire(task)["constraints"] == {"maxTaskRetryCount": 3, "maxWallClockTime": "PT1H"}
+    assert to_wire(task)["environmentSettings"] == [{"name": "a", "value": "b"}]
+    now = datetime(2024, 7, 1, tzinfo=UTC)
+    usage = models.BatchPoolUsageMetrics(
+        pool_id="p", start_time=now, end_time=now, vm_size="v", total_core_hours=2
+    )
+    assert to_wire(usage)["totalCoreHours"] == 2
+    assert to_wire(models.BatchJobDisableContent(disable_tasks="requeue")) == {"disableTasks": "requeue"}

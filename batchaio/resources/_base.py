@@ -24,6 +24,7 @@ from batchaio._ids import entity_id
 from batchaio._response import BatchResponse, ResponseMetadata
 from batchaio._results import read_result
 from batchaio._serde import decode, encode
+from batchaio._serde import format_datetime as format_wire_datetime
 from batchaio._transport import BatchRequest
 from batchaio.errors import NotFoundError, ValidationError
 from batchaio.filters import Filter
@@ -267,14 +268,12 @@ def bool_query(field: str, value: bool | None) -> dict[str, str]:
 
 
 def datetime_query(field: str, value: datetime | None) -> dict[str, str]:
-    """A date-time query parameter (``startTime``, ``endtime``) in RFC 3339 UTC."""
+    """A date-time query parameter (``starttime``, ``endtime``) in RFC 3339 UTC; naive datetimes refused."""
     if value is None:
         return {}
-    utc = _utc(field, value)
-    text = utc.strftime("%Y-%m-%dT%H:%M:%S")
-    if utc.microsecond:
-        text += f".{utc.microsecond:06d}"
-    return {_WIRE_NAMES[field]: text + "Z"}
+    if not isinstance(value, datetime):
+        raise ValidationError(f"{field} must be a datetime", field=field)
+    return {_WIRE_NAMES[field]: format_wire_datetime(value, field)}
 
 
 def conditional_headers(
@@ -325,7 +324,7 @@ def body(field: str, value: object, expected: type) -> bytes:
             f"{field} must be a {expected.__name__}, not {type(value).__name__}", field=field
         )
     if isinstance(value, _CREATED) and value.id is not None:
-        entity_id(value.id, f"{field}.id")
+        entity_id(value.id, "id")
     return encode(value)
 
 
@@ -349,7 +348,7 @@ def check_task_collection(group: BatchTaskGroup) -> None:
         )
     for index, task in enumerate(group.value or ()):
         if isinstance(task, BatchTaskCreateContent) and task.id is not None:
-            entity_id(task.id, f"task_collection.value[{index}].id")
+            entity_id(task.id, f"value[{index}].id")
 
 
 # Bodies that create an entity: their ``id`` must follow the strict rule of new IDs.
@@ -361,7 +360,8 @@ _CREATED = (
 )
 
 
-_WIRE_NAMES = {"start_time": "startTime", "end_time": "endtime"}
+# Query names are sent in lower case, as the Shared Key rules expect and the REST reference spells them.
+_WIRE_NAMES = {"start_time": "starttime", "end_time": "endtime"}
 
 
 def _utc(field: str, value: datetime) -> datetime:

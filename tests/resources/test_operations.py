@@ -12,7 +12,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import attrs
 import httpx
 import orjson
 import pytest
@@ -21,7 +20,6 @@ import respx
 from batchaio import filters as f
 from batchaio import models
 from batchaio._client import BatchClient
-from batchaio._fields import WIRE
 from batchaio._files import BatchFileProperties, FileDownload
 from batchaio._paging import AsyncPager
 from batchaio._response import ResponseMetadata
@@ -142,16 +140,43 @@ FILE_HEADERS = {
 }
 
 
-def _sample_field(type_name: str) -> tuple[str, str] | None:
-    """A string property of the model to fill in the response body and find again in the parsed result."""
+ENUMS = json.loads((SPEC / "batch-2024-07-01.20.0.schema.json").read_text())["enums"]
+SCALAR_SAMPLES: dict[str, Any] = {
+    "integer": 7,
+    "int64-as-string": "123",
+    "number": 1.5,
+    "boolean": True,
+    "date-time": "2024-07-01T10:15:30Z",
+    "duration": "PT1H30M",
+}
+
+
+def _sample_body(type_name: str, depth: int = 0) -> dict[str, Any]:
+    """A wire body of ``type_name`` with every property set (nested models two levels deep)."""
+    body: dict[str, Any] = {}
     for prop in SCHEMA[type_name]["properties"]:
-        if prop["type"] == "string":
-            return prop["name"], f"sample-{prop['name']}"
-    return None
+        value = _sample_value(prop["type"], prop["name"], depth)
+        if value is not None:
+            body[prop["name"]] = value
+    return body
 
 
-def _attr_for(cls: type, wire_name: str) -> str:
-    return next(a.name for a in attrs.fields(cls) if a.metadata[WIRE].name == wire_name)
+def _sample_value(kind: Any, name: str, depth: int) -> Any:
+    if kind == "string":
+        return f"sample-{name}"
+    if isinstance(kind, str):
+        return SCALAR_SAMPLES[kind]
+    if "enum" in kind:
+        return ENUMS[kind["enum"]][-1]
+    if "model" in kind:
+        return _sample_body(kind["model"], depth + 1) if depth < 2 else None
+    if "array" in kind:
+        item = _sample_value(kind["array"], name, depth)
+        return None if item is None else [item, item]
+    if "map" in kind:
+        item = _sample_value(kind["map"], name, depth)
+        return None if item is None else {"k": item}
+    raise AssertionError(f"unknown schema type {kind!r}")
 
 
 def _kind(op: dict[str, Any]) -> str:
@@ -181,7 +206,7 @@ def _build_call(op: dict[str, Any]) -> tuple[list[Any], dict[str, Any], dict[str
             if name == "maxresults" and op["operationId"].startswith("Certificates_"):
                 value, wire = 100, "100"
             kwargs[keyword] = value
-            query[name] = wire
+            query[name.lower()] = wire
         elif name in HEADER_VALUES:
             keyword, value, wire = HEADER_VALUES[name]
             kwargs[keyword] = value
@@ -214,13 +239,11 @@ def _response(op: dict[str, Any]) -> tuple[httpx.Response, Any]:
     status = int(next(code for code in op["responses"] if code != "default"))
     kind = _kind(op)
     if kind == "list":
-        sample = _sample_field(op["itemType"])
-        item = {sample[0]: sample[1]} if sample else {}
-        return httpx.Response(status, json={"odata.metadata": "m", "value": [item, item]}), sample
+        item = _sample_body(op["itemType"])
+        return httpx.Response(status, json={"odata.metadata": "m", "value": [item, item]}), item
     if kind == "model":
-        sample = _sample_field(op["resultType"])
-        body = {"odata.metadata": "m", **({sample[0]: sample[1]} if sample else {})}
-        return httpx.Response(status, json=body, headers=RESPONSE_HEADERS), sample
+        body = _sample_body(op["resultType"])
+        return httpx.Response(status, json={"odata.metadata": "m", **body}, headers=RESPONSE_HEADERS), body
     if kind in ("file_properties", "download"):
         return httpx.Response(status, content=b"hello world", headers=FILE_HEADERS), None
     return httpx.Response(status, headers=RESPONSE_HEADERS), None
@@ -259,11 +282,10 @@ def _check_metadata(result: ResponseMetadata, status: int) -> None:
     assert result.data_service_id == "https://acct.westeurope.batch.azure.com/x"
 
 
-def _check_model(result: Any, type_name: str, sample: tuple[str, str] | None) -> None:
-    cls = getattr(models, type_name)
-    assert isinstance(result, cls)
-    if sample is not None:
-        assert getattr(result, _attr_for(cls, sample[0])) == sample[1]
+def _check_model(result: Any, type_name: str, expected: dict[str, Any]) -> None:
+    assert type(result) is getattr(models, type_name)
+    assert expected  # every result type has properties to compare
+    assert converter.unstructure(result) == expected
 
 
 def test_the_table_covers_every_operation_once() -> None:
