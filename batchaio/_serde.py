@@ -61,6 +61,7 @@ from cattrs.errors import ForbiddenExtraKeysError
 from cattrs.fns import identity
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from batchaio import _constants as C
 from batchaio._enums import OpenEnum
 from batchaio._fields import WireInfo, wire_info
 from batchaio.errors import ValidationError
@@ -93,8 +94,7 @@ _DATETIME = re.compile(
 _DURATION = re.compile(
     r"(-)?P(?:(\d+)W)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)(?:\.(\d{1,9}))?S)?)?\Z", re.ASCII
 )
-MAX_CACHED_DURATIONS = 512
-# Durations repeat (constraints, P7D, the unbounded value): parsed ones are kept, up to MAX_CACHED_DURATIONS.
+# Durations repeat (constraints, P7D, the unbounded value): parsed ones are kept, up to a bound.
 _durations: dict[str, timedelta] = {_UNBOUNDED_TEXT: UNBOUNDED_DURATION}
 _INTEGER = re.compile(r"[+-]?\d{1,19}", re.ASCII)
 _FAST_ISOFORMAT = sys.version_info >= (3, 11)  # fromisoformat understands Z and 7 fractional digits
@@ -163,7 +163,7 @@ def parse_duration(value: str) -> timedelta:
     )
     if sign:
         result = -result
-    if len(_durations) < MAX_CACHED_DURATIONS:
+    if len(_durations) < C.MAX_CACHED_DURATIONS:
         _durations[value] = result
     return result
 

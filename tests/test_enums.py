@@ -6,7 +6,7 @@ import pickle
 
 import pytest
 
-from batchaio import _enums, models
+from batchaio import _constants, models
 from batchaio._enums import OpenEnum
 
 
@@ -38,7 +38,7 @@ def test_unknown_values_are_kept_as_members_of_the_type() -> None:
 
 def test_unknown_values_keep_their_spelling() -> None:
     assert Color("Infrared").value == "Infrared"
-    assert Color("infrared").value == "infrared"
+    assert Color("infrared").value == "Infrared"  # one pseudo-member per value, first spelling kept
 
 
 def test_non_strings_are_rejected() -> None:
@@ -55,8 +55,20 @@ def test_cache_of_unknown_values_is_bounded(monkeypatch: pytest.MonkeyPatch) -> 
     class Shade(OpenEnum):
         GREY = "grey"
 
-    monkeypatch.setattr(_enums, "MAX_CACHED_UNKNOWN_VALUES", 3)
+    monkeypatch.setattr(_constants, "MAX_CACHED_UNKNOWN_VALUES", 3)
     values = [Shade(f"shade{i}") for i in range(10)]
     assert [v.value for v in values] == [f"shade{i}" for i in range(10)]
     assert len(Shade._value2member_map_) <= 1 + 3
     assert Shade("shade9") == values[9]
+
+
+def test_unknown_values_match_without_regard_to_case() -> None:
+    class Phase(OpenEnum):
+        ACTIVE = "active"
+
+    first = Phase("Paused")
+    assert Phase("paused") is first
+    assert Phase("PAUSED") == first
+    assert first.value == "Paused"  # the first spelling seen is kept for output
+    assert Phase("paused").value == "Paused"
+    assert Phase("Resuming") is not first
