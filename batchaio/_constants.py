@@ -74,8 +74,9 @@ BULK_MAX_TASKS_PER_CHUNK: Final = MAX_TASKS_PER_COLLECTION
 # under this, leaving room for anything a proxy or the service might count differently.
 BULK_MAX_CHUNK_BYTES: Final = 1_000_000
 BULK_DEFAULT_CONCURRENCY: Final = 8
-# Least number of requests that may carry one task before it is given up (throttling, 5xx, resets and per-task
-# servererror), unless the retry policy makes no retries or the caller says otherwise. Waits follow the policy.
+# Least number of requests that may carry one task before it is given up (throttling, 5xx, resets and
+# per-task servererror), unless the retry policy makes no retries or the caller says otherwise. Waits follow
+# the retry policy.
 BULK_MAX_ATTEMPTS: Final = 10
 # Floor under the jittered backoff so that a retry is never immediate.
 BULK_MIN_RETRY_DELAY: Final = 0.05
