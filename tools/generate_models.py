@@ -280,20 +280,34 @@ def load_schema(root: Path = ROOT) -> dict[str, Any]:
 
 
 def stale_files(root: Path = ROOT) -> list[str]:
-    """Paths (relative to ``root``) whose content differs from what the generator would write."""
+    """Paths (relative to ``root``) whose content differs from what the generator would write, and Python
+    files in the output package that it would not write at all (orphans of an earlier layout)."""
     stale = []
-    for name, content in render(load_schema(root)).items():
+    rendered = render(load_schema(root))
+    for name, content in rendered.items():
         path = root / OUTPUT_DIR / name
         if not path.exists() or path.read_text(encoding="utf-8") != content:
             stale.append((OUTPUT_DIR / name).as_posix())
+    stale += [(OUTPUT_DIR / name).as_posix() for name in orphans(root, rendered)]
     return stale
+
+
+def orphans(root: Path, rendered: dict[str, str]) -> list[str]:
+    """Python files in the output package that the generator does not write."""
+    directory = root / OUTPUT_DIR
+    if not directory.is_dir():
+        return []
+    return sorted(p.name for p in directory.glob("*.py") if p.name not in rendered)
 
 
 def write(root: Path = ROOT) -> list[str]:
     """Write every generated file; return the paths that changed."""
     changed = stale_files(root)
     (root / OUTPUT_DIR).mkdir(parents=True, exist_ok=True)
-    for name, content in render(load_schema(root)).items():
+    rendered = render(load_schema(root))
+    for name in orphans(root, rendered):
+        (root / OUTPUT_DIR / name).unlink()
+    for name, content in rendered.items():
         (root / OUTPUT_DIR / name).write_text(content, encoding="utf-8")
     return changed
 

@@ -42,6 +42,8 @@ GROUPS = {
 }
 # Hand-written base classes that a generated group extends (extension point for non-REST helpers).
 BASES = {"tasks": ("batchaio.resources._task_extensions", "TaskExtensions")}
+# Hand-written modules in the output package; every other module there must be generated.
+HAND_WRITTEN = {"_base.py", "_task_extensions.py"}
 
 STANDARD = {"api-version", "timeOut", "client-request-id", "return-client-request-id", "ocp-date"}
 CONDITIONAL = {
@@ -486,6 +488,11 @@ def generate() -> dict[Path, str]:
     return {path: ruff_format(path, text) for path, text in files.items()}
 
 
+def orphans(files: dict[Path, str]) -> list[Path]:
+    """Modules in the output package that are neither generated nor hand-written (left by an older layout)."""
+    return sorted(p for p in OUT.glob("*.py") if p not in files and p.name not in HAND_WRITTEN)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -493,7 +500,12 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help="fail if the committed modules are out of date")
     args = parser.parse_args()
     stale = []
-    for path, text in generate().items():
+    files = generate()
+    for path in orphans(files):
+        stale.append(path)
+        if not args.check:
+            path.unlink()
+    for path, text in files.items():
         current = path.read_text(encoding="utf-8") if path.exists() else None
         if current == text:
             continue
@@ -502,7 +514,8 @@ def main() -> int:
             path.write_text(text, encoding="utf-8")
     if args.check and stale:
         for path in stale:
-            print(f"out of date: {path.relative_to(ROOT)}", file=sys.stderr)
+            state = "out of date" if path in files else "not generated (delete it)"
+            print(f"{state}: {path.relative_to(ROOT)}", file=sys.stderr)
         print("regenerate with: python tools/generate_operations.py", file=sys.stderr)
         return 1
     return 0
