@@ -61,8 +61,8 @@ def is_entity_id(value: str) -> bool:
 
 def path_id(value: object, field: str) -> str:
     """Check the ID of an existing pool, job, job schedule or task and return it percent-encoded."""
-    if value.__class__ is str and _ENTITY_ID.fullmatch(value):  # type: ignore[arg-type]
-        return value  # type: ignore[return-value]
+    if isinstance(value, str) and _ENTITY_ID.fullmatch(value):
+        return value
     text = _segment_text(value, field)
     if len(text) > C.PATH_ID_MAX_LENGTH:
         raise ValidationError(
