@@ -580,8 +580,14 @@ def _check_items(
             if key.__class__ is not str and not isinstance(key, str):
                 raise _Invalid(name, f"must have str keys, not {type(key).__name__}")
     for key, item in pairs:
-        if nested is not None or item.__class__ not in accepted:
+        if item.__class__ not in accepted:
             _check_value(item, f"{name}[{key!r}]", problem, nested)
+        elif nested is not None:
+            try:
+                nested(item)
+            except _Invalid as invalid:
+                invalid.parts.append(f"{name}[{key!r}]")
+                raise
 
 
 def _checker(cls: type) -> Callable[[Any], None]:
