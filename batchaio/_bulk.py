@@ -52,7 +52,7 @@ from batchaio._bulk_report import (
     TaskOutcome,
     TaskOutcomeStatus,
 )
-from batchaio._ids import encode_segment, entity_id, is_entity_id
+from batchaio._ids import entity_id, is_entity_id, path_id
 from batchaio._redact import redact_data, redact_text
 from batchaio._retry import RetryPolicy, backoff_delay, status_outcome_unknown
 from batchaio._serde import converter, encoder_for
@@ -710,7 +710,7 @@ def pipeline_sender(pipeline: Pipeline, job_id: str, *, server_timeout: int | No
 
     The job ID is checked here, before anything is sent. Retries are the engine's, so the pipeline's are off.
     """
-    path = f"/jobs/{encode_segment(entity_id(job_id, 'job_id'))}/addtaskcollection"
+    path = f"/jobs/{path_id(job_id, 'job_id')}/addtaskcollection"
     policy = RetryPolicy.no_retries(deadline=None)
 
     async def send(body: bytes) -> bytes:

@@ -113,11 +113,28 @@ def test_invalid_job_id_is_refused_before_sending(run: Run) -> None:
 
     async def main() -> None:
         async with client_for(router) as client:
-            await client.tasks.add_many("job/1", make_tasks(1))
+            await client.tasks.add_many("..", make_tasks(1))
 
     with pytest.raises(ValidationError) as caught:
         run(main)
     assert caught.value.field == "job_id"
+    assert not router.calls
+
+
+def test_a_job_made_by_a_schedule_takes_tasks(run: Run) -> None:
+    router = respx.MockRouter()
+    result = {"value": [{"status": "success", "taskId": "task-0"}]}
+    route = router.post(url__regex=r"/jobs/nightly%3Ajob-1/addtaskcollection").mock(
+        return_value=httpx.Response(200, content=orjson.dumps(result))
+    )
+
+    async def main() -> BulkAddReport:
+        async with client_for(router) as client:
+            return await client.tasks.add_many("nightly:job-1", make_tasks(1))
+
+    report = run(main)
+    assert report.created == 1
+    assert route.call_count == 1
 
 
 def busy_router() -> tuple[respx.MockRouter, respx.Route]:
