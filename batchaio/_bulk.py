@@ -292,7 +292,9 @@ class _Engine:
             finally:
                 self._reading.release()
         except Exception as exc:
+            # Nothing more is sent: the partial chunk's tasks stay unsent and are reported pending.
             self._input_done = True
+            self._chunk = []
             self._stop(f"reading the tasks raised {type(exc).__name__}: {exc}", exc)
             return None
         if full is None:
