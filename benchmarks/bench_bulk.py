@@ -5,6 +5,7 @@ process) and prints a table::
 
     .venv/bin/python benchmarks/bench_bulk.py            # 20,000 tasks x 3 runs, then the memory runs
     .venv/bin/python benchmarks/bench_bulk.py --quick    # smaller memory runs
+    .venv/bin/python benchmarks/bench_bulk.py --skip-memory --repeat 9 --clients floor,batchaio   # quick CPU
 
 Each measurement runs in a fresh subprocess (``--worker``), so imports, caches and memory are never shared:
 
@@ -259,12 +260,15 @@ def main() -> None:
         print(
             f"\nSubmit {args.tasks:,} tasks at concurrency {args.concurrency} (median of {args.repeat} runs)"
         )
-        print(f"{'client':<17} {'CPU us/task':>12} {'vs floor':>9} {'vs azure':>9} {'wall s':>8}")
+        header = f"{'client':<17} {'CPU us/task':>12} {'min-max':>11} {'vs floor':>9} {'vs azure':>9}"
+        print(f"{header} {'wall s':>8}")
         for name, value in per_task.items():
+            runs = [r["cpu"] / args.tasks * 1e6 for r in cpu[name]]
+            spread = f"{min(runs):.1f}-{max(runs):.1f}"
             wall = statistics.median(r["wall"] for r in cpu[name])
             vs_floor = f"{value / per_task['floor']:.2f}x" if "floor" in per_task else "-"
             vs_azure = f"{value / per_task['azure-batch']:.2f}x" if "azure-batch" in per_task else "-"
-            print(f"{name:<17} {value:>12.1f} {vs_floor:>9} {vs_azure:>9} {wall:>8.2f}")
+            print(f"{name:<17} {value:>12.1f} {spread:>11} {vs_floor:>9} {vs_azure:>9} {wall:>8.2f}")
     print_memory(memory)
 
 
