@@ -47,6 +47,10 @@ IMAGE = models.ImageReference(
 )
 NODE_AGENT_SKU = "batch.node.ubuntu 22.04"
 TASK_SLOTS_PER_NODE = 4
+# The emulator runs tasks within a pool's slots, as the service does; a local pool gets many slots per node
+# and short simulated runs so that 10,000 tasks finish in seconds.
+EMULATOR_TASK_SLOTS_PER_NODE = 256
+EMULATOR_TASK_SECONDS = (0.02, 0.1)
 LISTED_PROPERTIES = ["id", "state", "executionInfo"]
 
 # --- Pacing -------------------------------------------------------------------------------------------------
@@ -74,6 +78,7 @@ class DemoOptions:
     pool_id: str | None = None
     vm_size: str = VM_SIZE
     nodes: int = 2
+    task_slots_per_node: int | None = None
     cleanup: bool = True
     poll_interval: float | None = None
     timeout: float | None = None
@@ -82,7 +87,8 @@ class DemoOptions:
 @dataclass
 class DemoSummary:
     """What a run did: the submission report, task counts, states and exit codes listed, the stdout read,
-    seconds per phase, task-count polls and (local emulator) requests served."""
+    seconds per phase, task-count polls, the most tasks seen running at once and (local emulator) requests
+    served."""
 
     tasks: int
     submitted: BulkAddReport | None = None
@@ -96,6 +102,7 @@ class DemoSummary:
     stdout: str | None = None
     phases: dict[str, float] = field(default_factory=dict)
     polls: int = 0
+    peak_running: int = 0
     emulator_requests: int | None = None
     total_seconds: float = 0.0
 
@@ -137,7 +144,8 @@ class Console:
         now = time.monotonic()
         if not final and now - self._last_status < (TTY_REFRESH_SECONDS if self.tty else LOG_LINE_SECONDS):
             return
-        self._last_status = now
+        # After a phase's final line, the next phase's first status shows at once.
+        self._last_status = -math.inf if final else now
         if self.tty:
             self.out.write(f"\r\x1b[2K{text}" + ("\n" if final else ""))
             self.out.flush()
@@ -148,7 +156,7 @@ class Console:
 # --- The phases ---------------------------------------------------------------------------------------------
 
 
-async def create_pool(client: BatchClient, options: DemoOptions, console: Console) -> str:
+async def create_pool(client: BatchClient, options: DemoOptions, slots: int, console: Console) -> str:
     pool_id = f"batchaio-demo-pool-{_stamp()}"
     await client.pools.create(
         models.BatchPoolCreateContent(
@@ -158,10 +166,13 @@ async def create_pool(client: BatchClient, options: DemoOptions, console: Consol
                 image_reference=IMAGE, node_agent_sku_id=NODE_AGENT_SKU
             ),
             target_dedicated_nodes=options.nodes,
-            task_slots_per_node=TASK_SLOTS_PER_NODE,
+            task_slots_per_node=slots,
         )
     )
-    console.say(f"[pool]    created pool {pool_id} ({options.vm_size}, {options.nodes} dedicated nodes)")
+    console.say(
+        f"[pool]    created pool {pool_id} ({options.vm_size}, {options.nodes} dedicated nodes, "
+        f"{slots} task slots each)"
+    )
     return pool_id
 
 
@@ -230,6 +241,7 @@ async def wait_for_tasks(
         summary.completed = counts.completed or 0
         summary.succeeded = counts.succeeded or 0
         summary.failed = counts.failed or 0
+        summary.peak_running = max(summary.peak_running, counts.running or 0)
         done = summary.completed >= expected
         console.status(
             f"[wait]    active {counts.active or 0:,}  running {counts.running or 0:,}  "
@@ -298,6 +310,7 @@ async def run_demo(options: DemoOptions, target: Target, console: Console) -> De
     local = target.emulator is not None
     interval = options.poll_interval or (EMULATOR_POLL_SECONDS if local else SERVICE_POLL_SECONDS)
     timeout = options.timeout or (EMULATOR_TIMEOUT_SECONDS if local else SERVICE_TIMEOUT_SECONDS)
+    slots = options.task_slots_per_node or (EMULATOR_TASK_SLOTS_PER_NODE if local else TASK_SLOTS_PER_NODE)
     started = time.perf_counter()
     created_pool = job_id = None
     async with BatchClient(
@@ -305,7 +318,7 @@ async def run_demo(options: DemoOptions, target: Target, console: Console) -> De
     ) as client:
         try:
             with _phase(summary, "pool"):
-                pool_id = options.pool_id or await create_pool(client, options, console)
+                pool_id = options.pool_id or await create_pool(client, options, slots, console)
                 created_pool = None if options.pool_id else pool_id
             with _phase(summary, "job"):
                 job_id = await create_job(client, pool_id, console)
@@ -355,6 +368,7 @@ def print_summary(summary: DemoSummary, console: Console) -> None:
             f"  requests   submit {report.requests:,} ({report.retries:,} retries), "
             f"task-count polls {summary.polls:,}{served}"
         )
+    console.say(f"  running    at most {summary.peak_running:,} tasks seen running at once")
     console.say("  result     " + ("OK" if summary.ok else "FAILED"))
 
 
@@ -385,6 +399,12 @@ def parse_args(argv: Sequence[str] | None = None) -> DemoOptions:
     parser.add_argument("--pool-id", help="run on this existing pool instead of creating one (never deleted)")
     parser.add_argument("--vm-size", default=VM_SIZE, help=f"VM size of the created pool ({VM_SIZE})")
     parser.add_argument("--nodes", type=_positive, default=DemoOptions.nodes, help="dedicated nodes (2)")
+    parser.add_argument(
+        "--task-slots",
+        type=_positive,
+        help=f"task slots per node of the created pool ({EMULATOR_TASK_SLOTS_PER_NODE} local, "
+        f"{TASK_SLOTS_PER_NODE} on an account)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the job and pool instead of deleting them")
     parser.add_argument("--poll-interval", type=float, help="seconds between task-count polls")
     parser.add_argument(
@@ -406,6 +426,7 @@ def parse_args(argv: Sequence[str] | None = None) -> DemoOptions:
         pool_id=arguments.pool_id,
         vm_size=arguments.vm_size,
         nodes=arguments.nodes,
+        task_slots_per_node=arguments.task_slots,
         cleanup=not arguments.keep,
         poll_interval=arguments.poll_interval,
         timeout=arguments.timeout,
@@ -421,7 +442,7 @@ def local_emulator() -> Iterator[Target]:
         raise SystemExit(
             f"the local emulator needs the 'emulator' extra: pip install 'batchaio[emulator]' ({err})"
         ) from None
-    emulator = Emulator()
+    emulator = Emulator(task_duration=EMULATOR_TASK_SECONDS)
     endpoint = emulator.start()
     try:
         yield Target(endpoint, SharedKeyCredential(emulator.account, emulator.key), emulator)

@@ -9,7 +9,17 @@ from typing import Any
 import pytest
 
 from batchaio import SharedKeyCredential
-from batchaio.demo import Console, DemoError, DemoOptions, Target, local_emulator, main, parse_args, run_demo
+from batchaio.demo import (
+    Console,
+    DemoError,
+    DemoOptions,
+    Target,
+    local_emulator,
+    main,
+    parse_args,
+    print_summary,
+    run_demo,
+)
 from batchaio.emulator import Emulator
 
 pytestmark = pytest.mark.integration
@@ -55,6 +65,25 @@ async def test_run_demo_creates_runs_lists_and_downloads_every_task() -> None:
     assert "[cleanup] deleted job batchaio-demo-job-" in text
 
 
+async def test_the_wait_shows_tasks_queued_within_the_pool_slots() -> None:
+    out = io.StringIO()
+    with local_emulator() as target:
+        options = DemoOptions(tasks=TASKS, nodes=1, task_slots_per_node=8, poll_interval=0.01)
+        summary = await run_demo(options, target, Console(out))
+    assert summary.ok
+    # One node of 8 slots: never more than 8 tasks at once, so the counts move over several polls.
+    assert 1 <= summary.peak_running <= 8
+    assert summary.polls >= 2
+    assert "8 task slots each" in out.getvalue()
+    print_summary(summary, Console(out))
+    assert f"  running    at most {summary.peak_running} tasks seen running at once" in out.getvalue()
+
+
+def test_parse_args_reads_task_slots() -> None:
+    assert parse_args(["--task-slots", "16"]).task_slots_per_node == 16
+    assert parse_args([]).task_slots_per_node is None
+
+
 def test_main_prints_summary_and_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--tasks", str(TASKS), "--concurrency", "3"]) == 0
     text = capsys.readouterr().out
@@ -83,6 +112,7 @@ def test_main_against_an_account_endpoint_uses_it_and_keeps_resources_when_asked
     (pool,) = batch_emulator.store.pools.items.values()
     assert pool.doc["vmSize"] == "Standard_D2s_v3"
     assert pool.doc["targetDedicatedNodes"] == 1
+    assert pool.doc["taskSlotsPerNode"] == 4
     configuration = pool.doc["virtualMachineConfiguration"]
     assert configuration["nodeAgentSKUId"] == "batch.node.ubuntu 22.04"
     assert configuration["imageReference"]["offer"] == "0001-com-ubuntu-server-jammy"
@@ -95,6 +125,7 @@ def test_main_on_an_existing_pool_does_not_create_or_delete_it(
     assert batch_emulator.endpoint is not None
     argv = ["--tasks", "120", "--endpoint", batch_emulator.endpoint, "--account", batch_emulator.account]
     argv += ["--key", batch_emulator.key, "--poll-interval", "0.05", "--pool-id", "mine"]
+    batch_emulator.store.create_pool({"id": "mine", "targetDedicatedNodes": 1, "taskSlotsPerNode": 8}, 0.0)
 
     assert main(argv) == 0
 
@@ -103,7 +134,7 @@ def test_main_on_an_existing_pool_does_not_create_or_delete_it(
     assert "on pool mine" in text
     assert "[cleanup] deleted job batchaio-demo-job-" in text
     assert " and pool" not in text
-    assert len(batch_emulator.store.pools) == 0
+    assert [pool.id for pool in batch_emulator.store.pools.items.values()] == ["mine"]
 
 
 def test_main_fails_with_exit_code_1_and_never_prints_the_key(
@@ -161,6 +192,16 @@ def test_console_rewrites_one_line_on_a_terminal() -> None:
     console.status("two")  # within the refresh interval: skipped
     console.status("three", final=True)
     assert out.getvalue() == "\r\x1b[2Kone\r\x1b[2Kthree\n"
+
+
+def test_console_log_shows_each_phase_first_status_at_once() -> None:
+    out = io.StringIO()
+    console = Console(out)
+    console.status("submit 1")
+    console.status("submit 2")  # within the log interval: skipped
+    console.status("submit done", final=True)
+    console.status("wait 1")
+    assert out.getvalue().splitlines() == ["submit 1", "submit done", "wait 1"]
 
 
 async def test_wait_gives_up_after_the_timeout_and_still_cleans_up() -> None:

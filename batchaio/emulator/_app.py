@@ -780,6 +780,8 @@ class EmulatorApp:
         nodes = [pool.nodes.find(str(node_id), call.now) for node_id in node_ids]
         if any(node is None for node in nodes):
             raise ServiceError("NodeNotFound")
+        self.store.advance_pool(pool.id.lower(), call.now)
+        self.store.capacity_changed(pool.id)
         for node in nodes:
             assert node is not None
             pool.nodes.remove(node)
@@ -902,6 +904,7 @@ class EmulatorApp:
             node.state_until = call.now + self.store.delete_delay
             node.state = "deallocated" if action == "deallocate" else "idle"
             node.state_time = call.now
+            self.store.capacity_changed(pool.id)
             return _empty(202, {"DataServiceId": f"{node_url(call.base, pool.id, node.id)}/{action}"})
 
         return handler
@@ -911,6 +914,7 @@ class EmulatorApp:
             pool, node = self.store.node(call.params["poolId"], call.params["nodeId"], call.now)
             await call.body(optional=True)
             node.scheduling_state = "enabled" if enable else "disabled"
+            self.store.capacity_changed(pool.id)
             action = "enablescheduling" if enable else "disablescheduling"
             return _empty(200, {"DataServiceId": f"{node_url(call.base, pool.id, node.id)}/{action}"})
 
@@ -1320,9 +1324,8 @@ class EmulatorApp:
         store = self.store
 
         def items(start: int) -> Iterator[tuple[int, TaskRecord]]:
-            for position, task in job.tasks.scan(start, call.now):
-                store.resolve(job, task, call.now)
-                yield position, task
+            store.sync(job, call.now)
+            yield from job.tasks.scan(start, call.now)
 
         return _page(call, "tasks", items, lambda task: render_task(job, task, call.base, call.now))
 

@@ -1,4 +1,8 @@
-"""The background loop of ``execute`` mode: runs eligible tasks as local processes (bounded)."""
+"""The background loop of ``execute`` mode: runs eligible tasks as local processes (bounded).
+
+A task starts when its job is enabled, its dependencies have succeeded, its pool has a node with
+``requiredSlots`` free slots (``nodes x taskSlotsPerNode`` in all) and fewer than ``max_processes`` run.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,8 @@ import anyio
 
 from batchaio.emulator._executor import run_process, task_environment
 from batchaio.emulator._files import task_dir
-from batchaio.emulator._state import Job, Store, TaskRecord, task_state
+from batchaio.emulator._scheduler import required_slots
+from batchaio.emulator._state import Job, Node, Store, TaskRecord, task_state
 
 __all__ = ["TaskRunner"]
 
@@ -25,6 +30,8 @@ class TaskRunner:
         self.account = account
         self._limit = max(1, max_processes)
         self._running = 0
+        # Slots taken by running processes, by (pool key, node id).
+        self._used: dict[tuple[str, str], int] = {}
 
     async def run(self) -> None:
         """Loop forever (until cancelled), starting tasks whose job is enabled and dependencies succeeded."""
@@ -46,26 +53,59 @@ class TaskRunner:
             for dependency in dependencies
         )
 
+    def _node_for(self, job: Job, task: TaskRecord, now: float) -> tuple[str, Node | None] | None:
+        """A node of the job's pool with room for ``task``, or ``None`` while there is none."""
+        key = job.scheduler_key
+        slots, _ = self.store.slots(key, now)
+        need = required_slots(task)
+        for node_id, (node, total) in slots.items():
+            if total - self._used.get((key, node_id), 0) >= need:
+                return node_id, node
+        return None
+
     def _start_eligible(self, group: anyio.abc.TaskGroup) -> None:
         now = time.time()
         keep: list[tuple[Job, TaskRecord]] = []
         for job, task in self.store.pending:
             if task.removed or task.start is not None or task.failure is not None:
                 continue
-            if self._running < self._limit and self._eligible(job, task, now):
-                self._running += 1
-                task.start = now
-                self.store.assign_node(job, task, now)
-                group.start_soon(self._run_one, job, task)
-            else:
+            chosen = (
+                self._node_for(job, task, now)
+                if self._running < self._limit and self._eligible(job, task, now)
+                else None
+            )
+            if chosen is None:
                 keep.append((job, task))
+                continue
+            node_id, node = chosen
+            self._running += 1
+            slot = (job.scheduler_key, node_id)
+            self._used[slot] = self._used.get(slot, 0) + required_slots(task)
+            task.start = now
+            task.pool_id = job.pool_id
+            task.node_id = node_id
+            if node is not None:
+                node.tasks_run += 1
+                node.busy_from = now if now >= node.busy_until else node.busy_from
+                node.busy_until = float("inf")
+            group.start_soon(self._run_one, job, task, slot, node)
         self.store.pending[:] = keep
 
-    async def _run_one(self, job: Job, task: TaskRecord) -> None:
+    async def _run_one(self, job: Job, task: TaskRecord, slot: tuple[str, str], node: Node | None) -> None:
+        try:
+            await self._run_process(job, task)
+        finally:
+            self._running -= 1
+            self._used[slot] -= required_slots(task)
+            if node is not None:
+                node.busy_until = time.time()
+                if task.exit_code == 0 and task.failure is None:
+                    node.tasks_succeeded += 1
+
+    async def _run_process(self, job: Job, task: TaskRecord) -> None:
         try:
             directory = task_dir(self.root, job, task)
         except ValueError:
-            self._running -= 1
             task.exit_code, task.end = 127, time.time()
             return
         environment = {
@@ -104,8 +144,6 @@ class TaskRunner:
             )
         except OSError:
             code = 127
-        finally:
-            self._running -= 1
         if task.requeue_count != generation:
             return  # requeued while it ran: the runner starts it again
         task.process_group = None

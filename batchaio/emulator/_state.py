@@ -1,9 +1,10 @@
 """The in-memory state of an emulated Batch account and the service semantics that act on it.
 
 Everything is plain JSON dicts plus a few bookkeeping fields. Task states are derived from timestamps when
-they are read (``start``/``end`` set once a task is scheduled), so thousands of simulated tasks cost nothing
-while they wait or run: no background loop is needed in simulated mode. In ``execute`` mode the executor sets
-``start`` and ``end`` as real processes start and stop.
+they are read (``start``/``end`` set once a task is scheduled). In simulated mode a ``PoolScheduler`` per pool
+assigns those timestamps lazily, within the pool's slots, whenever a job's tasks are read or changed: no
+background loop is needed. In ``execute`` mode the runner sets ``start`` and ``end`` as real processes start
+and stop.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any, Generic, TypeVar
 
 from batchaio.emulator import _constants as C
 from batchaio.emulator._executor import kill_group, simulate
+from batchaio.emulator._scheduler import PoolScheduler, required_slots
 from batchaio.emulator._wire import ServiceError, new_etag, parse_duration
 
 __all__ = [
@@ -140,6 +142,7 @@ class TaskRecord(Entity):
         "end",
         "exit_code",
         "failure",
+        "generation",
         "job_id",
         "node_id",
         "not_before",
@@ -147,6 +150,7 @@ class TaskRecord(Entity):
         "process_group",
         "requeue_count",
         "start",
+        "waiting_for",
     )
 
     def __init__(self, task_id: str, doc: dict[str, Any], now: float, job_id: str) -> None:
@@ -164,6 +168,8 @@ class TaskRecord(Entity):
         self.requeue_count = 0
         self.deleted_files: set[str] | None = None
         self.process_group: int | None = None
+        self.generation = 0
+        self.waiting_for: set[str] | None = None
 
 
 def task_state(task: TaskRecord, now: float) -> str:
@@ -184,11 +190,13 @@ class Job(Entity):
     """A job and its tasks."""
 
     __slots__ = (
+        "dependents",
         "disabled",
         "discarded",
         "discarded_ids",
         "enabled_at",
         "end_time",
+        "parked",
         "schedule_id",
         "task_order",
         "tasks",
@@ -205,12 +213,22 @@ class Job(Entity):
         self.schedule_id: str | None = None
         self.discarded = 0
         self.discarded_ids: set[str] = set()
+        # Tasks waiting for a dependency (by its lower-case id), with the generation they were queued in.
+        self.dependents: dict[str, list[tuple[TaskRecord, int]]] = {}
+        # Tasks taken out of their pool's queue while the job is disabled.
+        self.parked: list[tuple[Job, TaskRecord, int]] = []
 
     @property
     def pool_id(self) -> str | None:
         pool_info = self.doc.get("poolInfo") or {}
         value = pool_info.get("poolId")
         return value if isinstance(value, str) else None
+
+    @property
+    def scheduler_key(self) -> str:
+        """Which pool's slots the job's tasks take: its pool's id, or its own auto pool."""
+        pool_id = self.pool_id
+        return pool_id.lower() if pool_id is not None else f"auto-pool:{self.id.lower()}"
 
 
 class JobSchedule(Entity):
@@ -352,6 +370,7 @@ class Store:
             {"id": "emulator-app", "displayName": "Emulator application", "versions": ["1.0"]}
         ]
         self.pending: list[tuple[Job, TaskRecord]] = []
+        self.schedulers: dict[str, PoolScheduler] = {}
 
     # ---- lookups -------------------------------------------------------------------------------------
 
@@ -376,6 +395,7 @@ class Store:
 
     def node(self, pool_id: str, node_id: str, now: float) -> tuple[Pool, Node]:
         pool = self.pool(pool_id, now)
+        self.advance_pool(pool.id.lower(), now)
         node = pool.nodes.find(node_id, now)
         if node is None:
             raise ServiceError("NodeNotFound")
@@ -398,7 +418,11 @@ class Store:
         doc.setdefault("enableInterNodeCommunication", False)
         doc.setdefault("taskSlotsPerNode", C.TASK_SLOTS_PER_NODE_DEFAULT)
         doc.setdefault("taskSchedulingPolicy", {"nodeFillType": "spread"})
+        self.advance_pool(doc["id"].lower(), now)
         pool = self.pools.add(Pool(doc["id"], doc, now))
+        scheduler = self.schedulers.get(pool.id.lower())
+        if scheduler is not None:
+            scheduler.retry_oversized()
         if doc.get("enableAutoScale"):
             doc.setdefault("autoScaleEvaluationInterval", "PT15M")
             self.run_autoscale(pool, doc.get("autoScaleFormula") or "", now, apply=True)
@@ -415,6 +439,7 @@ class Store:
     def resize_pool(self, pool: Pool, dedicated: int, low_priority: int, now: float) -> None:
         if dedicated < 0 or low_priority < 0:
             raise ServiceError("InvalidPropertyValue", values=[("Reason", "Node counts cannot be negative")])
+        self.advance_pool(pool.id.lower(), now)
         pool.doc["targetDedicatedNodes"] = dedicated
         pool.doc["targetLowPriorityNodes"] = low_priority
         nodes = pool.live_nodes(now)
@@ -433,6 +458,7 @@ class Store:
                     or []
                 ]
                 pool.nodes.add(node)
+        self.capacity_changed(pool.id)
         pool.touch(now)
 
     def run_autoscale(self, pool: Pool, formula: str, now: float, *, apply: bool) -> dict[str, Any]:
@@ -461,6 +487,7 @@ class Store:
     def delete_pool(self, pool: Pool, now: float) -> None:
         if pool.deleting_until is not None:
             raise ServiceError("PoolBeingDeleted")
+        self.advance_pool(pool.id.lower(), now)
         pool.set_state("deleting", now)
         pool.deleting_until = now + self.delete_delay
         pool.touch(now)
@@ -491,8 +518,8 @@ class Store:
         if len(job.tasks) == 0 and job.discarded == 0:
             return
         last_end = 0.0
+        self.sync(job, now)
         for _, task in job.tasks.scan(0, now):
-            self.resolve(job, task, now)
             if task_state(task, now) != "completed":
                 return
             last_end = max(last_end, task.end or now)
@@ -506,29 +533,34 @@ class Store:
         if job.state != "active":
             raise ServiceError("JobNotActive")
         option = option.lower()
-        for _, task in job.tasks.scan(0, now):
-            self.resolve(job, task, now)
-            state = task_state(task, now)
-            if state == "active":
-                task.start = task.end = None
-            elif state == "running":
-                if option == "requeue":
-                    self.stop_process(task)
-                    task.start = task.end = None
-                    task.exit_code = None
-                    task.requeue_count += 1
-                    if not self.simulate:
-                        self.pending.append((job, task))
-                elif option == "terminate":
-                    self._terminate_task(task, now)
+        self.sync(job, now)
         job.disabled = True
+        for _, task in job.tasks.scan(0, now):
+            if task_state(task, now) != "running":
+                continue
+            if option == "requeue":
+                self.stop_process(task)
+                self._release(job, task)
+                task.start = task.end = None
+                task.requeue_count += 1
+                if self.simulate:
+                    self._scheduler(job, now).enqueue(job, task, [])
+                else:
+                    task.exit_code = None
+                    self.pending.append((job, task))
+            elif option == "terminate":
+                self._terminate_task(job, task, now)
         job.set_state("disabled", now)
         job.touch(now)
 
     def enable_job(self, job: Job, now: float) -> None:
         if job.state not in ("disabled", "disabling"):
             raise ServiceError("JobNotActive")
+        self.sync(job, now)
         job.disabled = False
+        if self.simulate:
+            self._scheduler(job, now).resume(job.parked)
+        job.parked = []
         job.enabled_at = now
         job.set_state("active", now)
         job.touch(now)
@@ -538,10 +570,10 @@ class Store:
             raise ServiceError("JobCompleted")
         if job.state == "deleting":
             raise ServiceError("JobBeingDeleted")
+        self.sync(job, now)
         for _, task in job.tasks.scan(0, now):
-            self.resolve(job, task, now)
             if task_state(task, now) != "completed":
-                self._terminate_task(task, now)
+                self._terminate_task(job, task, now)
         job.set_state("completed", now)
         job.end_time = now
         job.terminate_reason = reason or "UserTerminate"
@@ -550,9 +582,10 @@ class Store:
     def delete_job(self, job: Job, now: float) -> None:
         if job.deleting_until is not None:
             raise ServiceError("JobBeingDeleted")
+        self.sync(job, now)
         for _, task in job.tasks.scan(0, now):
             if task_state(task, now) != "completed":
-                self._terminate_task(task, now)
+                self._terminate_task(job, task, now)
         job.set_state("deleting", now)
         job.deleting_until = now + self.delete_delay
         job.touch(now)
@@ -637,9 +670,17 @@ class Store:
         )
         task = job.tasks.add(TaskRecord(doc["id"], doc, now, job.id))
         self._plan(task)
+        self._queue(job, task, now)
+        return task
+
+    def _queue(self, job: Job, task: TaskRecord, now: float) -> None:
+        """Hand a new or reactivated task to its pool's scheduler (or to the runner in execute mode)."""
         if not self.simulate:
             self.pending.append((job, task))
-        return task
+            return
+        scheduler = self._scheduler(job, now)
+        self.sync(job, now)
+        scheduler.enqueue(job, task, self.dependency_ids(job, task))
 
     def _plan(self, task: TaskRecord) -> None:
         """Decide a simulated task's exit code and duration from its command line."""
@@ -652,73 +693,86 @@ class Store:
         retries = int((task.doc.get("constraints") or {}).get("maxTaskRetryCount") or 0)
         task.attempts = 1 if outcome.exit_code == 0 else 1 + (3 if retries < 0 else retries)
 
-    def dependencies(self, job: Job, task: TaskRecord, now: float) -> list[TaskRecord] | None:
-        """The tasks ``task`` depends on, or ``None`` while one of them does not exist."""
+    def dependency_ids(self, job: Job, task: TaskRecord) -> list[str]:
+        """The ids of the tasks ``task`` depends on."""
         depends_on = task.doc.get("dependsOn")
         if not depends_on or not job.doc.get("usesTaskDependencies"):
             return []
         ids: list[str] = [str(value) for value in depends_on.get("taskIds") or []]
         for id_range in depends_on.get("taskIdRanges") or []:
             ids.extend(str(number) for number in range(int(id_range["start"]), int(id_range["end"]) + 1))
+        return ids
+
+    def dependencies(self, job: Job, task: TaskRecord, now: float) -> list[TaskRecord] | None:
+        """The tasks ``task`` depends on, or ``None`` while one of them does not exist."""
         found: list[TaskRecord] = []
-        for dependency_id in ids:
+        for dependency_id in self.dependency_ids(job, task):
             dependency = job.tasks.find(dependency_id, now)
             if dependency is None:
                 return None
             found.append(dependency)
         return found
 
+    def _scheduler(self, job: Job, now: float) -> PoolScheduler:
+        key = job.scheduler_key
+        scheduler = self.schedulers.get(key)
+        if scheduler is None:
+            scheduler = self.schedulers[key] = PoolScheduler(now)
+        return scheduler
+
+    def slots(self, key: str, now: float) -> tuple[dict[str, tuple[Node | None, int]], int]:
+        """The slots each schedulable node of pool ``key`` offers, and the slots per node."""
+        if key.startswith("auto-pool:"):
+            job = self.jobs.items.get(key.partition(":")[2])
+            specification = ((job.doc.get("poolInfo") or {}) if job is not None else {}).get(
+                "autoPoolSpecification"
+            ) or {}
+            pool_doc = specification.get("pool") or {}
+            per_node = _positive(pool_doc.get("taskSlotsPerNode"), C.TASK_SLOTS_PER_NODE_DEFAULT)
+            count = _positive(pool_doc.get("targetDedicatedNodes"), 0) + _positive(
+                pool_doc.get("targetLowPriorityNodes"), 0
+            )
+            return {f"tvmps_{key[10:]}_{index}_d": (None, per_node) for index in range(count)}, per_node
+        pool = self.pools.find(key, now)
+        if pool is None or pool.deleting_until is not None:
+            return {}, C.TASK_SLOTS_PER_NODE_DEFAULT
+        per_node = _positive(pool.doc.get("taskSlotsPerNode"), C.TASK_SLOTS_PER_NODE_DEFAULT)
+        return {
+            node.id: (node, per_node)
+            for node in pool.live_nodes(now)
+            if node.scheduling_state == "enabled" and node.current_state(now) in ("idle", "running")
+        }, per_node
+
+    def advance_pool(self, key: str, now: float) -> None:
+        """Bring the simulated tasks of pool ``key`` (lower-case id) up to ``now``."""
+        scheduler = self.schedulers.get(key)
+        if scheduler is None or (now <= scheduler.clock and not scheduler.dirty):
+            return
+        slots, per_node = self.slots(key, now)
+        scheduler.advance(now, slots, per_node)
+
+    def sync(self, job: Job, now: float) -> None:
+        """Bring the simulated tasks of ``job``'s pool up to ``now``."""
+        if self.simulate:
+            self.advance_pool(job.scheduler_key, now)
+
+    def capacity_changed(self, pool_id: str) -> None:
+        """Note that pool ``pool_id`` gained or lost slots (after ``advance_pool``)."""
+        scheduler = self.schedulers.get(pool_id.lower())
+        if scheduler is not None:
+            scheduler.dirty = True
+
     def resolve(self, job: Job, task: TaskRecord, now: float) -> None:
-        """Schedule a simulated task once it may run (job enabled, dependencies succeeded)."""
-        if task.start is not None or not self.simulate or job.disabled or task.failure is not None:
-            return
-        stack = [task]
-        waiting: set[int] = set()
-        while stack:
-            current = stack[-1]
-            if current.start is not None:
-                stack.pop()
-                continue
-            dependencies = self.dependencies(job, current, now)
-            if dependencies is None:
-                return
-            unresolved = [dependency for dependency in dependencies if dependency.start is None]
-            if unresolved:
-                if any(id(dependency) in waiting for dependency in unresolved) or id(current) in waiting:
-                    return
-                waiting.add(id(current))
-                stack.extend(unresolved)
-                continue
-            if any(
-                dependency.exit_code != 0 or dependency.failure is not None for dependency in dependencies
-            ):
-                return
-            start = max([current.not_before, job.enabled_at] + [d.end or 0.0 for d in dependencies])
-            self._schedule(job, current, start, now)
-            stack.pop()
+        """Bring ``task`` (and every task sharing its pool) up to ``now``."""
+        self.sync(job, now)
 
-    def _schedule(self, job: Job, task: TaskRecord, start: float, now: float) -> None:
-        task.start = start
-        task.end = start + task.duration * task.attempts
-        self.assign_node(job, task, start)
-
-    def assign_node(self, job: Job, task: TaskRecord, start: float) -> None:
-        pool_id = job.pool_id or "emulator-pool"
-        pool = self.pools.find(pool_id, start)
-        nodes = pool.live_nodes(start) if pool is not None else []
-        task.pool_id = pool_id
-        if not nodes:
-            task.node_id = "tvmps_emulator_d"
-            return
-        node = nodes[task.seq % len(nodes)]
-        task.node_id = node.id
-        node.tasks_run += 1
-        end = task.end if task.end is not None else float("inf")
-        if start >= node.busy_until:
-            node.busy_from = start
-        node.busy_until = max(node.busy_until, end)
-        if task.exit_code == 0:
-            node.tasks_succeeded += 1
+    def _release(self, job: Job, task: TaskRecord) -> None:
+        """Invalidate ``task``'s place in its scheduler, freeing its slots if it runs (after ``sync``)."""
+        scheduler = self.schedulers.get(job.scheduler_key)
+        if scheduler is not None:
+            scheduler.release(task)
+        else:
+            task.generation += 1
 
     def stop_process(self, task: TaskRecord) -> None:
         """Kill the process group of an executed task, if it runs (a no-op in simulated mode)."""
@@ -732,8 +786,10 @@ class Store:
             for task in job.tasks.order:
                 self.stop_process(task)
 
-    def _terminate_task(self, task: TaskRecord, now: float) -> None:
+    def _terminate_task(self, job: Job, task: TaskRecord, now: float) -> None:
         self.stop_process(task)
+        self.sync(job, now)
+        self._release(job, task)
         was_running = task.start is not None and now >= task.start
         if not was_running:
             task.start = None
@@ -747,11 +803,13 @@ class Store:
         task.touch(now)
 
     def terminate_task(self, job: Job, task: TaskRecord, now: float) -> None:
+        self.sync(job, now)
         if task_state(task, now) == "completed":
             raise ServiceError("TaskCompleted")
-        self._terminate_task(task, now)
+        self._terminate_task(job, task, now)
 
     def reactivate_task(self, job: Job, task: TaskRecord, now: float) -> None:
+        self.sync(job, now)
         state = task_state(task, now)
         if state != "completed":
             raise ServiceError("TaskNotCompleted")
@@ -760,24 +818,27 @@ class Store:
         task.start = task.end = None
         task.failure = None
         task.not_before = now
+        task.generation += 1
         self._plan(task)
         task.touch(now)
         if not self.simulate:
             task.exit_code = None
-            self.pending.append((job, task))
+        self._queue(job, task, now)
 
     def delete_task(self, job: Job, task: TaskRecord, now: float) -> None:
+        self.sync(job, now)
         if task_state(task, now) != "completed":
-            self._terminate_task(task, now)
+            self._terminate_task(job, task, now)
+        task.generation += 1
         job.tasks.remove(task)
 
     def task_counts(self, job: Job, now: float) -> dict[str, dict[str, int]]:
         counts = {"active": 0, "running": 0, "completed": 0, "succeeded": 0, "failed": 0}
         slots = dict(counts)
+        self.sync(job, now)
         for _, task in job.tasks.scan(0, now):
-            self.resolve(job, task, now)
             state = task_state(task, now)
-            required = int(task.doc.get("requiredSlots") or 1)
+            required = required_slots(task)
             names = [state]
             if state == "completed":
                 names.append("succeeded" if task.exit_code == 0 and task.failure is None else "failed")
@@ -802,6 +863,10 @@ class Store:
         if certificate is None:
             raise ServiceError("CertificateNotFound")
         return certificate
+
+
+def _positive(value: Any, default: int) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else default
 
 
 def now() -> float:

@@ -16,10 +16,16 @@ from .conftest import API, SharedKeyAuth, make_client
 ERROR_METADATA = "$metadata#Microsoft.Azure.Batch.Protocol.Entities.Container.errors/@Element"
 
 
-async def setup_job(client: httpx.AsyncClient, job: dict[str, Any] | None = None, nodes: int = 2) -> None:
-    response = await client.post(
-        "/pools", json={"id": "pool", "vmSize": "standard_d2s_v3", "targetDedicatedNodes": nodes}
-    )
+async def setup_job(
+    client: httpx.AsyncClient, job: dict[str, Any] | None = None, nodes: int = 2, slots: int = 16
+) -> None:
+    pool = {
+        "id": "pool",
+        "vmSize": "standard_d2s_v3",
+        "targetDedicatedNodes": nodes,
+        "taskSlotsPerNode": slots,
+    }
+    response = await client.post("/pools", json=pool)
     assert response.status_code == 201
     body = {"id": "job", "poolInfo": {"poolId": "pool"}, **(job or {})}
     assert (await client.post("/jobs", json=body)).status_code == 201
@@ -427,7 +433,7 @@ async def test_per_task_server_errors(emu: Emulator, client: httpx.AsyncClient) 
 
 
 async def test_ten_thousand_tasks_in_chunks(client: httpx.AsyncClient) -> None:
-    await setup_job(client, nodes=4)
+    await setup_job(client, nodes=4, slots=256)
 
     async def submit(chunk: int) -> None:
         tasks = [{"id": f"task-{chunk}-{i}", "commandLine": f"echo {i}"} for i in range(100)]

@@ -73,11 +73,12 @@ async def _wait_state(client: httpx.AsyncClient, task: str, state: str) -> dict[
 
 @contextlib.asynccontextmanager
 async def executing(work: Path) -> AsyncIterator[httpx.AsyncClient]:
-    """An executing emulator with pool ``pool`` (one node) and job ``job``, and a client for it."""
+    """An executing emulator with pool ``pool`` (one node, four slots), job ``job`` and a client."""
     emu = Emulator(execute=True, work_dir=work, max_processes=4)
     try:
         async with emu.running(), make_client(emu) as client:
-            await client.post("/pools", json={"id": "pool", "vmSize": "d2", "targetDedicatedNodes": 1})
+            pool = {"id": "pool", "vmSize": "d2", "targetDedicatedNodes": 1, "taskSlotsPerNode": 4}
+            await client.post("/pools", json=pool)
             await client.post("/jobs", json={"id": "job", "poolInfo": {"poolId": "pool"}})
             yield client
     finally:
@@ -172,3 +173,19 @@ def test_task_directories_never_leave_the_work_root(tmp_path: Path) -> None:
         task_dir(tmp_path / "root", job, task)
     task.pool_id, task.node_id = "pool", "node"
     assert task_dir(tmp_path / "root", job, task).is_relative_to(tmp_path / "root")
+
+
+async def test_tasks_run_only_within_the_pool_slots(tmp_path: Path) -> None:
+    async with executing(tmp_path) as client:
+        assert (await client.post("/pools/pool/resize", json={"targetDedicatedNodes": 0})).status_code == 202
+        await client.post("/jobs/job/tasks", json={"id": "t", "commandLine": "echo ran"})
+        await anyio.sleep(0.2)  # several runner ticks: no node, so it must not start
+        assert (await _state(client, "t"))["state"] == "active"
+        assert not (tmp_path / "pool").exists()
+        assert (await client.post("/pools/pool/resize", json={"targetDedicatedNodes": 1})).status_code == 202
+        await _wait_state(client, "t", "completed")
+        # Four slots on the one node: a task asking for five never starts, one asking for four does.
+        await client.post("/jobs/job/tasks", json={"id": "huge", "commandLine": "true", "requiredSlots": 5})
+        await client.post("/jobs/job/tasks", json={"id": "whole", "commandLine": "true", "requiredSlots": 4})
+        await _wait_state(client, "whole", "completed")
+        assert (await _state(client, "huge"))["state"] == "active"

@@ -34,6 +34,7 @@ def emulator() -> Iterator[Emulator]:
     """One emulated account for the whole session; tests keep apart by using unique IDs."""
     emulator = Emulator(task_duration=(0.01, 0.05), delete_delay=0.05, seed=7)
     emulator.start()
+    anyio.run(create_shared_pool, emulator)
     yield emulator
     emulator.close()
 
@@ -47,6 +48,16 @@ def connect(emulator: Emulator, *, key: str | None = None) -> BatchClient:
         allow_insecure_http=True,
         retry=fast_retry(),
     )
+
+
+async def create_shared_pool(emulator: Emulator) -> None:
+    """The pool every test's jobs run on: the emulator runs tasks only within a pool's slots."""
+    async with connect(emulator) as client:
+        await client.pools.create(
+            models.BatchPoolCreateContent(
+                id=POOL_ID, vm_size="standard_d2s_v3", target_dedicated_nodes=2, task_slots_per_node=64
+            )
+        )
 
 
 @pytest.fixture
@@ -63,7 +74,7 @@ def unique() -> Callable[[str], str]:
 
 @pytest.fixture
 async def job_id(client: BatchClient, unique: Callable[[str], str]) -> str:
-    """A fresh job (the emulator runs tasks whether or not its pool exists)."""
+    """A fresh job on the session's pool."""
     job = unique("job")
     await client.jobs.create(
         models.BatchJobCreateContent(id=job, pool_info=models.BatchPoolInfo(pool_id=POOL_ID))

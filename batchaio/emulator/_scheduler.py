@@ -1,0 +1,188 @@
+"""Capacity of simulated pools: which task runs when, on which node.
+
+A pool runs at most ``nodes x taskSlotsPerNode`` slots at once; each task takes ``requiredSlots``. Tasks wait
+in FIFO order (by the time they were added or reactivated) and start as slots free up. Nothing runs in the
+background: a ``PoolScheduler`` replays the events (task ends) between its clock and ``now`` whenever the
+state is read or about to change, assigning start and end times as it goes. Each task is pushed and popped a
+bounded number of times, so reading the state of N tasks costs O(N log N) overall, however often it is read.
+
+Tasks whose dependencies have not all succeeded are not queued; the end of a dependency wakes them. Heap
+entries are invalidated, not removed, when a task is terminated, requeued, reactivated or deleted: each task
+carries a ``generation`` that such changes bump.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from batchaio.emulator._state import Job, Node, TaskRecord
+
+__all__ = ["PoolScheduler", "required_slots"]
+
+
+def required_slots(task: TaskRecord) -> int:
+    """The slots ``task`` takes while it runs (``requiredSlots``, default 1)."""
+    value = task.doc.get("requiredSlots")
+    return value if isinstance(value, int) and value > 0 else 1
+
+
+# A free slot map: node id -> (node, free slots); ``None`` node for capacity without node entities.
+_Slots = dict[str, "tuple[Node | None, int]"]
+
+
+class PoolScheduler:
+    """The queue and the running set of one pool (by id: the pool may not exist, or not yet)."""
+
+    def __init__(self, now: float) -> None:
+        self.clock = now
+        self.dirty = True
+        # (queued at, position in its job, tie, generation, job, task)
+        self._ready: list[tuple[float, int, int, int, Job, TaskRecord]] = []
+        # (end, tie, generation, job, task, node id, slots)
+        self._running: list[tuple[float, int, int, Job, TaskRecord, str, int]] = []
+        self._used: dict[str, int] = {}
+        self._oversized: list[tuple[float, int, int, int, Job, TaskRecord]] = []
+        self._tie = itertools.count()
+
+    # ---- changes -------------------------------------------------------------------------------------
+
+    def enqueue(self, job: Job, task: TaskRecord, dependency_ids: list[str]) -> None:
+        """Queue ``task`` (call after ``advance``); it waits for ``dependency_ids`` to succeed first."""
+        waiting: set[str] = set()
+        for dependency_id in dependency_ids:
+            key = dependency_id.lower()
+            dependency = job.tasks.items.get(key)
+            if dependency is None or not _succeeded_by(dependency, self.clock):
+                waiting.add(key)
+                job.dependents.setdefault(key, []).append((task, task.generation))
+        task.waiting_for = waiting or None
+        if not waiting:
+            self._push(job, task)
+
+    def release(self, task: TaskRecord) -> None:
+        """Free the slots of ``task`` now (it was running and is ended early); call after ``advance``."""
+        if (
+            task.node_id is not None
+            and task.start is not None
+            and (task.end is None or task.end > self.clock)
+        ):
+            self._used[task.node_id] = self._used.get(task.node_id, 0) - required_slots(task)
+        task.generation += 1
+        self.dirty = True
+
+    def resume(self, parked: list[tuple[Job, TaskRecord, int]]) -> None:
+        """Queue again the tasks of a job that was disabled (call after ``advance``)."""
+        for job, task, generation in parked:
+            if generation == task.generation and task.start is None and not task.removed:
+                self._push(job, task)
+
+    def retry_oversized(self) -> None:
+        """Queue again tasks that needed more slots than a node had (the pool was created again)."""
+        for entry in self._oversized:
+            heapq.heappush(self._ready, entry)
+        self._oversized.clear()
+        self.dirty = True
+
+    def _push(self, job: Job, task: TaskRecord) -> None:
+        heapq.heappush(self._ready, (task.not_before, task.seq, next(self._tie), task.generation, job, task))
+        self.dirty = True
+
+    # ---- time ------------------------------------------------------------------------------------------
+
+    def advance(self, now: float, slots: _Slots, slots_per_node: int) -> None:
+        """Replay starts and ends up to ``now`` with the pool's current capacity (``slots``)."""
+        if now <= self.clock and not self.dirty:
+            return
+        now = max(now, self.clock)
+        free = {
+            node_id: [node, total - self._used.get(node_id, 0)] for node_id, (node, total) in slots.items()
+        }
+        order = list(free)
+        cursor = 0
+        moment = self.clock
+        while True:
+            cursor = self._fill(moment, free, order, cursor, slots_per_node)
+            running = self._running
+            if not running or running[0][0] > now:
+                break
+            moment = running[0][0]
+            while running and running[0][0] <= moment:
+                self._finish(heapq.heappop(running), free)
+        self.clock = now
+        self.dirty = False
+
+    def _fill(
+        self, moment: float, free: dict[str, list[Any]], order: list[str], cursor: int, per_node: int
+    ) -> int:
+        ready = self._ready
+        while ready:
+            entry = ready[0]
+            _, _, _, generation, job, task = entry
+            if generation != task.generation or task.removed or task.start is not None:
+                heapq.heappop(ready)
+                continue
+            if job.disabled:
+                heapq.heappop(ready)
+                job.parked.append((job, task, generation))
+                continue
+            need = required_slots(task)
+            if need > per_node:
+                self._oversized.append(heapq.heappop(ready))
+                continue
+            chosen = None
+            for step in range(len(order)):
+                node_id = order[(cursor + step) % len(order)]
+                if free[node_id][1] >= need:
+                    chosen = node_id
+                    cursor = (cursor + step + 1) % len(order)
+                    break
+            if chosen is None:
+                return cursor
+            heapq.heappop(ready)
+            self._start(moment, job, task, chosen, free[chosen], need)
+        return cursor
+
+    def _start(
+        self, moment: float, job: Job, task: TaskRecord, node_id: str, free: list[Any], need: int
+    ) -> None:
+        free[1] -= need
+        self._used[node_id] = self._used.get(node_id, 0) + need
+        task.start = moment
+        task.end = moment + task.duration * task.attempts
+        task.node_id = node_id
+        task.pool_id = job.pool_id
+        node: Node | None = free[0]
+        if node is not None:
+            node.tasks_run += 1
+            if task.exit_code == 0:
+                node.tasks_succeeded += 1
+            if moment >= node.busy_until:
+                node.busy_from = moment
+            node.busy_until = max(node.busy_until, task.end)
+        heapq.heappush(self._running, (task.end, next(self._tie), task.generation, job, task, node_id, need))
+
+    def _finish(
+        self, entry: tuple[float, int, int, Job, TaskRecord, str, int], free: dict[str, list[Any]]
+    ) -> None:
+        _, _, generation, job, task, node_id, need = entry
+        if generation != task.generation:
+            return  # ended early: release() freed its slots
+        self._used[node_id] = self._used.get(node_id, 0) - need
+        if node_id in free:
+            free[node_id][1] += need
+        if task.exit_code != 0 or task.failure is not None:
+            return
+        for dependent, dependent_generation in job.dependents.pop(task.id.lower(), ()):
+            if dependent_generation != dependent.generation or dependent.waiting_for is None:
+                continue
+            dependent.waiting_for.discard(task.id.lower())
+            if not dependent.waiting_for:
+                dependent.waiting_for = None
+                self._push(job, dependent)
+
+
+def _succeeded_by(task: TaskRecord, moment: float) -> bool:
+    return task.end is not None and task.end <= moment and task.exit_code == 0 and task.failure is None
