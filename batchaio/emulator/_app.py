@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -19,6 +20,7 @@ from starlette.routing import Route, Router
 
 from batchaio.emulator import _constants as C
 from batchaio.emulator._auth import verify_request
+from batchaio.emulator._bodies import BODY_MODELS, ITEM_MODELS, WRITABLE
 from batchaio.emulator._faults import FaultInjector
 from batchaio.emulator._files import FileEntry, node_files, task_files
 from batchaio.emulator._odata import FilterError, parse_filter, parse_select, project
@@ -69,9 +71,10 @@ class ConnectionDropped(httpx.RemoteProtocolError):
 class Call:
     """One request as the handlers see it."""
 
-    def __init__(self, request: Request, store: Store) -> None:
+    def __init__(self, request: Request, store: Store, body_model: str | None = None) -> None:
         self.request = request
         self.store = store
+        self.body_model = body_model
         self.now = time.time()
         host = request.headers.get("host", "127.0.0.1")
         self.base = f"{request.url.scheme}://{host}"
@@ -100,7 +103,29 @@ class Call:
             ) from None
         if not isinstance(value, dict):
             raise ServiceError("InvalidRequestBody", values=[("Reason", "The body must be a JSON object")])
+        if self.body_model is not None:
+            _check_writable(value, self.body_model)
         return value
+
+
+def _check_writable(body: dict[str, Any], model: str) -> None:
+    """400 ``InvalidRequestBody`` naming the first top-level property ``model`` does not let a client set."""
+    item_model = ITEM_MODELS.get(model)
+    if item_model is not None:
+        items = body.get("value")
+        for item in items if isinstance(items, list) else []:
+            if isinstance(item, dict):
+                _check_writable(item, item_model)
+        return
+    for name in body:
+        if name not in WRITABLE[model]:
+            raise ServiceError(
+                "InvalidRequestBody",
+                values=[
+                    ("PropertyName", name),
+                    ("Reason", f"{name} is read-only or not a property of {model}"),
+                ],
+            )
 
 
 def _too_large() -> ServiceError:
@@ -488,9 +513,9 @@ class EmulatorApp:
             base, ServiceError("InvalidUri", status=404), new_request_id(), scope["method"]
         )(scope, receive, send)
 
-    def _endpoint(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    def _endpoint(self, handler: Handler, body_model: str | None) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
-            call = Call(request, self.store)
+            call = Call(request, self.store, body_model)
             try:
                 return await handler(call)
             except ClientDisconnect:
@@ -586,12 +611,18 @@ class EmulatorApp:
         for path, method, handler in table:
             by_path.setdefault(path, {})[method] = handler
         # Every verb reaches ``_dispatch``, which answers the ones a path lacks itself.
-        return [Route(path, self._dispatch(handlers), methods=_VERBS) for path, handlers in by_path.items()]
+        return [
+            Route(path, self._dispatch(path, handlers), methods=_VERBS) for path, handlers in by_path.items()
+        ]
 
-    def _dispatch(self, handlers: dict[str, Handler]) -> Callable[[Request], Awaitable[Response]]:
+    def _dispatch(self, path: str, handlers: dict[str, Handler]) -> Callable[[Request], Awaitable[Response]]:
         """One endpoint per path: HEAD without a handler of its own is GET without the body (as HTTP and the
         service do); a verb the path does not support is 405 ``UnsupportedHttpVerb`` with ``Allow``."""
-        endpoints = {method: self._endpoint(handler) for method, handler in handlers.items()}
+        key = re.sub(r"\{[^}]*\}", "{}", path)
+        endpoints = {
+            method: self._endpoint(handler, BODY_MODELS.get((method, key)))
+            for method, handler in handlers.items()
+        }
         allowed = sorted({*endpoints, *(("HEAD",) if "GET" in endpoints else ())})
 
         async def endpoint(request: Request) -> Response:
