@@ -1380,9 +1380,14 @@ class EmulatorApp:
         constraints = doc.get("constraints")
         if constraints is not None and not isinstance(constraints, dict):
             raise ServiceError("InvalidPropertyValue", values=[("PropertyName", "constraints")])
-        merged = copy.deepcopy(task.doc.get("constraints") or {})
-        merged.update(constraints or {})
-        task.doc["constraints"] = merged
+        # A replace: constraints the body omits go back to their defaults.
+        replaced: dict[str, Any] = {
+            "maxWallClockTime": C.UNBOUNDED_DURATION,
+            "retentionTime": C.DEFAULT_RETENTION,
+            "maxTaskRetryCount": (job.doc.get("constraints") or {}).get("maxTaskRetryCount", 0),
+        }
+        replaced.update(copy.deepcopy(constraints or {}))
+        task.doc["constraints"] = replaced
         task.touch(call.now)
         return _empty(200, _entity_headers(task, task_url(call.base, job.id, task.id)))
 

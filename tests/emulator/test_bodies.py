@@ -59,3 +59,13 @@ async def test_read_only_or_unknown_properties_are_refused(
     assert (await client.get("/jobs/job")).json()["eTag"] == before["eTag"]
     assert (await client.get("/jobs/j2")).status_code == 404
     assert (await client.get("/pools/pool")).json()["state"] == "active"
+
+
+async def test_task_put_resets_omitted_constraints(client: httpx.AsyncClient) -> None:
+    await setup_job(client)
+    task = {"id": "t", "commandLine": "run", "constraints": {"maxTaskRetryCount": 2, "retentionTime": "PT1H"}}
+    assert (await client.post("/jobs/job/tasks", json=task)).status_code == 201
+    replaced = await client.put("/jobs/job/tasks/t", json={"constraints": {"maxWallClockTime": "PT5M"}})
+    assert replaced.status_code == 200
+    constraints = (await client.get("/jobs/job/tasks/t")).json()["constraints"]
+    assert constraints == {"maxWallClockTime": "PT5M", "retentionTime": "P7D", "maxTaskRetryCount": 0}
