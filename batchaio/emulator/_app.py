@@ -21,7 +21,7 @@ from starlette.routing import Route, Router
 from batchaio.emulator import _constants as C
 from batchaio.emulator._auth import verify_request
 from batchaio.emulator._bodies import BODY_MODELS, ITEM_MODELS, WRITABLE
-from batchaio.emulator._faults import FaultInjector
+from batchaio.emulator._faults import FaultInjector, retry_after_headers
 from batchaio.emulator._files import FileEntry, node_files, task_files
 from batchaio.emulator._odata import FilterError, parse_filter, parse_select, project
 from batchaio.emulator._render import (
@@ -460,11 +460,10 @@ class EmulatorApp:
             fault = self.faults.decide(path)
             if fault == "throttle":
                 status = self.faults.throttle_status()
-                retry_after = self.faults.config.retry_after
                 raise ServiceError(
                     "TooManyRequests" if status == 429 else "ServerBusy",
                     status=status,
-                    headers={} if retry_after is None else {"Retry-After": f"{retry_after:g}"},
+                    headers=retry_after_headers(self.faults.config.retry_after),
                 )
             if fault == "server_error":
                 raise ServiceError("InternalError")

@@ -7,6 +7,7 @@ requests, ahead of the random ones.
 
 from __future__ import annotations
 
+import math
 import random
 import re
 import threading
@@ -14,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-__all__ = ["FaultConfig", "FaultInjector", "FaultKind"]
+__all__ = ["FaultConfig", "FaultInjector", "FaultKind", "retry_after_headers"]
 
 FaultKind = Literal["throttle", "server_error", "drop", "reset_after_apply"]
 
@@ -24,7 +25,8 @@ class FaultConfig:
     """What to inject, as probabilities per request (0.0 to 1.0).
 
     - ``throttle_rate``: answer 429 ``TooManyRequests`` or 503 ``ServerBusy`` (from ``throttle_statuses``)
-      with ``Retry-After: retry_after`` (seconds; ``None`` leaves the header out). Nothing is applied.
+      asking to wait ``retry_after`` seconds (``None``: no hint): ``Retry-After`` in whole seconds (rounded
+      up, as HTTP allows only integers) and ``retry-after-ms`` with the exact value. Nothing is applied.
     - ``server_error_rate``: answer 500 ``InternalError``. Nothing is applied.
     - ``drop_rate``: close the connection without an answer. Nothing is applied.
     - ``reset_after_apply_rate``: apply the request, then close the connection without an answer.
@@ -60,6 +62,16 @@ class FaultConfig:
             raise ValueError("the request fault rates add up to more than 1")
         if self.latency < 0:
             raise ValueError("latency must not be negative")
+        if self.retry_after is not None and not 0 <= self.retry_after < math.inf:
+            raise ValueError("retry_after must be a finite number of seconds, not negative")
+
+
+def retry_after_headers(seconds: float | None) -> dict[str, str]:
+    """``Retry-After`` (whole seconds, rounded up) and ``retry-after-ms`` (exact) for ``seconds``."""
+    if seconds is None:
+        return {}
+    milliseconds = f"{seconds * 1000:.3f}".rstrip("0").rstrip(".")
+    return {"Retry-After": str(math.ceil(seconds)), "retry-after-ms": milliseconds}
 
 
 @dataclass
