@@ -222,14 +222,18 @@ class Emulator:
             shutil.rmtree(self.work_dir, ignore_errors=True)
 
     def reset(self) -> None:
-        """Forget every pool, job, schedule and certificate, and turn faults off."""
+        """Forget every pool, job, schedule and certificate, and turn faults off.
+
+        The seeds stay and restart: a run after ``reset()`` sees the same simulated durations and faults as a
+        run on a new emulator."""
         fresh = Store(
             simulate=self.store.simulate,
             task_duration=self.store.task_duration,
             discard_tasks=self.store.discard_tasks,
             delete_delay=self.store.delete_delay,
+            seed=self.store.seed,
         )
-        for name in ("pools", "jobs", "schedules", "certificates", "pending"):
+        for name in ("pools", "jobs", "schedules", "certificates", "pending", "schedulers", "random"):
             setattr(self.store, name, getattr(fresh, name))
         self.faults.clear()
 

@@ -434,10 +434,10 @@ class EmulatorApp:
 
         host = headers.get("host", "127.0.0.1")
         base = f"{scope.get('scheme', 'http')}://{host}"
-        latency = self.faults.config.latency
+        path: str = scope["path"]
+        latency = self.faults.latency(path)
         if latency > 0:
             await anyio.sleep(latency)
-        path: str = scope["path"]
         try:
             self._check_api_version(scope)
             if self.require_auth:

@@ -32,7 +32,7 @@ class FaultConfig:
     - ``reset_after_apply_rate``: apply the request, then close the connection without an answer.
     - ``task_server_error_rate``: in addtaskcollection, report each task as ``servererror`` with this
       probability (the task is not created).
-    - ``latency``: seconds added to every request.
+    - ``latency``: seconds added to every request (every matching one when ``path_pattern`` is set).
     - ``path_pattern``: a regular expression; when set, only requests whose path matches are faulted.
     - ``seed``: seed of the random generator (``None``: not reproducible).
     """
@@ -108,9 +108,10 @@ class FaultInjector:
         return new
 
     def clear(self) -> None:
-        """Turn every fault off, forget scripted faults and reset the counters."""
+        """Turn every fault off, forget scripted faults and reset the counters; the seed stays (restarted)."""
         with self._lock:
-            self.config = FaultConfig()
+            self.config = FaultConfig(seed=self.config.seed)
+            self._random = random.Random(self.config.seed)
             self._pattern = None
             self._scripted.clear()
             self.counts.clear()
@@ -148,6 +149,14 @@ class FaultInjector:
                     return kind  # type: ignore[return-value]
                 draw -= rate
             return None
+
+    def latency(self, path: str) -> float:
+        """Seconds to delay a request for ``path`` before answering it."""
+        with self._lock:
+            latency = self.config.latency
+            if latency <= 0 or (self._pattern is not None and not self._pattern.search(path)):
+                return 0.0
+            return latency
 
     def throttle_status(self) -> int:
         """The status of the next throttling answer."""

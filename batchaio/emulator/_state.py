@@ -361,6 +361,7 @@ class Store:
         self.task_duration = task_duration
         self.discard_tasks = discard_tasks
         self.delete_delay = delete_delay
+        self.seed = seed
         self.random = random.Random(seed)
         self.pools: Collection[Pool] = Collection()
         self.jobs: Collection[Job] = Collection()
