@@ -1067,12 +1067,12 @@ class EmulatorApp:
                 "isDirectory": entry.is_directory,
             }
             if not entry.is_directory:
+                # Emulated nodes are Linux: a file mode and no creation time.
                 item["properties"] = {
-                    "creationTime": format_time(entry.created),
                     "lastModified": format_time(entry.modified),
                     "contentLength": str(entry.size),
-                    "contentType": "text/plain" if name.endswith(".txt") else "application/octet-stream",
-                    "fileMode": "0o100644",
+                    "contentType": _content_type(name),
+                    "fileMode": _FILE_MODE,
                 }
             return item
 
@@ -1091,19 +1091,19 @@ class EmulatorApp:
         headers = {
             "ETag": etag,
             "Last-Modified": format_rfc1123(entry.modified),
-            "ocp-creation-time": format_rfc1123(entry.created),
             "ocp-batch-file-isdirectory": "True" if entry.is_directory else "False",
             "ocp-batch-file-url": f"{base_url}/{quote(name, safe='')}",
-            "ocp-batch-file-mode": "0o40755" if entry.is_directory else "0o100644",
+            "ocp-batch-file-mode": _DIRECTORY_MODE if entry.is_directory else _FILE_MODE,
         }
+        media_type = _content_type(name)
         data = entry.read()
         range_header = call.request.headers.get("ocp-range")
         if range_header:
             data = _slice(data, range_header)
         if call.request.method == "HEAD":
             headers["Content-Length"] = str(entry.size)
-            return Response(b"", status_code=200, headers=headers, media_type="application/octet-stream")
-        return Response(data, status_code=200, headers=headers, media_type="application/octet-stream")
+            return Response(b"", status_code=200, headers=headers, media_type=media_type)
+        return Response(data, status_code=200, headers=headers, media_type=media_type)
 
     @staticmethod
     def _delete_on_disk(entry: FileEntry, recursive: bool) -> None:
@@ -1584,6 +1584,15 @@ _SUPPORTED_IMAGES: list[dict[str, Any]] = [
         "verificationType": "verified",
     },
 ]
+
+
+_FILE_MODE = "0o100644"
+_DIRECTORY_MODE = "0o40755"
+
+
+def _content_type(name: str) -> str:
+    """The Content-Type of a node or task file, the same in its listing, on GET and on HEAD."""
+    return "text/plain" if name.endswith(".txt") else "application/octet-stream"
 
 
 def _slice(data: bytes, header: str) -> bytes:
