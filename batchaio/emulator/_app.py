@@ -266,10 +266,53 @@ def _check_task_types(doc: dict[str, Any]) -> None:
             raise _invalid("dependsOn.taskIdRanges", "start and end must be integers with 0 <= start <= end")
 
 
+def _check_constraints(doc: dict[str, Any]) -> None:
+    if doc.get("constraints") is not None and not isinstance(doc["constraints"], dict):
+        raise _invalid("constraints", "constraints must be a JSON object")
+
+
 def _require(doc: dict[str, Any], name: str) -> Any:
     if doc.get(name) in (None, ""):
         raise ServiceError("MissingRequiredProperty", values=[("PropertyName", name)])
     return doc[name]
+
+
+_JOB_CONSTRAINTS_DEFAULT = {"maxWallClockTime": C.UNBOUNDED_DURATION, "maxTaskRetryCount": 0}
+
+# What a replace (PUT, updateproperties) gives a writable property its body omits; writable properties not
+# listed here are removed. An object given in the body is completed with its default's omitted members.
+_REPLACE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "BatchJob": {
+        "priority": 0,
+        "allowTaskPreemption": False,
+        "maxParallelTasks": -1,
+        "onAllTasksComplete": "noaction",
+        "constraints": _JOB_CONSTRAINTS_DEFAULT,
+    },
+    "BatchJobSchedule": {"schedule": {}},
+    "BatchPoolReplaceContent": {"targetNodeCommunicationMode": "default"},
+}
+
+
+def _replaced(name: str, value: Any, defaults: dict[str, Any]) -> Any:
+    """``value`` given for ``name`` in a replace, objects completed from their default."""
+    default = defaults.get(name)
+    if isinstance(default, dict) and isinstance(value, dict):
+        return {**copy.deepcopy(default), **copy.deepcopy(value)}
+    return copy.deepcopy(value)
+
+
+def _replace(doc: dict[str, Any], body: dict[str, Any], model: str) -> None:
+    """Replace every writable property of ``model`` in ``doc``: from ``body``, else its default, else gone
+    (``null`` counts as omitted)."""
+    defaults = _REPLACE_DEFAULTS.get(model, {})
+    for name in WRITABLE[model]:
+        if body.get(name) is not None:
+            doc[name] = _replaced(name, body[name], defaults)
+        elif name in defaults:
+            doc[name] = copy.deepcopy(defaults[name])
+        else:
+            doc.pop(name, None)
 
 
 def _max_results(call: Call, limit: int) -> int:
@@ -768,13 +811,7 @@ class EmulatorApp:
         for name in ("certificateReferences", "applicationPackageReferences", "metadata"):
             if name not in doc:
                 raise ServiceError("MissingRequiredProperty", values=[("PropertyName", name)])
-        for name in ("startTask", "certificateReferences", "applicationPackageReferences", "metadata"):
-            if name in doc:
-                pool.doc[name] = doc[name]
-            else:
-                pool.doc.pop(name, None)
-        if "targetNodeCommunicationMode" in doc:
-            pool.doc["targetNodeCommunicationMode"] = doc["targetNodeCommunicationMode"]
+        _replace(pool.doc, doc, "BatchPoolReplaceContent")
         pool.touch(call.now)
         return _empty(204, _entity_headers(pool, pool_url(call.base, pool.id)))
 
@@ -1171,18 +1208,8 @@ class EmulatorApp:
         job = self._job_for_write(call)
         doc = await call.body()
         _check_pool_info(_require(doc, "poolInfo"), "poolInfo")
-        job.doc["poolInfo"] = doc["poolInfo"]
-        job.doc["priority"] = doc.get("priority", 0)
-        job.doc["allowTaskPreemption"] = doc.get("allowTaskPreemption", False)
-        job.doc["maxParallelTasks"] = doc.get("maxParallelTasks", -1)
-        job.doc["constraints"] = doc.get(
-            "constraints", {"maxWallClockTime": C.UNBOUNDED_DURATION, "maxTaskRetryCount": 0}
-        )
-        job.doc["onAllTasksComplete"] = doc.get("onAllTasksComplete", "noaction")
-        if "metadata" in doc:
-            job.doc["metadata"] = doc["metadata"]
-        else:
-            job.doc.pop("metadata", None)
+        _check_constraints(doc)
+        _replace(job.doc, doc, "BatchJob")
         job.touch(call.now)
         return _empty(200, _entity_headers(job, job_url(call.base, job.id)))
 
@@ -1193,19 +1220,11 @@ class EmulatorApp:
             raise ServiceError("JobCompleted")
         if "poolInfo" in doc:
             _check_pool_info(doc["poolInfo"], "poolInfo")
+        _check_constraints(doc)
+        # An update: omitted properties stay; a property given, objects included, is replaced as a whole.
         for key, value in doc.items():
-            if key in (
-                "priority",
-                "allowTaskPreemption",
-                "maxParallelTasks",
-                "poolInfo",
-                "onAllTasksComplete",
-                "metadata",
-                "networkConfiguration",
-            ):
-                job.doc[key] = value
-            elif key == "constraints" and isinstance(value, dict):
-                job.doc.setdefault("constraints", {}).update(value)
+            if value is not None:
+                job.doc[key] = _replaced(key, value, _REPLACE_DEFAULTS["BatchJob"])
         job.touch(call.now)
         self.store.refresh_job(job, call.now)
         return _empty(200, _entity_headers(job, job_url(call.base, job.id)))
@@ -1508,12 +1527,7 @@ class EmulatorApp:
         schedule = self._schedule_for_write(call)
         doc = await call.body()
         _require(doc, "jobSpecification")
-        schedule.doc["schedule"] = doc.get("schedule", {})
-        schedule.doc["jobSpecification"] = doc["jobSpecification"]
-        if "metadata" in doc:
-            schedule.doc["metadata"] = doc["metadata"]
-        else:
-            schedule.doc.pop("metadata", None)
+        _replace(schedule.doc, doc, "BatchJobSchedule")
         schedule.touch(call.now)
         return _empty(200, _entity_headers(schedule, schedule_url(call.base, schedule.id)))
 

@@ -563,3 +563,67 @@ async def test_dependencies_need_a_job_that_uses_them(client: httpx.AsyncClient)
     [result] = await add_tasks(client, [task])
     assert result["status"] == "clienterror"
     assert result["error"]["code"] == "TaskDependenciesNotSpecifiedOnJob"
+
+
+async def test_job_put_resets_every_omitted_writable_property(client: httpx.AsyncClient) -> None:
+    changed = {
+        "priority": 5,
+        "allowTaskPreemption": True,
+        "maxParallelTasks": 4,
+        "onAllTasksComplete": "terminatejob",
+        "metadata": [{"name": "a", "value": "b"}],
+        "constraints": {"maxWallClockTime": "PT1H", "maxTaskRetryCount": 2},
+    }
+    await setup_job(client, changed)
+    response = await client.put(
+        "/jobs/job", json={"poolInfo": {"poolId": "pool"}, "constraints": {"maxTaskRetryCount": 3}}
+    )
+    assert response.status_code == 200, response.text
+    job = (await client.get("/jobs/job")).json()
+    assert job["priority"] == 0 and job["allowTaskPreemption"] is False and job["maxParallelTasks"] == -1
+    assert job["onAllTasksComplete"] == "noaction" and "metadata" not in job
+    assert job["constraints"] == {"maxWallClockTime": "P10675199DT2H48M5.4775807S", "maxTaskRetryCount": 3}
+
+
+async def test_job_patch_keeps_omitted_and_replaces_given_constraints(client: httpx.AsyncClient) -> None:
+    await setup_job(
+        client, {"priority": 7, "constraints": {"maxWallClockTime": "PT1H", "maxTaskRetryCount": 2}}
+    )
+    response = await client.patch("/jobs/job", json={"constraints": {"maxTaskRetryCount": 5}})
+    assert response.status_code == 200, response.text
+    job = (await client.get("/jobs/job")).json()
+    assert job["priority"] == 7
+    assert job["constraints"] == {"maxWallClockTime": "P10675199DT2H48M5.4775807S", "maxTaskRetryCount": 5}
+    response = await client.patch("/jobs/job", json={"constraints": 3})
+    assert_error(response, 400, "InvalidPropertyValue")
+
+
+async def test_schedule_put_resets_omitted_properties(client: httpx.AsyncClient) -> None:
+    schedule = {
+        "id": "s",
+        "schedule": {"recurrenceInterval": "PT1H"},
+        "jobSpecification": {"poolInfo": {"poolId": "pool"}},
+        "metadata": [{"name": "a", "value": "b"}],
+    }
+    assert (await client.post("/jobschedules", json=schedule)).status_code == 201
+    replaced = {"jobSpecification": {"poolInfo": {"poolId": "other"}}}
+    assert (await client.put("/jobschedules/s", json=replaced)).status_code == 200
+    body = (await client.get("/jobschedules/s")).json()
+    assert body["schedule"] == {} and "metadata" not in body
+    assert body["jobSpecification"] == {"poolInfo": {"poolId": "other"}}
+
+
+async def test_pool_updateproperties_resets_omitted_properties(client: httpx.AsyncClient) -> None:
+    pool = {
+        "id": "pool",
+        "vmSize": "standard_d2s_v3",
+        "startTask": {"commandLine": "echo start"},
+        "targetNodeCommunicationMode": "simplified",
+        "metadata": [{"name": "a", "value": "b"}],
+    }
+    assert (await client.post("/pools", json=pool)).status_code == 201
+    body = {"certificateReferences": [], "applicationPackageReferences": [], "metadata": []}
+    assert (await client.post("/pools/pool/updateproperties", json=body)).status_code == 204
+    stored = (await client.get("/pools/pool")).json()
+    assert "startTask" not in stored and stored["metadata"] == []
+    assert stored["targetNodeCommunicationMode"] == "default"
