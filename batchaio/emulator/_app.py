@@ -39,7 +39,16 @@ from batchaio.emulator._render import (
     schedule_url,
     task_url,
 )
-from batchaio.emulator._state import Certificate, Entity, Job, Store, TaskRecord, valid_id
+from batchaio.emulator._state import (
+    Certificate,
+    Entity,
+    Job,
+    JobSchedule,
+    Pool,
+    Store,
+    TaskRecord,
+    valid_id,
+)
 from batchaio.emulator._wire import (
     JSON_CONTENT_TYPE,
     ServiceError,
@@ -789,7 +798,7 @@ class EmulatorApp:
         not_modified = _check_conditions(call, pool.etag, pool.last_modified, read=True)
         return not_modified or _empty(200, _entity_headers(pool))
 
-    def _pool_for_write(self, call: Call) -> Any:
+    def _pool_for_write(self, call: Call) -> Pool:
         pool = self.store.pool(call.params["poolId"], call.now)
         _check_conditions(call, pool.etag, pool.last_modified, read=False)
         if pool.deleting_until is not None:
@@ -898,7 +907,7 @@ class EmulatorApp:
         )
 
     async def node_counts(self, call: Call) -> Response:
-        def render(pool: Any) -> dict[str, Any]:
+        def render(pool: Pool) -> dict[str, Any]:
             result: dict[str, Any] = {"poolId": pool.id}
             for label, dedicated in (("dedicated", True), ("lowPriority", False)):
                 counts = dict.fromkeys(NODE_COUNT_FIELDS.values(), 0)
@@ -914,7 +923,7 @@ class EmulatorApp:
         return _page(call, "poolnodecounts", lambda start: pools.scan(start, call.now), render, limit=10)
 
     async def usage_metrics(self, call: Call) -> Response:
-        def render(pool: Any) -> dict[str, Any]:
+        def render(pool: Pool) -> dict[str, Any]:
             hours = (call.now - pool.created) / 3600 * len(pool.live_nodes(call.now))
             return {
                 "poolId": pool.id,
@@ -1499,7 +1508,7 @@ class EmulatorApp:
         schedule = self.store.create_schedule(doc, call.now)
         return _created(schedule, schedule_url(call.base, schedule_id))
 
-    def _schedule_for_write(self, call: Call) -> Any:
+    def _schedule_for_write(self, call: Call) -> JobSchedule:
         schedule = self.store.schedule(call.params["scheduleId"], call.now)
         _check_conditions(call, schedule.etag, schedule.last_modified, read=False)
         return schedule
