@@ -163,21 +163,30 @@ class Emulator:
 
         check_loopback(host, allow_non_loopback)
         sock = bind_socket(host, port)
-        server = EmbeddedServer(make_config(self.app))
-        endpoint = _endpoint(host, sock.getsockname()[1])
-        async with anyio.create_task_group() as group:
-            group.start_soon(server.serve, [sock])
-            while not server.started:
-                if server.should_exit:
-                    raise RuntimeError("the emulator server failed to start")
-                await anyio.sleep(0.01)
-            self.endpoint = endpoint
-            try:
-                yield endpoint
-            finally:
-                server.should_exit = True
-                self.endpoint = None
-        sock.close()
+        # The block's own exception is raised after the server has shut down, as itself rather than inside an
+        # exception group.
+        raised: Exception | None = None
+        try:
+            server = EmbeddedServer(make_config(self.app))
+            endpoint = _endpoint(host, sock.getsockname()[1])
+            async with anyio.create_task_group() as group:
+                group.start_soon(server.serve, [sock])
+                while not server.started:
+                    if server.should_exit:
+                        raise RuntimeError("the emulator server failed to start")
+                    await anyio.sleep(0.01)
+                self.endpoint = endpoint
+                try:
+                    yield endpoint
+                except Exception as error:
+                    raised = error
+                finally:
+                    server.should_exit = True
+                    self.endpoint = None
+        finally:
+            sock.close()
+        if raised is not None:
+            raise raised
 
     def start(self, host: str = C.DEFAULT_HOST, port: int = 0, *, allow_non_loopback: bool = False) -> str:
         """Serve over HTTP from a background thread; return the endpoint. Stop with ``stop()``."""

@@ -219,3 +219,23 @@ def test_emulator_rejects_an_invalid_key_without_echoing_it(key: str) -> None:
     with pytest.raises(ValueError, match="base64") as caught:
         Emulator(key=key)
     assert key not in str(caught.value) or not key
+
+
+async def test_serve_closes_its_socket_when_the_block_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    from batchaio.emulator import _server
+
+    bound: list[socket.socket] = []
+    real_bind = _server.bind_socket
+
+    def recording_bind(host: str, port: int) -> socket.socket:
+        sock = real_bind(host, port)
+        bound.append(sock)
+        return sock
+
+    monkeypatch.setattr(_server, "bind_socket", recording_bind)
+    emu = Emulator()
+    with pytest.raises(RuntimeError, match="inside the block"):
+        async with emu.serve():
+            raise RuntimeError("inside the block")
+    assert len(bound) == 1 and bound[0].fileno() == -1
+    assert emu.endpoint is None
