@@ -29,7 +29,7 @@ RETRYABLE_STATUSES: Final = frozenset({408, 429, 500, 502, 503, 504})
 # Statuses that say "not processed, come back later": the request was provably not applied.
 THROTTLING_STATUSES: Final = frozenset({429, 503})
 
-# --- Request building ----------------------------------------------------------------------------------------
+# --- Request building ---------------------------------------------------------------------------------------
 # Parsed request URLs kept per client (a bulk run posts to one URL thousands of times; parsing costs ~10 us).
 PARSED_URL_CACHE_SIZE: Final = 256
 
