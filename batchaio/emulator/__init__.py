@@ -32,6 +32,15 @@ from typing import Any
 
 import anyio
 
+try:
+    import starlette  # noqa: F401
+    import uvicorn  # noqa: F401
+except ImportError as exc:  # pragma: no cover - exercised in a venv without the extra
+    raise ImportError(
+        f"batchaio.emulator needs the 'emulator' extra ({exc.name} is missing): "
+        "pip install 'batchaio[emulator]'"
+    ) from exc
+
 from batchaio.emulator import _constants as C
 from batchaio.emulator._app import ConnectionDropped, EmulatorApp
 from batchaio.emulator._faults import FaultConfig, FaultInjector, FaultKind
