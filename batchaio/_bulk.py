@@ -115,6 +115,10 @@ def _assemble(entries: list[_Entry]) -> bytes:
     return _OPEN + b",".join([entry.body for entry in entries]) + _CLOSE
 
 
+def _progress_failed(exc: Exception) -> str:
+    return f"the progress callback raised {type(exc).__name__}: {exc}"
+
+
 def _error_fields(raw: Any) -> tuple[str, str]:
     if not isinstance(raw, dict):
         return "", ""
@@ -266,7 +270,22 @@ class _Engine:
         report.deadline_exceeded = deadline_exceeded
         report.elapsed = anyio.current_time() - self._started
         if self._progress is not None:
-            self._progress(report)
+            try:
+                self._progress(report)
+            except Exception as exc:
+                # The run is over: nothing to stop, but the caller hears of it (unless it was cancelled).
+                if self._stop_cause is None:
+                    self._stop_cause = exc
+                    self._stop_message = redact_text(_progress_failed(exc))
+
+    def _notify(self) -> None:
+        """Call the progress callback; one that raises stops the run like any other failure."""
+        assert self._progress is not None
+        try:
+            self._progress(self.report)
+        except Exception as exc:
+            self._stop(_progress_failed(exc), exc)
+            raise _Stop from exc
 
     # --- reading the input --------------------------------------------------------------------------------
 
@@ -481,7 +500,7 @@ class _Engine:
                 pending = self._apply_results(pending, content, attempts)
                 await self._flush()
                 if self._progress is not None:
-                    self._progress(report)
+                    self._notify()
                 if pending and attempts < self._max_attempts:
                     await _sleep(self._delay(attempts, None))
                 continue

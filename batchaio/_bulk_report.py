@@ -136,8 +136,9 @@ class BulkAddReport:
 class BulkAddError(BatchaioError):
     """A bulk submission stopped before every task had an outcome; ``report`` says what is known.
 
-    Raised when the service refuses the whole job (``JobNotFound``, authentication...) or when reading the
-    input raised; the cause is chained (``__cause__``).
+    Raised when the service refuses the whole job (``JobNotFound``, authentication...), when reading the
+    input raised, or when the progress callback raised (the run stops as for any other failure; a cancelled
+    run stays cancelled); the cause is chained (``__cause__``).
     """
 
     def __init__(self, message: str, report: BulkAddReport) -> None:

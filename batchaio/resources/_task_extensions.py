@@ -55,11 +55,11 @@ class TaskExtensions(Resource):
         Returns a :class:`~batchaio.BulkAddReport` (counts, failures, timings); its ``failures`` list keeps
         the first ``max_failures_kept`` failures (``failures_dropped`` counts the rest; ``failed`` counts
         all). ``progress`` is called with the live report after each answer and once at the end, also when
-        the run is cancelled. Raises
+        the run is cancelled; if it raises, the run stops as for any other failure. Raises
         :class:`~batchaio.BulkAddDeadlineExceeded` when ``deadline`` (seconds for the whole run) passes and
         :class:`~batchaio.BulkAddError` when the service refuses the job itself (``JobNotFound``, bad
-        credentials) or reading ``tasks`` raises; both carry the report. Nothing is sent if ``job_id`` or an
-        option is invalid (:class:`~batchaio.ValidationError`).
+        credentials), reading ``tasks`` raises or ``progress`` raises; both carry the report. Nothing is
+        sent if ``job_id`` or an option is invalid (:class:`~batchaio.ValidationError`).
         """
         return await _bulk.add_many(
             _bulk.pipeline_sender(self._pipeline, job_id, server_timeout=server_timeout),
