@@ -92,17 +92,23 @@ class AccessTokenLike(Protocol):
     """What ``get_token`` returns: ``token`` and its expiry ``expires_on`` (seconds since the epoch)."""
 
     @property
-    def token(self) -> str: ...
+    def token(self) -> str:
+        """The bearer token itself (a secret: never logged)."""
+        ...
 
     @property
-    def expires_on(self) -> int: ...
+    def expires_on(self) -> int:
+        """When the token expires, in seconds since the epoch."""
+        ...
 
 
 @runtime_checkable
 class AsyncTokenCredential(Protocol):
     """Any object with ``async get_token(*scopes, **kwargs)``, such as ``azure.identity.aio`` credentials."""
 
-    def get_token(self, *scopes: str, **kwargs: Any) -> Awaitable[AccessTokenLike]: ...
+    def get_token(self, *scopes: str, **kwargs: Any) -> Awaitable[AccessTokenLike]:
+        """A token for ``scopes``; batchaio passes ``claims=`` after a claims challenge."""
+        ...
 
 
 class _Authorizer(Protocol):
