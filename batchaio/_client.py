@@ -1,4 +1,4 @@
-"""BatchClient: configuration, the owned HTTP client, the request pipeline and (later) the resource groups."""
+"""BatchClient: configuration, the owned HTTP client, the request pipeline and the resource groups."""
 
 from __future__ import annotations
 
