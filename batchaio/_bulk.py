@@ -480,6 +480,9 @@ class _Engine:
             if attempts >= self._max_attempts:
                 self._give_up(pending, attempts)
                 break
+            # Reading the input makes no checkpoint, and a sender may make none before its bytes leave: a run
+            # already stopped or cancelled sends nothing more.
+            await anyio.lowlevel.checkpoint_if_cancelled()
             body = _assemble(pending)
             if attempts:
                 report.retries += 1

@@ -320,6 +320,31 @@ def test_job_not_found_stops_the_run_with_the_report(run: Run, sleeps: list[floa
     assert report.created == 0 and len(report.pending) + len(report.in_doubt) + report.failed == report.total
 
 
+def test_a_stopped_run_sends_nothing_more_even_through_a_sender_without_checkpoints(
+    run: Run, sleeps: list[float]
+) -> None:
+    service = FakeBatchService()
+    after_refusal = 0
+    refused = False
+
+    async def send(body: bytes) -> bytes:
+        nonlocal after_refusal, refused
+        if refused:
+            after_refusal += 1
+        if service.requests == 2:
+            refused = True
+            raise NotFoundError(404, code="JobNotFound", message="The specified job does not exist.")
+        return await service.send_chunk(body)  # answers at once: no checkpoint anywhere
+
+    with pytest.raises(BulkAddError) as caught:
+        run(lambda: add_many(send, make_tasks(5000), concurrency=4, chunk_size=10))
+
+    report = caught.value.report
+    assert after_refusal == 0
+    assert report.created == len(service.tasks) == 20
+    assert set(report.pending).isdisjoint(service.sent_ids) and report.in_doubt == []
+
+
 def test_input_that_raises_stops_the_run(run: Run, sleeps: list[float]) -> None:
     service = FakeBatchService()
 
