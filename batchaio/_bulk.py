@@ -297,6 +297,8 @@ class _Engine:
         time (an async iterator cannot be advanced by two tasks at once, and a worker pausing in a long
         stretch of invalid input must let the consumer run, not the next worker read on).
         """
+        if self._input_done:
+            return None
         try:
             if self._reader is None:
                 self._reader = (

@@ -359,6 +359,22 @@ def test_input_that_raises_stops_the_run(run: Run, sleeps: list[float]) -> None:
     assert caught.value.report.total == 150
 
 
+def test_an_input_that_cannot_be_iterated_is_asked_once(run: Run, sleeps: list[float]) -> None:
+    calls = 0
+
+    class Unreadable:
+        def __iter__(self) -> Iterator[BatchTaskCreateContent]:
+            nonlocal calls
+            calls += 1
+            raise OSError("cannot open the task list")
+
+    with pytest.raises(BulkAddError, match="cannot open") as caught:
+        run(lambda: add_many(FakeBatchService().send_chunk, Unreadable(), concurrency=8))
+
+    assert calls == 1
+    assert caught.value.report.total == 0
+
+
 def test_progress_callback_sees_counts_grow_to_the_final_report(run: Run, sleeps: list[float]) -> None:
     service = FakeBatchService(Faults(server_error=0.1), seed=5)
     service.tasks["task-9"] = {}
