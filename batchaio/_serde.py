@@ -24,7 +24,8 @@ Wire rules (all driven by the :class:`~batchaio._fields.WireInfo` each generated
   (.NET ``TimeSpan.MaxValue``) parses to :data:`UNBOUNDED_DURATION` and is written back exactly;
 - int64-as-string: accepted as a JSON number or string, sent as a string;
 - enums are open and matched without regard to case (see :mod:`batchaio._enums`); unknown values
-  are kept and written back unchanged;
+  are kept and written back unchanged; a plain str naming a known value in another case is written
+  with the value's canonical spelling;
 - everything else (str, int, float, bool, lists, string maps) is plain JSON.
 
 Required versus partial: every model field is optional, so partial responses (``$select``) and
@@ -254,8 +255,17 @@ def _enum_reader(enum_cls: type[OpenEnum]) -> _Reader:
     return read
 
 
-def _write_enum(value: Any) -> Any:
-    return value._value_ if isinstance(value, OpenEnum) else value
+def _enum_writer(enum_cls: type[OpenEnum]) -> _Writer:
+    """Members as their value; a plain str that names a known value in another case as that value's
+    canonical spelling (``"TerminateJob"`` is sent as ``"terminatejob"``), any other str unchanged."""
+    canonical = {member._value_.casefold(): member._value_ for member in enum_cls}
+
+    def write(value: Any) -> Any:
+        if isinstance(value, OpenEnum):
+            return value._value_
+        return canonical.get(value.casefold(), value) if isinstance(value, str) else value
+
+    return write
 
 
 _PRIMITIVE_READERS: dict[Any, _Reader] = {
@@ -310,7 +320,7 @@ def _writer(conv: cattrs.Converter, tp: Any) -> _Writer:
     if tp in _PRIMITIVE_WRITERS:
         return _PRIMITIVE_WRITERS[tp]
     if isinstance(tp, type) and issubclass(tp, OpenEnum):
-        return _write_enum
+        return _enum_writer(tp)
     if attrs.has(tp):
         return conv.get_unstructure_hook(tp)
     origin, args = get_origin(tp), get_args(tp)
@@ -460,8 +470,8 @@ def _make_converter(*, strict: bool = False, request: bool = False) -> cattrs.Co
         lambda tp: isinstance(tp, type) and issubclass(tp, OpenEnum),
         lambda value, tp: tp(value),
     )
-    conv.register_unstructure_hook_func(
-        lambda tp: isinstance(tp, type) and issubclass(tp, OpenEnum), _write_enum
+    conv.register_unstructure_hook_factory(
+        lambda tp: isinstance(tp, type) and issubclass(tp, OpenEnum), _enum_writer
     )
     conv.register_structure_hook(datetime, lambda value, _: parse_datetime(value))
     conv.register_unstructure_hook(datetime, format_datetime)

@@ -208,6 +208,19 @@ def test_enum_list_and_spec_case() -> None:
     assert converter.unstructure(identity) == {"type": "UserAssigned"}
 
 
+def test_a_str_for_a_known_enum_value_is_sent_with_the_canonical_spelling() -> None:
+    update = models.BatchJobUpdateContent(on_all_tasks_complete="TERMINATEJOB")  # type: ignore[arg-type]
+    assert to_wire(update) == {"onAllTasksComplete": "terminatejob"}
+    identity = models.BatchPoolIdentity(type="userassigned")  # type: ignore[arg-type]
+    assert to_wire(identity) == {"type": "UserAssigned"}
+    ref = models.BatchCertificateReference(
+        thumbprint="t",
+        thumbprint_algorithm="sha1",
+        visibility=["STARTTASK", "somethingNew"],  # type: ignore[list-item]
+    )
+    assert to_wire(ref)["visibility"] == ["starttask", "somethingNew"]
+
+
 def test_none_fields_are_omitted_and_renamed() -> None:
     task = models.BatchTaskCreateContent(id="t1", command_line="echo", required_slots=2)
     assert converter.unstructure(task) == {"id": "t1", "commandLine": "echo", "requiredSlots": 2}
