@@ -208,6 +208,9 @@ class FileStream:
                     yield chunk
             except (httpx.TransportError, TransportError) as err:
                 cause: BaseException = err
+                expected = _content_length(response.headers)
+                if expected is not None and received_here >= expected:
+                    return  # the whole body had arrived: there is nothing left to ask for
             else:
                 expected = _content_length(response.headers)
                 if expected is None or received_here >= expected:

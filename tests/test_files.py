@@ -319,3 +319,13 @@ def test_file_properties_from_sparse_headers() -> None:
         BatchFileProperties.from_headers(httpx.Headers({"Last-Modified": "not a date"}))
         == BatchFileProperties()
     )
+
+
+async def test_a_connection_dropped_after_the_whole_body_is_not_resumed(
+    client: BatchClient, mock: respx.MockRouter
+) -> None:
+    beyond_the_end = httpx.Response(416, json={"code": "InvalidRange"})
+    route = mock.get(FILE_URL).mock(side_effect=[cut(CONTENT, len(CONTENT)), beyond_the_end])
+    async with client.tasks.download_file("job-1", "task-1", "wd/out put.txt") as stream:
+        assert await stream.read() == CONTENT
+    assert route.call_count == 1
