@@ -4,7 +4,8 @@
 chunks. When the connection drops mid-body the stream asks for the rest with a byte range and
 ``If-Unmodified-Since`` set to the first response's ``Last-Modified``, and checks that the ETag is unchanged;
 if the file changed in between it raises :class:`~batchaio.errors.FileChangedError` instead of splicing two
-versions together. A download whose first response had neither ETag nor Last-Modified is not resumed (the
+versions together; so does a resumed response whose ``Content-Range`` gives another file size than the
+first response. A download whose first response had neither ETag nor Last-Modified is not resumed (the
 connection error is raised), since nothing would show a change.
 
 Every response to a ranged request must be the range asked for: a ``Content-Range`` starting at the
@@ -107,6 +108,7 @@ class FileStream:
         self._response: BatchStreamResponse | None = None
         self._first: BatchStreamResponse | None = None
         self._expected: int | None = None
+        self._size: int | None = None
         self.properties = BatchFileProperties()
         self.received = 0
 
@@ -161,11 +163,20 @@ class FileStream:
         if self._first is None:
             self._first = response
             self._expected = _content_length(response.headers)
+            self._size = _file_size(response.headers, ranged="ocp-range" in request.headers)
             self.properties = BatchFileProperties.from_headers(response.headers)
-        elif self.properties.etag is not None and response.headers.get("etag") != self.properties.etag:
+            return
+        if self.properties.etag is not None and response.headers.get("etag") != self.properties.etag:
             await self.aclose()
             raise FileChangedError(
                 "the file changed on the node while it was being downloaded (ETag differs)"
+            )
+        size = _file_size(response.headers, ranged=True)
+        if self._size is not None and size is not None and size != self._size:
+            await self.aclose()
+            raise FileChangedError(
+                f"the file changed on the node while it was being downloaded (its size went from "
+                f"{self._size} to {size} bytes)"
             )
 
     def _check_range(self, response: BatchStreamResponse, asked: str, *, resume: bool) -> None:
@@ -274,9 +285,18 @@ def _temporary_beside(target: str) -> str:
     return temporary
 
 
-_CONTENT_RANGE = re.compile(r"\s*bytes\s+(\d+)-\d+/(?:\d+|\*)\s*\Z", re.IGNORECASE)
+_CONTENT_RANGE = re.compile(r"\s*bytes\s+(\d+)-\d+/(\d+|\*)\s*\Z", re.IGNORECASE)
 
 
 def _content_length(headers: Mapping[str, str]) -> int | None:
     value = headers.get("content-length")
     return int(value) if value is not None and value.strip().isdigit() else None
+
+
+def _file_size(headers: Mapping[str, str], *, ranged: bool) -> int | None:
+    """The size of the whole file: the total of a ``Content-Range``, or the length of an unranged body."""
+    content_range = _CONTENT_RANGE.match(headers.get("content-range", ""))
+    if content_range is not None:
+        total = content_range.group(2)
+        return int(total) if total != "*" else None
+    return None if ranged else _content_length(headers)

@@ -329,3 +329,26 @@ async def test_a_connection_dropped_after_the_whole_body_is_not_resumed(
     async with client.tasks.download_file("job-1", "task-1", "wd/out put.txt") as stream:
         assert await stream.read() == CONTENT
     assert route.call_count == 1
+
+
+async def test_a_file_that_grew_before_the_resume_is_reported(
+    client: BatchClient, mock: respx.MockRouter
+) -> None:
+    grown = CONTENT + b"appended"
+    rest = httpx.Response(
+        200,
+        content=grown[3000:],
+        headers={
+            "Last-Modified": LAST_MODIFIED,
+            "Content-Range": f"bytes 3000-{len(grown) - 1}/{len(grown)}",
+        },
+    )
+    first = httpx.Response(
+        200,
+        stream=CutStream(CONTENT[:3000]),
+        headers={"Last-Modified": LAST_MODIFIED, "Content-Length": str(len(CONTENT))},
+    )
+    mock.get(FILE_URL).mock(side_effect=[first, rest])
+    with pytest.raises(FileChangedError, match="size"):
+        async with client.tasks.download_file("job-1", "task-1", "wd/out put.txt") as stream:
+            await stream.read()
