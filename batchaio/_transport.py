@@ -339,7 +339,12 @@ class Pipeline:
             parsed = httpx.URL(link)
         except httpx.InvalidURL:
             raise ValidationError("path is neither a path nor a valid URL", field="path") from None
-        if (parsed.scheme, parsed.host, parsed.port) != (self._scheme, self._host, self._port):
+        # Credentials in a link would also make httpx replace the signed Authorization with Basic auth.
+        if parsed.userinfo or (parsed.scheme, parsed.host, parsed.port) != (
+            self._scheme,
+            self._host,
+            self._port,
+        ):
             raise ValidationError(
                 f"refusing to send a request to {redact_url(link)!r}: not on the client's endpoint",
                 field="path",
@@ -364,7 +369,11 @@ class Pipeline:
         parsed = self._parsed_urls.get(url)
         if parsed is None:
             parsed = httpx.URL(url)
-            if (parsed.scheme, parsed.host, parsed.port) != (self._scheme, self._host, self._port):
+            if parsed.userinfo or (parsed.scheme, parsed.host, parsed.port) != (
+                self._scheme,
+                self._host,
+                self._port,
+            ):
                 raise ValidationError("refusing to authenticate a request for another host", field="path")
             if len(self._parsed_urls) >= C.PARSED_URL_CACHE_SIZE:
                 self._parsed_urls.clear()
@@ -373,7 +382,8 @@ class Pipeline:
 
     def _build(self, prepared: _Prepared) -> httpx.Request:
         """The request of one attempt, built from a byte stream with ``Content-Length`` set here as ``httpx``
-        would set it for ``content=`` (which costs several times more); ``httpx.Request`` adds ``Host``."""
+        would set it for ``content=`` (which costs several times more); with ``stream=`` httpx adds no header
+        itself, so ``Host`` comes from the prepared headers."""
         headers = prepared.headers.copy()
         headers["ocp-date"] = self._http_date()
         content = prepared.content or b""

@@ -270,6 +270,8 @@ async def test_next_link_on_the_endpoint_is_followed_with_api_version_added(rout
         "http://testaccount.westus2.batch.azure.com/jobs?$skiptoken=x",
         "https://testaccount.westus2.batch.azure.com:8443/jobs",
         "https://testaccount.westus2.batch.azure.com.evil.com/jobs",
+        "https://user:secret@testaccount.westus2.batch.azure.com/jobs?$skiptoken=x",
+        "https://testaccount.westus2.batch.azure.com@evil.example.com/jobs",
     ],
 )
 async def test_next_link_on_another_host_is_refused_and_never_authorized(router, make_client, link) -> None:
