@@ -22,6 +22,7 @@ import pytest
 import respx
 
 from batchaio import BatchClient, RetryPolicy, SharedKeyCredential
+from batchaio import _constants as C
 from batchaio._transport import BatchRequest
 from batchaio.auth import shared_key_signature
 from batchaio.errors import (
@@ -186,6 +187,31 @@ async def test_encoded_path_and_odd_query_values_are_signed_as_sent(router, make
         )
     assert seen[0].url.raw_path.startswith(b"/jobs/j%201/tasks/t1/files/wd%2Fout%20file.txt?")
     assert seen[0].url.params["$filter"] == "startswith(name,'a b')&x=1"
+
+
+async def test_parsed_urls_are_kept_per_full_url_and_bounded(router, make_client) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        assert request.headers["authorization"] == recompute_signature(request)
+        return httpx.Response(200, json={"value": []})
+
+    router.get("/jobs").mock(side_effect=handler)
+    async with make_client() as client:
+        for state in ("active", "completed", "active"):
+            await client._pipeline.send(
+                BatchRequest("Jobs_ListJobs", "GET", "/jobs", query={"$filter": f"state eq '{state}'"})
+            )
+        assert [r.url.params["$filter"] for r in seen] == [
+            "state eq 'active'",
+            "state eq 'completed'",
+            "state eq 'active'",
+        ]
+        for n in range(C.PARSED_URL_CACHE_SIZE + 10):
+            await client._pipeline.send(BatchRequest("Jobs_ListJobs", "GET", "/jobs", query={"n": str(n)}))
+            assert len(client._pipeline._parsed_urls) <= C.PARSED_URL_CACHE_SIZE
+    assert seen[-1].url.params["n"] == str(C.PARSED_URL_CACHE_SIZE + 9)
 
 
 async def test_every_attempt_is_redated_and_resigned_with_the_same_client_request_id(
