@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 
+import httpx
 import pytest
 
 aiohttp = pytest.importorskip("aiohttp")
@@ -164,3 +165,52 @@ def test_under_trio_the_first_request_says_asyncio_only() -> None:
 
     with pytest.raises(RuntimeError, match="asyncio only"):
         trio.run(main)
+
+
+@pytest.mark.parametrize(
+    ("raised", "expected", "failure"),
+    [
+        (aiohttp.ConnectionTimeoutError("pool or connect"), httpx.ConnectTimeout, "NOT_SENT"),
+        (aiohttp.SocketTimeoutError("sock_read"), httpx.ReadTimeout, "OUTCOME_UNKNOWN"),
+        (aiohttp.ServerDisconnectedError(), httpx.RemoteProtocolError, "OUTCOME_UNKNOWN"),
+        (aiohttp.ClientPayloadError("truncated"), httpx.ReadError, "OUTCOME_UNKNOWN"),
+        (aiohttp.ClientOSError(104, "reset"), httpx.ReadError, "OUTCOME_UNKNOWN"),
+        (aiohttp.InvalidURL("x"), httpx.UnsupportedProtocol, "FATAL"),
+    ],
+)
+def test_aiohttp_errors_keep_their_retry_classification(raised, expected, failure) -> None:
+    from batchaio._retry import TransportFailure, classify_transport_error
+    from batchaio.transports import _translate
+
+    translated = _translate(aiohttp, raised, httpx.Request("GET", "http://127.0.0.1/jobs"))
+    assert type(translated) is expected
+    assert classify_transport_error(translated) is TransportFailure[failure]
+
+
+async def test_a_partly_read_stream_closes_its_connection_instead_of_reusing_it() -> None:
+    peers: list[int] = []
+
+    async def big(request: web.Request) -> web.StreamResponse:
+        peers.append(request.transport.get_extra_info("peername")[1])
+        response = web.StreamResponse()
+        response.content_length = 2_000_000
+        await response.prepare(request)
+        for _ in range(20):
+            await response.write(b"x" * 100_000)
+        return response
+
+    app = web.Application()
+    app.router.add_route("GET", "/{tail:.*}", big)
+    test_server = TestServer(app, host="127.0.0.1")
+    await test_server.start_server()
+    try:
+        async with httpx.AsyncClient(transport=AiohttpTransport()) as http:
+            url = f"http://127.0.0.1:{test_server.port}/f"
+            async with http.stream("GET", url) as response:
+                async for _ in response.aiter_raw():
+                    break
+            whole = await http.get(url)
+    finally:
+        await test_server.close()
+    assert len(whole.content) == 2_000_000
+    assert len(peers) == 2 and peers[0] != peers[1]
