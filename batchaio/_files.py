@@ -20,9 +20,11 @@ only when the whole body arrived, so a failed download never touches an existing
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
-import tempfile
+import secrets
+import stat
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
@@ -279,9 +281,19 @@ async def download_to(download: FileDownload, destination: str | os.PathLike[str
 
 
 def _temporary_beside(target: str) -> str:
+    """Create an empty temporary file next to ``target`` with the permissions the destination will keep:
+    those of an existing ``target``, else the usual ones for a new file (``0o666`` less the umask)."""
     directory, name = os.path.split(os.path.abspath(target))
-    handle, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=directory)
+    while True:
+        temporary = os.path.join(directory, f".{name}.{secrets.token_hex(4)}.part")
+        try:
+            handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        break
     os.close(handle)
+    with contextlib.suppress(FileNotFoundError):
+        os.chmod(temporary, stat.S_IMODE(os.stat(target).st_mode))
     return temporary
 
 

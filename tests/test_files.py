@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import stat
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -216,6 +217,28 @@ async def test_download_to_replaces_an_existing_file_on_success(
     await client.tasks.download_file_to("job-1", "task-1", "wd/out put.txt", destination)
     assert destination.read_bytes() == CONTENT
     assert names_in(tmp_path) == ["out.bin"]
+
+
+async def test_download_to_keeps_the_permissions_of_an_existing_file(
+    client: BatchClient, mock: respx.MockRouter, tmp_path: Path
+) -> None:
+    mock.get(FILE_URL).mock(return_value=full(CONTENT))
+    destination = tmp_path / "out.bin"
+    destination.write_bytes(b"old")
+    destination.chmod(0o640)
+    await client.tasks.download_file_to("job-1", "task-1", "wd/out put.txt", destination)
+    assert stat.S_IMODE(destination.stat().st_mode) == 0o640
+
+
+async def test_download_to_gives_a_new_file_the_usual_permissions(
+    client: BatchClient, mock: respx.MockRouter, tmp_path: Path
+) -> None:
+    mock.get(FILE_URL).mock(return_value=full(CONTENT))
+    reference = tmp_path / "reference"
+    reference.touch()
+    destination = tmp_path / "out.bin"
+    await client.tasks.download_file_to("job-1", "task-1", "wd/out put.txt", destination)
+    assert stat.S_IMODE(destination.stat().st_mode) == stat.S_IMODE(reference.stat().st_mode)
 
 
 async def test_download_answered_304_raises_not_modified_and_keeps_the_file(
