@@ -171,6 +171,18 @@ def _check_query(name: str, value: str, field: str) -> None:
         raise ValidationError("query parameters must not contain CR or LF", field=field)
 
 
+def _metadata(
+    prepared: _Prepared, response: httpx.Response, attempts: int, unknown: bool, applied: bool
+) -> ResponseMetadata:
+    return ResponseMetadata.from_response(
+        response,
+        attempts=attempts,
+        applied_by_earlier_attempt=applied,
+        prior_outcome_unknown=unknown,
+        sent_client_request_id=prepared.client_request_id,
+    )
+
+
 class Pipeline:
     """Builds, authenticates, sends and retries every request of one :class:`~batchaio.BatchClient`.
 
@@ -226,13 +238,7 @@ class Pipeline:
             status_code=response.status_code,
             headers=response.headers,
             content=response.content,
-            metadata=ResponseMetadata.from_response(
-                response,
-                attempts=attempts,
-                applied_by_earlier_attempt=applied,
-                prior_outcome_unknown=unknown,
-                sent_client_request_id=prepared.client_request_id,
-            ),
+            metadata=_metadata(prepared, response, attempts, unknown, applied),
             method=prepared.method,
             url=str(response.request.url),
             prior_outcome_unknown=unknown,
@@ -247,13 +253,7 @@ class Pipeline:
         prepared = self._prepare(request)
         response, attempts, unknown, applied = await self._run(prepared, stream=True)
         try:
-            metadata = ResponseMetadata.from_response(
-                response,
-                attempts=attempts,
-                applied_by_earlier_attempt=applied,
-                prior_outcome_unknown=unknown,
-                sent_client_request_id=prepared.client_request_id,
-            )
+            metadata = _metadata(prepared, response, attempts, unknown, applied)
             yield BatchStreamResponse(
                 response, metadata, method=prepared.method, url=str(response.request.url)
             )
