@@ -1,4 +1,4 @@
-"""The emulator's routes come from the operations file: every operation is routed, by its own method and path."""
+"""The emulator's routes come from the operations file: every operation routed by its method and path."""
 
 from __future__ import annotations
 
