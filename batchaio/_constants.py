@@ -99,3 +99,8 @@ MAX_CACHED_DURATIONS: Final = 512
 MAX_CACHED_UNKNOWN_VALUES: Final = 64
 # Failures a bulk report keeps in its list (its counts stay exact; ``iter_add`` streams every failure).
 BULK_MAX_FAILURES_KEPT: Final = 10_000
+
+# --- Paging ------------------------------------------------------------------------------------------------
+# A listing raises ResponseParseError after this many empty pages in a row that still carry a next link (a
+# server handing out ever-new links would otherwise be followed forever); AsyncPager.max_empty_pages.
+PAGER_MAX_EMPTY_PAGES: Final = 1000
