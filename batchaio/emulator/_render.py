@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+from batchaio.emulator._nodes import inbound_endpoints, task_root_directory
 from batchaio.emulator._state import (
     Certificate,
     Job,
@@ -121,9 +122,13 @@ def render_pool(pool: Pool, base: str, now: float) -> dict[str, Any]:
     return out
 
 
-def render_node(pool: Pool, node: Node, base: str, now: float) -> dict[str, Any]:
+def render_node(
+    pool: Pool, node: Node, base: str, now: float, running: tuple[int, int] | None = None
+) -> dict[str, Any]:
+    """A compute node; ``running`` is (tasks, slots) running on it, when the caller knows them."""
     state = node.current_state(now)
-    running = 1 if state == "running" else 0
+    if running is None:
+        running = (1, 1) if state == "running" else (0, 0)
     out: dict[str, Any] = {
         "id": node.id,
         "url": node_url(base, pool.id, node.id),
@@ -136,12 +141,12 @@ def render_node(pool: Pool, node: Node, base: str, now: float) -> dict[str, Any]
         "affinityId": f"TVM:{node.id}",
         "vmSize": pool.doc.get("vmSize", "standard_d1_v2"),
         "totalTasksRun": node.tasks_run,
-        "runningTasksCount": running,
-        "runningTaskSlotsCount": running,
+        "runningTasksCount": running[0],
+        "runningTaskSlotsCount": running[1],
         "totalTasksSucceeded": node.tasks_succeeded,
         "isDedicated": node.is_dedicated,
         "certificateReferences": pool.doc.get("certificateReferences", []),
-        "endpointConfiguration": {"inboundEndpoints": []},
+        "endpointConfiguration": {"inboundEndpoints": inbound_endpoints(pool.doc, pool.id, node.index)},
         "nodeAgentInfo": {"version": "1.11.0", "lastUpdateTime": format_time(node.created)},
     }
     start_task = pool.doc.get("startTask")
@@ -275,7 +280,7 @@ def render_task(job: Job, task: TaskRecord, base: str, now: float) -> dict[str, 
     out["executionInfo"] = task_execution(task, now)
     if task.start is not None and state != "active" and task.node_id is not None:
         pool_id = task.pool_id or ""
-        root = f"workitems/{job.id}/job-1/{task.id}"
+        root = task_root_directory(job.id, task.id, task.on_windows)
         url = node_url(base, pool_id, task.node_id)
         out["nodeInfo"] = {
             "affinityId": f"TVM:{task.node_id}",
@@ -283,6 +288,6 @@ def render_task(job: Job, task: TaskRecord, base: str, now: float) -> dict[str, 
             "poolId": pool_id,
             "nodeId": task.node_id,
             "taskRootDirectory": root,
-            "taskRootDirectoryUrl": f"{url}/files/{root}",
+            "taskRootDirectoryUrl": f"{url}/files/{task_root_directory(job.id, task.id, False)}",
         }
     return out
