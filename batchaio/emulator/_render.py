@@ -103,8 +103,12 @@ def render_pool(pool: Pool, base: str, now: float) -> dict[str, Any]:
     out.pop("previousState", None)
     out.pop("previousStateTransitionTime", None)
     nodes = pool.live_nodes(now)
-    out["allocationState"] = "steady"
-    out["allocationStateTransitionTime"] = format_time(pool.last_modified)
+    creating = [node.booting_at for node in nodes if now < node.booting_at]
+    out["allocationState"] = "resizing" if creating else "steady"
+    settled = max((node.booting_at for node in nodes), default=pool.last_modified)
+    out["allocationStateTransitionTime"] = format_time(
+        pool.last_modified if creating else max(pool.last_modified, settled)
+    )
     for key, value in pool.doc.items():
         if key != "id":
             out[key] = value
@@ -134,8 +138,8 @@ def render_node(
         "url": node_url(base, pool.id, node.id),
         "state": state,
         "schedulingState": node.scheduling_state,
-        "stateTransitionTime": format_time(node.state_time),
-        "lastBootTime": format_time(node.state_time),
+        "stateTransitionTime": format_time(_node_transition(node, state)),
+        "lastBootTime": format_time(max(node.state_time, node.booted_at)),
         "allocationTime": format_time(node.created),
         "ipAddress": node.ip_address,
         "affinityId": f"TVM:{node.id}",
@@ -149,21 +153,29 @@ def render_node(
         "endpointConfiguration": {"inboundEndpoints": inbound_endpoints(pool.doc, pool.id, node.index)},
         "nodeAgentInfo": {"version": "1.11.0", "lastUpdateTime": format_time(node.created)},
     }
+    if state in ("creating", "starting"):
+        # The node agent has not reported yet: no boot time, no agent information.
+        del out["lastBootTime"], out["nodeAgentInfo"]
     start_task = pool.doc.get("startTask")
-    if start_task:
+    if start_task and state not in ("creating", "starting"):
         out["startTask"] = start_task
-        out["startTaskInfo"] = {
-            "state": "completed",
-            "startTime": format_time(node.created),
-            "endTime": format_time(node.created),
-            "exitCode": 0,
-            "result": "success",
-            "retryCount": 0,
-        }
+        info: dict[str, Any] = {"state": "running", "startTime": format_time(node.booted_at), "retryCount": 0}
+        if state != "waitingforstarttask":
+            end = format_time(node.ready_at)
+            info.update(state="completed", endTime=end, exitCode=0, result="success")
+        out["startTaskInfo"] = info
     image = (pool.doc.get("virtualMachineConfiguration") or {}).get("imageReference")
     if image:
         out["virtualMachineInfo"] = {"imageReference": image}
     return out
+
+
+def _node_transition(node: Node, state: str) -> float:
+    """When ``node`` entered ``state`` (start-up ends at ``booting_at``, ``booted_at``, ``ready_at``)."""
+    start = {"creating": node.created, "starting": node.booting_at, "waitingforstarttask": node.booted_at}
+    if state in start:
+        return start[state]
+    return max(node.state_time, node.ready_at)
 
 
 def render_job(store: Store, job: Job, base: str, now: float) -> dict[str, Any]:
