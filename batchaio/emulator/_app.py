@@ -183,9 +183,11 @@ class EmulatorApp(MiscRoutes, PoolRoutes, FileRoutes, JobRoutes, TaskRoutes):
             base, ServiceError("InvalidUri", status=404), new_request_id(), scope["method"]
         )(scope, receive, send)
 
-    def _endpoint(self, handler: Handler, body_model: str | None) -> Callable[[Request], Awaitable[Response]]:
+    def _endpoint(
+        self, handler: Handler, body_model: str | None, route: str
+    ) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
-            call = Call(request, self.store, body_model)
+            call = Call(request, self.store, body_model, route)
             try:
                 return await handler(call)
             except ClientDisconnect:
@@ -290,7 +292,7 @@ class EmulatorApp(MiscRoutes, PoolRoutes, FileRoutes, JobRoutes, TaskRoutes):
         service do); a verb the path does not support is 405 ``UnsupportedHttpVerb`` with ``Allow``."""
         key = re.sub(r"\{[^}]*\}", "{}", path)
         endpoints = {
-            method: self._endpoint(handler, BODY_MODELS.get((method, key)))
+            method: self._endpoint(handler, BODY_MODELS.get((method, key)), key)
             for method, handler in handlers.items()
         }
         allowed = sorted({*endpoints, *(("HEAD",) if "GET" in endpoints else ())})
