@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from batchaio.emulator._executor import simulated_output
+from batchaio.emulator._executor import simulated_output, upload_logs
 from batchaio.emulator._state import Job, Node, Pool, TaskRecord, task_state
 
 __all__ = ["FileEntry", "node_dir", "node_files", "task_dir", "task_files"]
@@ -103,6 +104,9 @@ def task_files(job: Job, task: TaskRecord, now: float, root: Path | None) -> dic
         if not task.on_windows:
             # Linux nodes give every task a directory for its certificates.
             entries["certs"] = FileEntry("certs", True, task.start, task.start)
+        if task_state(task, now) == "completed":
+            for name, data in upload_logs(task.doc, task.exit_code).items():
+                entries[name] = FileEntry(name, False, modified, modified, data=data)
     if task.deleted_files:
         entries = {
             name: entry
@@ -131,12 +135,13 @@ def node_files(
     (only when the pool has a start task) and the directories of the ``tasks`` that ran on it."""
     created = node.created
     entries = {name: FileEntry(name, True, created, created) for name in _NODE_DIRECTORIES}
-    start_task = pool.doc.get("startTask")
-    if start_task:
-        started = node.booted_at
-        command = str(start_task.get("commandLine", "")).encode() + b"\n"
-        entries["startup/stdout.txt"] = FileEntry("startup/stdout.txt", False, started, started, data=command)
-        entries["startup/stderr.txt"] = FileEntry("startup/stderr.txt", False, started, started, data=b"")
+    run = node.start_task
+    if run is not None:
+        command = str((pool.doc.get("startTask") or {}).get("commandLine", ""))
+        stdout, stderr = simulated_output(command, run.exit_code)
+        started, ended = run.start, min(run.end, time.time())
+        entries["startup/stdout.txt"] = FileEntry("startup/stdout.txt", False, started, ended, data=stdout)
+        entries["startup/stderr.txt"] = FileEntry("startup/stderr.txt", False, started, ended, data=stderr)
         entries["startup/wd"] = FileEntry("startup/wd", True, started, started)
     for job, task in tasks:
         if task.start is None or task_state(task, now) == "active":

@@ -30,7 +30,8 @@ class Realism:
     node_startup: bool = False
     throttling: bool = False
     core_quota: bool = False
-    # Seconds a new node spends in each start-up state (short: tests should not wait for minutes).
+    # Seconds a new node spends in each start-up state (short: tests should not wait for minutes); a start
+    # task takes ``start_task_seconds`` more than its simulated duration.
     node_creating_seconds: float = 0.3
     node_starting_seconds: float = 0.3
     start_task_seconds: float = 0.2
@@ -83,13 +84,12 @@ def vm_cores(vm_size: str) -> int:
     return max(1, int(match.group(1))) if match else 1
 
 
-def plan_start_up(realism: Realism, now: float, waits_for_start_task: bool) -> tuple[float, float, float]:
-    """When a node allocated at ``now`` leaves ``creating``, ``starting`` and ``waitingForStartTask``."""
+def plan_start_up(realism: Realism, now: float) -> tuple[float, float]:
+    """When a node allocated at ``now`` leaves ``creating`` and ``starting`` (its start task runs next)."""
     if not realism.node_startup:
-        return now, now, now
+        return now, now
     booting = now + realism.node_creating_seconds
-    booted = booting + realism.node_starting_seconds
-    return booting, booted, booted + (realism.start_task_seconds if waits_for_start_task else 0.0)
+    return booting, booting + realism.node_starting_seconds
 
 
 def nodes_within_quota(

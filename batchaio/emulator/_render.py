@@ -12,6 +12,7 @@ from batchaio.emulator._state import (
     JobSchedule,
     Node,
     Pool,
+    StartTaskRun,
     Store,
     TaskRecord,
     task_state,
@@ -29,6 +30,7 @@ __all__ = [
     "render_node",
     "render_pool",
     "render_schedule",
+    "render_start_task_info",
     "render_task",
     "schedule_url",
     "task_url",
@@ -159,11 +161,8 @@ def render_node(
     start_task = pool.doc.get("startTask")
     if start_task and state not in ("creating", "starting"):
         out["startTask"] = start_task
-        info: dict[str, Any] = {"state": "running", "startTime": format_time(node.booted_at), "retryCount": 0}
-        if state != "waitingforstarttask":
-            end = format_time(node.ready_at)
-            info.update(state="completed", endTime=end, exitCode=0, result="success")
-        out["startTaskInfo"] = info
+        if node.start_task is not None:
+            out["startTaskInfo"] = render_start_task_info(node.start_task, now)
     image = (pool.doc.get("virtualMachineConfiguration") or {}).get("imageReference")
     if image:
         out["virtualMachineInfo"] = {"imageReference": image}
@@ -176,6 +175,27 @@ def _node_transition(node: Node, state: str) -> float:
     if state in start:
         return start[state]
     return max(node.state_time, node.ready_at)
+
+
+def render_start_task_info(run: StartTaskRun, now: float) -> dict[str, Any]:
+    """``startTaskInfo`` of a node whose start task ``run`` began when the node was allocated."""
+    info: dict[str, Any] = {"state": run.state(now), "startTime": format_time(run.start), "retryCount": 0}
+    if info["state"] == "running":
+        return info
+    info.update(endTime=format_time(run.end), exitCode=run.exit_code, retryCount=run.attempts - 1)
+    info["result"] = "success" if run.exit_code == 0 else "failure"
+    if run.exit_code != 0:
+        info["failureInfo"] = {
+            "category": "usererror",
+            "code": "FailureExitCode",
+            "message": "The task exited with an exit code representing a failure",
+            "details": [{"name": "Message", "value": "The task process exited with an unexpected exit code"}],
+        }
+    if run.attempts > 1:
+        info["lastRetryTime"] = format_time(
+            run.start + (run.end - run.start) * (run.attempts - 1) / run.attempts
+        )
+    return info
 
 
 def render_job(store: Store, job: Job, base: str, now: float) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import math
 import random
 import re
 import time
@@ -18,7 +19,7 @@ from collections.abc import Iterator
 from typing import Any, Generic, TypeVar
 
 from batchaio.emulator import _constants as C
-from batchaio.emulator._executor import kill_group, simulate
+from batchaio.emulator._executor import kill_group, simulate, upload_failure
 from batchaio.emulator._nodes import is_windows
 from batchaio.emulator._realism import Realism, nodes_within_quota, plan_start_up, vm_cores
 from batchaio.emulator._scheduler import PoolScheduler, required_slots
@@ -33,6 +34,7 @@ __all__ = [
     "JobSchedule",
     "Node",
     "Pool",
+    "StartTaskRun",
     "Store",
     "TaskRecord",
     "task_state",
@@ -252,11 +254,32 @@ class JobSchedule(Entity):
 NODE_STARTUP_STATES = ("creating", "starting", "waitingforstarttask")
 
 
+class StartTaskRun:
+    """The simulated run of a pool's start task on one node, decided when the node is allocated."""
+
+    __slots__ = ("attempts", "end", "exit_code", "start", "wait_for_success")
+
+    def __init__(self, start_task: dict[str, Any], now: float) -> None:
+        outcome = simulate(str(start_task.get("commandLine", "")))
+        retries = start_task.get("maxTaskRetryCount")
+        retries = retries if isinstance(retries, int) and not isinstance(retries, bool) else 0
+        self.exit_code = outcome.exit_code
+        self.attempts = 1 if outcome.exit_code == 0 else 1 + min(max(retries, 0), C.MAX_START_TASK_RETRIES)
+        self.start = now
+        self.end = now + (outcome.duration or 0.0) * self.attempts
+        if outcome.exit_code != 0 and retries < 0:
+            self.end = math.inf  # retried without limit: it never ends
+        self.wait_for_success = start_task.get("waitForSuccess") is not False
+
+    def state(self, now: float) -> str:
+        return "running" if now < self.end else "completed"
+
+
 class Node(Entity):
     """A simulated compute node.
 
-    ``booting_at``, ``booted_at`` and ``ready_at`` end its start-up states (``creating``, ``starting``,
-    ``waitingforstarttask``); they equal ``created`` unless ``Realism.node_startup`` is on."""
+    ``booting_at`` and ``booted_at`` end its start-up states ``creating`` and ``starting``; they equal
+    ``created`` unless ``Realism.node_startup`` is on. Its start task (if any) starts at ``booted_at``."""
 
     __slots__ = (
         "booted_at",
@@ -268,8 +291,8 @@ class Node(Entity):
         "ip_address",
         "is_dedicated",
         "pool_id",
-        "ready_at",
         "scheduling_state",
+        "start_task",
         "state_until",
         "tasks_run",
         "tasks_succeeded",
@@ -294,15 +317,20 @@ class Node(Entity):
         self.ip_address = f"10.0.{index // 250}.{index % 250 + 4}"
         self.users: dict[str, dict[str, Any]] = {}
         self.extensions: list[dict[str, Any]] = []
+        self.start_task: StartTaskRun | None = None
         self.windows = False
-        self.booting_at = self.booted_at = self.ready_at = now
+        self.booting_at = self.booted_at = now
+
+    @property
+    def ready_at(self) -> float:
+        """When the node can first run tasks: once started, and its start task succeeded if tasks wait."""
+        run = self.start_task
+        return run.end if run is not None and run.wait_for_success else self.booted_at
 
     def current_state(self, now: float) -> str:
         """The node state at ``now``."""
-        if now < self.ready_at:
-            if now < self.booting_at:
-                return "creating"
-            return "starting" if now < self.booted_at else "waitingforstarttask"
+        if now < self.booted_at:
+            return "creating" if now < self.booting_at else "starting"
         if self.transient_state is not None:
             if now < self.state_until:
                 return self.transient_state
@@ -311,6 +339,12 @@ class Node(Entity):
             self.transient_state = None
         if self.state == "deallocated":
             return "deallocated"
+        run = self.start_task
+        if run is not None and run.wait_for_success:
+            if now < run.end:
+                return "waitingforstarttask"
+            if run.exit_code != 0:
+                return "starttaskfailed"
         if self.busy_from <= now < self.busy_until:
             return "running"
         return "idle"
@@ -471,8 +505,6 @@ class Store:
         pool.doc["targetDedicatedNodes"] = dedicated
         pool.doc["targetLowPriorityNodes"] = low_priority
         nodes = pool.live_nodes(now)
-        start_task = pool.doc.get("startTask") or {}
-        waits = bool(start_task) and start_task.get("waitForSuccess", True) is not False
         pool.resize_errors = [error for error in pool.resize_errors if "CoreQuota" not in error["code"]]
         for is_dedicated, target in ((True, dedicated), (False, low_priority)):
             group = [node for node in nodes if node.is_dedicated == is_dedicated]
@@ -487,12 +519,17 @@ class Store:
                 node_id = f"tvmps_{digest}_{'d' if is_dedicated else 'p'}"
                 node = Node(node_id, pool.id, is_dedicated, now, index)
                 node.windows = is_windows(pool.doc)
-                node.booting_at, node.booted_at, node.ready_at = plan_start_up(self.realism, now, waits)
+                node.booting_at, node.booted_at = plan_start_up(self.realism, now)
                 node.extensions = [
                     dict(extension)
                     for extension in (pool.doc.get("virtualMachineConfiguration") or {}).get("extensions")
                     or []
                 ]
+                start_task = pool.doc.get("startTask")
+                if isinstance(start_task, dict) and start_task.get("commandLine"):
+                    node.start_task = StartTaskRun(start_task, node.booted_at)
+                    if self.realism.node_startup:
+                        node.start_task.end += self.realism.start_task_seconds
                 pool.nodes.add(node)
         self.capacity_changed(pool.id)
         pool.touch(now)
@@ -744,6 +781,7 @@ class Store:
         task.duration = outcome.duration if outcome.duration is not None else self.random.uniform(low, high)
         retries = int((task.doc.get("constraints") or {}).get("maxTaskRetryCount") or 0)
         task.attempts = 1 if outcome.exit_code == 0 else 1 + (3 if retries < 0 else retries)
+        task.failure = upload_failure(task.doc, outcome.exit_code)
 
     def dependency_ids(self, job: Job, task: TaskRecord) -> list[str]:
         """The ids of the tasks ``task`` depends on."""

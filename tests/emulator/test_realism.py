@@ -72,13 +72,10 @@ async def _pause() -> None:
     await anyio.sleep(0.02)
 
 
-def test_start_up_plan_without_a_start_task_skips_waiting() -> None:
-    realism = Realism(
-        node_startup=True, node_creating_seconds=1, node_starting_seconds=2, start_task_seconds=3
-    )
-    assert plan_start_up(realism, 10.0, waits_for_start_task=False) == (11.0, 13.0, 13.0)
-    assert plan_start_up(realism, 10.0, waits_for_start_task=True) == (11.0, 13.0, 16.0)
-    assert plan_start_up(Realism(), 10.0, waits_for_start_task=True) == (10.0, 10.0, 10.0)
+def test_start_up_plan() -> None:
+    realism = Realism(node_startup=True, node_creating_seconds=1, node_starting_seconds=2)
+    assert plan_start_up(realism, 10.0) == (11.0, 13.0)
+    assert plan_start_up(Realism(), 10.0) == (10.0, 10.0)
 
 
 async def test_throttling_by_request_rate_with_retry_after() -> None:
