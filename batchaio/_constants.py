@@ -107,8 +107,10 @@ CLI_PLAIN_PROGRESS_SECONDS: Final = 5.0
 # After the first Ctrl-C, requests in flight get this long to finish (fewer tasks left in doubt) before the
 # run is cancelled; a second Ctrl-C cancels at once.
 CLI_STOP_GRACE_SECONDS: Final = 3.0
-# Lines of a JSON Lines input read at a time (from a pipe, by a reader thread), and blocks read ahead.
+# Lines of a JSON Lines file read at a time; bytes read at a time from a pipe (by a reader thread), and
+# blocks read ahead of the submission.
 CLI_READ_BLOCK_LINES: Final = 512
+CLI_READ_BYTES: Final = 65_536
 CLI_READ_AHEAD_BLOCKS: Final = 4
 # Tasks per page of `batchaio tasks list` (the service's maximum).
 CLI_LIST_PAGE_SIZE: Final = 1000

@@ -59,8 +59,13 @@ def _status_error(exc: BaseException) -> BatchStatusError | None:
     return None
 
 
+_SERVICE_TRAILER = ("RequestId:", "Time:")
+
+
 def _one_line(text: str) -> str:
-    return " ".join(part.strip() for part in text.splitlines() if part.strip())
+    """The lines of ``text`` joined, without the ``RequestId:``/``Time:`` lines the service appends."""
+    lines = (part.strip() for part in text.splitlines())
+    return " ".join(line for line in lines if line and not line.startswith(_SERVICE_TRAILER))
 
 
 def describe_status(exc: BatchStatusError) -> str:

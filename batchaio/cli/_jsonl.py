@@ -14,7 +14,7 @@ import os
 import stat
 import sys
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -163,14 +163,8 @@ class TaskFile:
 
         def read() -> None:
             try:
-                while True:
-                    try:
-                        block: Any = list(itertools.islice(stream, C.CLI_READ_BLOCK_LINES))
-                    except OSError as exc:
-                        block = exc
+                for block in _available_lines(stream):
                     anyio.from_thread.run(send.send, block, token=token)
-                    if not isinstance(block, list) or not block:
-                        return
             except BaseException:  # the loop is gone or stopped listening: nothing left to read for
                 return
 
@@ -188,6 +182,28 @@ class TaskFile:
                 if not block:
                     return
                 yield block
+
+
+def _available_lines(stream: BinaryIO) -> Iterator[list[bytes] | OSError]:
+    """Blocks of whole lines as they arrive from a pipe (a slow producer's lines are not held back until a
+    block fills); an ``OSError`` while reading, then an empty block at the end."""
+    read = getattr(stream, "read1", stream.read)
+    partial = b""
+    while True:
+        try:
+            data = read(C.CLI_READ_BYTES)
+        except OSError as exc:
+            yield exc
+            return
+        if not data:
+            yield [partial] if partial else []
+            if partial:
+                yield []
+            return
+        lines = (partial + data).split(b"\n")
+        partial = lines.pop()
+        if lines:
+            yield [line + b"\n" for line in lines]
 
 
 def _has_fileno(stream: BinaryIO) -> bool:

@@ -124,7 +124,8 @@ async def submit(
         tally = Tally.of(stream.report, failures.unreadable)
         total, exact = expected, True
         if total is None and source is not None:
-            total = estimate_total(source.tasks_read, source.bytes_read, source.size, done=source.done)
+            lines = source.tasks_read + failures.unreadable
+            total = estimate_total(lines, source.bytes_read, source.size, done=source.done)
             exact = source.done
         display.update(
             progress_text(tally, anyio.current_time() - started, total, exact=exact),
