@@ -100,8 +100,8 @@ MAX_CACHED_UNKNOWN_VALUES: Final = 64
 # Failures a bulk report keeps in its list (its counts stay exact; ``iter_add`` streams every failure).
 BULK_MAX_FAILURES_KEPT: Final = 10_000
 
-# --- Command line (batchaio.cli) -----------------------------------------------------------------------------
-# Redraws per second of the live progress line on a terminal, and seconds between plain progress lines in a log.
+# --- Command line (batchaio.cli) ---------------------------------------------------------------------------
+# Seconds between redraws of the live progress line on a terminal, and between plain progress lines in a log.
 CLI_LIVE_REFRESH_SECONDS: Final = 0.1
 CLI_PLAIN_PROGRESS_SECONDS: Final = 5.0
 # After the first Ctrl-C, requests in flight get this long to finish (fewer tasks left in doubt) before the

@@ -14,16 +14,17 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from batchaio._client import BatchClient
+from batchaio._client import ENV_ACCOUNT_KEY, ENV_ACCOUNT_NAME, ENV_ENDPOINT, BatchClient
 from batchaio.auth import SharedKeyCredential
 from batchaio.cli._errors import CliError
 
 __all__ = ["Auth", "Settings", "is_loopback", "open_client", "resolve_settings"]
 
 Auth = Literal["shared-key", "entra"]
-ENDPOINT_VARIABLE = "BATCH_ENDPOINT"
-ACCOUNT_VARIABLE = "BATCH_ACCOUNT_NAME"
-KEY_VARIABLE = "BATCH_ACCOUNT_KEY"
+# The variables BatchClient.from_env() reads and the emulator prints.
+ENDPOINT_VARIABLE = ENV_ENDPOINT
+ACCOUNT_VARIABLE = ENV_ACCOUNT_NAME
+KEY_VARIABLE = ENV_ACCOUNT_KEY
 # Batch account hosts are <account>.<region>.batch.<cloud domain>: the account name is the first label.
 _BATCH_HOST_MARKER = ".batch."
 
