@@ -57,8 +57,8 @@ def _account_from_host(host: str) -> str | None:
     return None
 
 
-def resolve_settings(endpoint: str | None, account: str | None, key: str | None, auth: Auth) -> Settings:
-    """Check the options (or environment) and decide how to connect; :class:`CliError` says what is amiss."""
+def _check_endpoint(endpoint: str | None) -> tuple[str, str, bool]:
+    """``(endpoint, host, plain http)`` of an http(s) URL; plain http only to a loopback host."""
     if not endpoint:
         raise CliError(
             f"no endpoint: give --endpoint or set {ENDPOINT_VARIABLE} "
@@ -76,6 +76,12 @@ def resolve_settings(endpoint: str | None, account: str | None, key: str | None,
             f"--endpoint {endpoint!r}: plain http:// is only allowed for loopback hosts (a local emulator); "
             "use https://"
         )
+    return endpoint, host, insecure
+
+
+def resolve_settings(endpoint: str | None, account: str | None, key: str | None, auth: Auth) -> Settings:
+    """Check the options (or environment) and decide how to connect; :class:`CliError` says what is amiss."""
+    endpoint, host, insecure = _check_endpoint(endpoint)
     if auth == "entra":
         if insecure:
             raise CliError("--auth entra sends Microsoft Entra tokens, which are only sent over https://")

@@ -13,8 +13,10 @@ from typing import TextIO
 
 import anyio
 import orjson
+from anyio.abc import TaskGroup
 
 from batchaio import _constants as C
+from batchaio._bulk import BulkAddStream
 from batchaio._bulk_report import TaskOutcome, TaskOutcomeStatus
 from batchaio._client import BatchClient
 from batchaio.cli._errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
@@ -107,72 +109,108 @@ async def submit(
 ) -> SubmitResult:
     """Add ``tasks`` to ``job_id``, showing progress; print the summary to ``out``.
 
-    Errors that stop the whole run (the job is missing, the credential is refused) are raised after the
-    display is closed; the run's counts so far are printed first.
+    ``source`` (a JSON Lines input) gives line numbers and an estimate of the total; ``expected`` is the
+    exact total when it is known (a factory). Errors that stop the whole run (the job is missing, the
+    credential is refused) are raised after the display is closed, with the summary printed first if any task
+    got in.
     """
-    started = anyio.current_time()
-    run_scope = anyio.CancelScope()
     stop: Callable[[], None] | None = None
     if source is not None:
         stop = source.stop
     elif isinstance(tasks, Iterable):
         tasks = stoppable = _Stoppable(tasks)
         stop = stoppable.stop
-    stream = client.tasks.iter_add(job_id, tasks, concurrency=concurrency)
-
-    def show() -> None:
-        tally = Tally.of(stream.report, failures.unreadable)
-        total, exact = expected, True
-        if total is None and source is not None:
-            lines = source.tasks_read + failures.unreadable
-            total = estimate_total(lines, source.bytes_read, source.size, done=source.done)
-            exact = source.done
-        display.update(
-            progress_text(tally, anyio.current_time() - started, total, exact=exact),
-            tally.total - tally.in_doubt - tally.pending,
-            total,
-        )
-
-    async def tick() -> None:
-        while True:
-            await anyio.sleep(display.refresh_seconds)
-            show()
-
-    async def cancel_after_grace() -> None:
-        await anyio.sleep(C.CLI_STOP_GRACE_SECONDS)
-        run_scope.cancel()
-
-    def on_interrupt(count: int) -> None:
-        if count == 1 and stop is not None:
-            stop()
-            task_group.start_soon(cancel_after_grace)
-        else:
-            run_scope.cancel()
-
+    submission = _Submission(
+        client.tasks.iter_add(job_id, tasks, concurrency=concurrency),
+        display,
+        failures,
+        source,
+        expected,
+        stop,
+    )
     display.start()
-    failed = True
+    finished = False
     try:
-        async with anyio.create_task_group() as task_group:
-            task_group.start_soon(tick)
-            with interrupts.handled_by(on_interrupt), run_scope:
-                try:
-                    async with stream:
-                        async for outcome in stream:
-                            failures.outcome(outcome, source.line_of(outcome.index) if source else None)
-                            if source is not None:
-                                source.settle(outcome.index)
-                finally:
-                    task_group.cancel_scope.cancel()
-        failed = False
+        with interrupts.handled_by(submission.on_interrupt):
+            await submission.run()
+        finished = True
     finally:
-        show()
+        submission.show()
         display.stop()
-        tally = Tally.of(stream.report, failures.unreadable)
-        elapsed = anyio.current_time() - started
-        if not failed or tally.created or tally.existing:
+        tally = Tally.of(submission.stream.report, failures.unreadable)
+        elapsed = anyio.current_time() - submission.started
+        if finished or tally.created or tally.existing:
             for line in summary_lines(tally, elapsed, interrupted=interrupts.interrupted):
                 print(line, file=out, flush=True)
     return SubmitResult(tally, elapsed, interrupts.interrupted)
+
+
+class _Submission:
+    """One run of the bulk stream, with its display ticking beside it and a gentle Ctrl-C."""
+
+    def __init__(
+        self,
+        stream: BulkAddStream,
+        display: Display,
+        failures: FailureLog,
+        source: TaskFile | None,
+        expected: int | None,
+        stop: Callable[[], None] | None,
+    ) -> None:
+        self.stream = stream
+        self.display = display
+        self.failures = failures
+        self.source = source
+        self.expected = expected
+        self.stop = stop
+        self.started = anyio.current_time()
+        self.scope = anyio.CancelScope()
+        self._task_group: TaskGroup | None = None
+
+    async def run(self) -> None:
+        async with anyio.create_task_group() as self._task_group:
+            self._task_group.start_soon(self._tick)
+            with self.scope:
+                try:
+                    await self._consume()
+                finally:
+                    self._task_group.cancel_scope.cancel()
+
+    async def _consume(self) -> None:
+        source = self.source
+        async with self.stream as outcomes:
+            async for outcome in outcomes:
+                self.failures.outcome(outcome, source.line_of(outcome.index) if source else None)
+                if source is not None:
+                    source.settle(outcome.index)
+
+    def show(self) -> None:
+        tally = Tally.of(self.stream.report, self.failures.unreadable)
+        total, exact, source = self.expected, True, self.source
+        if total is None and source is not None:
+            lines = source.tasks_read + self.failures.unreadable
+            total = estimate_total(lines, source.bytes_read, source.size, done=source.done)
+            exact = source.done
+        elapsed = anyio.current_time() - self.started
+        settled = tally.total - tally.in_doubt - tally.pending
+        self.display.update(progress_text(tally, elapsed, total, exact=exact), settled, total)
+
+    async def _tick(self) -> None:
+        while True:
+            await anyio.sleep(self.display.refresh_seconds)
+            self.show()
+
+    async def _cancel_after_grace(self) -> None:
+        await anyio.sleep(C.CLI_STOP_GRACE_SECONDS)
+        self.scope.cancel()
+
+    def on_interrupt(self, count: int) -> None:
+        """First Ctrl-C: read no more, give the requests in flight a grace period. Second: cancel."""
+        if count == 1 and self.stop is not None and self._task_group is not None:
+            self.stop()
+            self._task_group.start_soon(self._cancel_after_grace)
+        else:
+            self.scope.cancel()
 
 
 class _Stoppable:
