@@ -7,8 +7,10 @@ import random
 
 from batchaio import _bulk
 from batchaio import _constants as C
-from batchaio._bulk import BulkAddStream, ProgressCallback, TaskSource
+from batchaio._bulk import TaskSource
+from batchaio._bulk_options import BulkOptions, ProgressCallback
 from batchaio._bulk_report import BulkAddReport
+from batchaio._bulk_stream import BulkAddStream
 from batchaio._retry import RetryPolicy
 from batchaio.resources._base import Resource
 
@@ -30,6 +32,7 @@ class TaskExtensions(Resource):
         max_attempts: int | None = None,
         max_failures_kept: int = C.BULK_MAX_FAILURES_KEPT,
         deadline: float | None = None,
+        stop_grace: float = C.BULK_STOP_GRACE,
         progress: ProgressCallback | None = None,
         server_timeout: int | None = None,
         rng: random.Random | None = None,
@@ -61,19 +64,8 @@ class TaskExtensions(Resource):
         credentials), reading ``tasks`` raises or ``progress`` raises; both carry the report. Nothing is
         sent if ``job_id`` or an option is invalid (:class:`~batchaio.ValidationError`).
         """
-        return await _bulk.add_many(
-            _bulk.pipeline_sender(self._pipeline, job_id, server_timeout=server_timeout),
-            tasks,
-            concurrency=concurrency,
-            chunk_size=chunk_size,
-            max_chunk_bytes=max_chunk_bytes,
-            retry=retry if retry is not None else self._pipeline.retry,
-            max_attempts=max_attempts,
-            max_failures_kept=max_failures_kept,
-            deadline=deadline,
-            progress=progress,
-            rng=rng,
-        )
+        options = BulkOptions.from_arguments(locals())
+        return await _bulk.submit_to_job(self._pipeline, job_id, tasks, options)
 
     def iter_add(
         self,
@@ -87,6 +79,7 @@ class TaskExtensions(Resource):
         max_attempts: int | None = None,
         max_failures_kept: int = C.BULK_MAX_FAILURES_KEPT,
         deadline: float | None = None,
+        stop_grace: float = C.BULK_STOP_GRACE,
         progress: ProgressCallback | None = None,
         server_timeout: int | None = None,
         rng: random.Random | None = None,
@@ -106,16 +99,5 @@ class TaskExtensions(Resource):
         may have landed) or ``PENDING`` (not created by this run), then the error :meth:`add_many` would
         raise is raised. A slow consumer slows the submission down rather than growing memory.
         """
-        return _bulk.iter_add(
-            _bulk.pipeline_sender(self._pipeline, job_id, server_timeout=server_timeout),
-            tasks,
-            concurrency=concurrency,
-            chunk_size=chunk_size,
-            max_chunk_bytes=max_chunk_bytes,
-            retry=retry if retry is not None else self._pipeline.retry,
-            max_attempts=max_attempts,
-            max_failures_kept=max_failures_kept,
-            deadline=deadline,
-            progress=progress,
-            rng=rng,
-        )
+        options = BulkOptions.from_arguments(locals())
+        return _bulk.stream_to_job(self._pipeline, job_id, tasks, options)

@@ -10,10 +10,9 @@ import anyio
 import anyio.lowlevel
 import orjson
 import pytest
-from _bulk_fake import FakeBatchService, Faults, make_tasks
+from _bulk_fake import FakeBatchService, Faults, add_many, iter_add, make_tasks
 
 from batchaio import _constants as C
-from batchaio._bulk import add_many, iter_add
 from batchaio._bulk_report import (
     BulkAddDeadlineExceeded,
     BulkAddError,

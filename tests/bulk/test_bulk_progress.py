@@ -7,9 +7,8 @@ from typing import Any
 
 import anyio
 import pytest
-from _bulk_fake import FakeBatchService, make_tasks
+from _bulk_fake import FakeBatchService, add_many, iter_add, make_tasks
 
-from batchaio._bulk import add_many, iter_add
 from batchaio._bulk_report import BulkAddError, BulkAddReport, TaskOutcome
 
 Run = Callable[[Callable[[], Any]], Any]
