@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from batchaio._bulk_options import BulkOptions
 from batchaio._bulk_report import (
     BulkAddDeadlineExceeded,
     BulkAddError,
@@ -62,7 +61,6 @@ __all__ = [
     "BulkAddReport",
     "BulkAddStream",
     "BulkAddUnreachableError",
-    "BulkOptions",
     "ConflictError",
     "DeadlineExceededError",
     "FileChangedError",

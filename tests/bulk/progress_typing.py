@@ -7,7 +7,8 @@ that were refused.
 
 from __future__ import annotations
 
-from batchaio import BatchClient, BulkAddReport, BulkOptions
+from batchaio import BatchClient, BulkAddReport
+from batchaio._bulk_options import BulkOptions
 
 
 def plain(report: BulkAddReport) -> None: ...
