@@ -36,7 +36,6 @@ from batchaio._bulk_core import (
     mark_landed,
     reached_service,
     read_answer,
-    retry_delay,
 )
 from batchaio._bulk_options import BulkOptions
 from batchaio._bulk_report import (
@@ -49,7 +48,7 @@ from batchaio._bulk_report import (
 from batchaio._bulk_stream import BulkAddStream, Outbox
 from batchaio._ids import path_id
 from batchaio._redact import redact_text
-from batchaio._retry import RetryPolicy
+from batchaio._retry import RetryPolicy, retry_delay
 from batchaio._transport import BatchRequest, Pipeline
 from batchaio.errors import BatchStatusError, TransportError
 from batchaio.models import BatchTaskCreateContent
@@ -65,6 +64,7 @@ TaskSource = Iterable[BatchTaskCreateContent] | AsyncIterable[BatchTaskCreateCon
 
 logger = logging.getLogger(C.LOGGER_NAME)
 _sleep = anyio.sleep
+_OPERATION = "Tasks_CreateTaskCollection"
 
 
 class _Stop(Exception):
@@ -327,7 +327,7 @@ class _Submission:
             if self._options.progress is not None:
                 await self._notify()
             if pending:
-                await self._wait(pending, attempts, None, "servererror or no result")
+                await self._wait(pending, attempts, None)
         await self._flush()
 
     async def _send_once(self, pending: list[Entry], attempts: int) -> bytes:
@@ -360,7 +360,7 @@ class _Submission:
         )
         if decision.action is Action.RETRY:
             mark_landed(pending, decision.maybe_applied, exception_error(failure))
-            await self._wait(pending, attempts, decision.retry_after, decision.reason)
+            await self._wait(pending, attempts, decision)
             return pending
         if decision.action is Action.SPLIT:
             half = len(pending) // 2
@@ -394,13 +394,20 @@ class _Submission:
             return BulkAddUnreachableError(message, report, failure)
         return self._failed(f"bulk submission failed: {type(failure).__name__}: {failure}")
 
-    async def _wait(
-        self, pending: list[Entry], attempts: int, retry_after: float | None, reason: str
-    ) -> None:
-        """Wait before sending ``pending`` again (if they have attempts left); a stop ends the wait."""
+    async def _wait(self, pending: list[Entry], attempts: int, decision: Decision | None) -> None:
+        """Wait before sending ``pending`` again (if they have attempts left; ``decision`` is ``None`` after a
+        200 answer with tasks to retry); a stop ends the wait."""
         if attempts >= self._max_attempts or self._stopping:
             return
-        delay = retry_delay(self._policy, attempts, retry_after)
+        delay = retry_delay(
+            self._policy,
+            attempts,
+            retry_after=decision.retry_after if decision is not None else None,
+            operation_id=_OPERATION,
+            status_code=decision.status_code if decision is not None else None,
+            minimum=C.BULK_MIN_RETRY_DELAY,
+        )
+        reason = decision.reason if decision is not None else "servererror or no result"
         if logger.isEnabledFor(logging.INFO):
             logger.info(
                 "%s: %d task(s), attempt %d failed (%s); retrying in %.3f s",
@@ -434,7 +441,7 @@ def pipeline_sender(
 
     async def send(body: bytes) -> bytes:
         request = BatchRequest(
-            operation_id="Tasks_CreateTaskCollection",
+            operation_id=_OPERATION,
             method="POST",
             path=path,
             content=body,

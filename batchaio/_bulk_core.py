@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterator
-from typing import Any, Union
+from typing import Any
 
 import attrs
 import orjson
@@ -38,7 +38,7 @@ from batchaio._bulk_report import (
 )
 from batchaio._ids import entity_id, is_entity_id
 from batchaio._redact import redact_data, redact_text
-from batchaio._retry import RetryPolicy, status_outcome_unknown
+from batchaio._retry import status_outcome_unknown
 from batchaio._serde import converter, encoder_for
 from batchaio.errors import (
     BadRequestError,
@@ -46,6 +46,8 @@ from batchaio.errors import (
     RequestBodyTooLargeError,
     TransportError,
     ValidationError,
+    error_from_data,
+    error_message,
 )
 from batchaio.models import (
     BatchError,
@@ -64,7 +66,6 @@ __all__ = [
     "assemble",
     "decide",
     "read_answer",
-    "retry_delay",
 ]
 
 _OPEN = b'{"value":['
@@ -72,9 +73,8 @@ _CLOSE = b"]}"
 _TASK_EXISTS = "taskexists"
 _encode_task = encoder_for(BatchTaskCreateContent)
 
-# The service's error for a task: a decoded model, the raw JSON of a per-task result, or none.
-ErrorDetail = Union[BatchError, dict[str, Any], None]  # noqa: UP007 (a runtime alias on Python 3.10)
-LastError = tuple[str, str, ErrorDetail]
+# A failed attempt's error for a task: its code, its message and the service's error (redacted), if any.
+LastError = tuple[str, str, "BatchError | None"]
 
 
 class Entry:
@@ -100,23 +100,24 @@ def assemble(entries: list[Entry]) -> bytes:
 # --- outcomes -----------------------------------------------------------------------------------------------
 
 
-def task_failure(task_id: str | None, index: int, code: str, message: str, error: ErrorDetail) -> TaskFailure:
-    """The one place a :class:`TaskFailure` is built: its message and the service's error are redacted (a
-    task's resource files or output URLs may carry SAS tokens, and error messages may quote them)."""
-    model = error if isinstance(error, BatchError) else None
-    if isinstance(error, dict):
-        try:
-            model = converter.structure(redact_data(error), BatchError)
-        except Exception:
-            model = None
-    return TaskFailure(task_id=task_id, index=index, code=code, message=redact_text(message), error=model)
+def task_failure(
+    task_id: str | None, index: int, code: str, message: str, error: BatchError | None
+) -> TaskFailure:
+    """The one place a :class:`TaskFailure` is built; its message is redacted (a task's resource files or
+    output URLs may carry SAS tokens, and error messages may quote them), as ``error`` already is."""
+    return TaskFailure(task_id=task_id, index=index, code=code, message=redact_text(message), error=error)
+
+
+def result_error(raw: Any) -> BatchError | None:
+    """The error of a per-task result, decoded once (the errors module's tolerant decoding) and redacted."""
+    return error_from_data(redact_data(raw)) if isinstance(raw, dict) else None
 
 
 def status_error_detail(exc: BatchStatusError) -> BatchError:
-    """The Batch error an error status carried, as a model (its fields are redacted by the exception)."""
-    decoded = getattr(exc, "error", None)
-    if isinstance(decoded, BatchError):
-        return decoded
+    """The Batch error an error status carried (decoded and redacted by the pipeline); built from the
+    exception's fields when a sender raised one without it."""
+    if exc.error is not None:
+        return exc.error
     return BatchError(
         code=exc.code,
         message=BatchErrorMessage(value=exc.message),
@@ -177,7 +178,7 @@ class Ledger:
                 )
             )
 
-    def failed(self, entry: Entry, attempts: int, code: str, message: str, error: ErrorDetail) -> None:
+    def failed(self, entry: Entry, attempts: int, code: str, message: str, error: BatchError | None) -> None:
         del self.live[entry.key]
         self._record_failure(task_failure(entry.task_id, entry.index, code, message, error), attempts)
 
@@ -203,7 +204,9 @@ class Ledger:
                 )
             )
 
-    def in_doubt(self, entry: Entry, attempts: int, code: str, message: str, error: ErrorDetail) -> None:
+    def in_doubt(
+        self, entry: Entry, attempts: int, code: str, message: str, error: BatchError | None
+    ) -> None:
         del self.live[entry.key]
         self.report.in_doubt.append(entry.task_id)
         if self.streaming:
@@ -386,14 +389,12 @@ class Chunker:
 # --- answers in, outcomes and retries out -------------------------------------------------------------------
 
 
-def _error_fields(raw: Any) -> tuple[str, str]:
-    if not isinstance(raw, dict):
+def _error_fields(error: BatchError | None) -> tuple[str, str]:
+    """The code and the message (without the service's ``RequestId``/``Time`` trailer) of ``error``."""
+    if error is None:
         return "", ""
-    code = raw.get("code")
-    message = raw.get("message")
-    if isinstance(message, dict):
-        message = message.get("value")
-    return (code if isinstance(code, str) else ""), (message if isinstance(message, str) else "")
+    text = error.message.value if error.message is not None and error.message.value is not None else ""
+    return error.code or "", error_message(text)
 
 
 def _match_without_case(result: Any, by_id: dict[str, Entry]) -> Entry | None:
@@ -456,22 +457,22 @@ def _settle_result(ledger: Ledger, entry: Entry, status: Any, result: Any, attem
     if status == "success":
         ledger.created(entry, TaskOutcomeStatus.CREATED, attempts, result)
     elif status == "clienterror":
-        raw_error = result.get("error")
-        code, message = _error_fields(raw_error)
+        error = result_error(result.get("error"))
+        code, message = _error_fields(error)
         if code.lower() == _TASK_EXISTS:
             created = TaskOutcomeStatus.CREATED if entry.maybe_applied else TaskOutcomeStatus.EXISTING
             ledger.created(entry, created, attempts, result)
         else:
-            ledger.failed(entry, attempts, code or "ClientError", message, raw_error)
+            ledger.failed(entry, attempts, code or "ClientError", message, error)
     elif status == "servererror":
-        raw_error = result.get("error")
-        code, message = _error_fields(raw_error)
+        error = result_error(result.get("error"))
+        code, message = _error_fields(error)
         entry.maybe_applied = True
-        entry.last_error = (code or "ServerError", message, raw_error)
+        entry.last_error = (code or "ServerError", message, error)
         return True
     else:
         message = f"the service answered status {status!r} for task {entry.task_id!r}, which is not known"
-        ledger.failed(entry, attempts, UNKNOWN_STATUS, message, result.get("error"))
+        ledger.failed(entry, attempts, UNKNOWN_STATUS, message, result_error(result.get("error")))
     return False
 
 
@@ -508,6 +509,8 @@ class Decision:
     retry_after: float | None = None
     reason: str = ""
     """What failed, for the log: ``"503 ServerBusy"``, ``"RequestNotSentError"``."""
+    status_code: int | None = None
+    """The status of a retried error answer (the wait after a 429 depends on it)."""
 
 
 def reached_service(failure: BaseException) -> bool:
@@ -552,11 +555,6 @@ def _decide_status(failure: BatchStatusError, size: int) -> Decision:
             maybe_applied=status_outcome_unknown(status),
             retry_after=failure.retry_after,
             reason=reason,
+            status_code=status,
         )
     return Decision(Action.STOP_REFUSED, reason=reason)
-
-
-def retry_delay(policy: RetryPolicy, retry_number: int, retry_after: float | None) -> float:
-    """The wait before retry ``retry_number`` of a chunk: the retry policy's own (``Retry-After`` honoured,
-    jittered and capped), never less than :data:`~batchaio._constants.BULK_MIN_RETRY_DELAY`."""
-    return max(policy.delay(retry_number, retry_after), C.BULK_MIN_RETRY_DELAY)

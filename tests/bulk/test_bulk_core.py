@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
 import orjson
@@ -18,7 +17,6 @@ from batchaio._bulk_core import (
     assemble,
     decide,
     read_answer,
-    retry_delay,
 )
 from batchaio._bulk_options import BulkOptions
 from batchaio._bulk_report import TaskOutcomeStatus
@@ -64,10 +62,10 @@ D = Decision
 @pytest.mark.parametrize(
     ("failure", "size", "attempts", "reached", "expected"),
     [
-        (BUSY, 5, 1, True, D(RETRY, False, 2.0, "503 ServerBusy")),
-        (ServerError(500, code="InternalError"), 5, 1, True, D(RETRY, True, None, "500 InternalError")),
-        (ServerError(502), 5, 1, True, D(RETRY, True, None, "502")),
-        (ThrottledError(429, code="Throttled"), 5, 1, True, D(RETRY, False, None, "429 Throttled")),
+        (BUSY, 5, 1, True, D(RETRY, False, 2.0, "503 ServerBusy", 503)),
+        (ServerError(500, code="InternalError"), 5, 1, True, D(RETRY, True, None, "500 InternalError", 500)),
+        (ServerError(502), 5, 1, True, D(RETRY, True, None, "502", 502)),
+        (ThrottledError(429, code="Throttled"), 5, 1, True, D(RETRY, False, None, "429 Throttled", 429)),
         (RequestBodyTooLargeError(413), 5, 1, True, D(SPLIT, reason="413")),
         (RequestBodyTooLargeError(413), 1, 1, True, D(FAIL, reason="413")),
         (BadRequestError(400, code="InvalidBody"), 5, 1, True, D(FAIL, reason="400 InvalidBody")),
@@ -87,25 +85,6 @@ D = Decision
 )  # fmt: skip
 def test_decide(failure: Exception, size: int, attempts: int, reached: bool, expected: Decision) -> None:
     assert decide(failure, size, attempts=attempts, reached=reached, call_attempts=5) == expected
-
-
-@pytest.mark.parametrize(
-    ("retry_number", "retry_after", "low", "high"),
-    [
-        (1, None, C.BULK_MIN_RETRY_DELAY, 0.8),
-        (3, None, C.BULK_MIN_RETRY_DELAY, 3.2),
-        (30, None, C.BULK_MIN_RETRY_DELAY, 30.0),
-        (1, 1.0, 1.0, 1.1),
-        (1, 0.0, C.BULK_MIN_RETRY_DELAY, C.BULK_MIN_RETRY_DELAY),
-        (1, 600.0, 60.0, 60.0),
-    ],
-)
-def test_retry_delay_is_the_policys_with_a_floor(
-    retry_number: int, retry_after: float | None, low: float, high: float
-) -> None:
-    policy = RetryPolicy(rng=random.Random(4))
-    delays = [retry_delay(policy, retry_number, retry_after) for _ in range(200)]
-    assert low <= min(delays) and max(delays) <= high
 
 
 # --- answers in, outcomes and retries out -----------------------------------------------------------------
@@ -277,3 +256,22 @@ def test_the_options_are_the_keywords_of_both_resource_methods() -> None:
             if parameter.kind is inspect.Parameter.KEYWORD_ONLY
         }
         assert keywords == fields, method.__name__
+
+
+def test_a_per_task_error_is_decoded_once_without_the_services_trailer() -> None:
+    ledger, [entry] = entries("a")
+    raw = {
+        "code": "InvalidPropertyValue",
+        "message": {
+            "lang": "en-US",
+            "value": "The value is invalid.\nRequestId:r-1\nTime:2024-07-01T10:15:30Z",
+        },
+        "values": [{"key": "PropertyValue", "value": "https://a.blob.core.windows.net/c?sig=SECRET"}],
+    }
+
+    read_answer(ledger, [entry], answer({"status": "ClientError", "taskId": "a", "error": raw}), attempts=1)
+
+    [failure] = ledger.report.failures
+    assert (failure.code, failure.message) == ("InvalidPropertyValue", "The value is invalid.")
+    assert failure.error is not None and failure.error.values is not None
+    assert "SECRET" not in repr(failure) and failure.error.values[0].key == "PropertyValue"
