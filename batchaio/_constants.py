@@ -109,3 +109,18 @@ MAX_CACHED_DURATIONS: Final = 512
 MAX_CACHED_UNKNOWN_VALUES: Final = 64
 # Failures a bulk report keeps in its list (its counts stay exact; ``iter_add`` streams every failure).
 BULK_MAX_FAILURES_KEPT: Final = 10_000
+
+# --- Command line (batchaio.cli) ---------------------------------------------------------------------------
+# Seconds between redraws of the live progress line on a terminal, and between plain progress lines in a log.
+CLI_LIVE_REFRESH_SECONDS: Final = 0.1
+CLI_PLAIN_PROGRESS_SECONDS: Final = 5.0
+# After the first Ctrl-C, requests in flight get this long to finish (fewer tasks left in doubt) before the
+# run is cancelled; a second Ctrl-C cancels at once.
+CLI_STOP_GRACE_SECONDS: Final = 3.0
+# Lines of a JSON Lines file read at a time; bytes read at a time from a pipe (by a reader thread), and
+# blocks read ahead of the submission.
+CLI_READ_BLOCK_LINES: Final = 512
+CLI_READ_BYTES: Final = 65_536
+CLI_READ_AHEAD_BLOCKS: Final = 4
+# Tasks per page of `batchaio tasks list` (the service's maximum).
+CLI_LIST_PAGE_SIZE: Final = 1000
