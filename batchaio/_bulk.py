@@ -53,7 +53,16 @@ from batchaio._transport import BatchRequest, Pipeline
 from batchaio.errors import BatchStatusError, TransportError
 from batchaio.models import BatchTaskCreateContent
 
-__all__ = ["SendChunk", "TaskSource", "add_many", "iter_add", "pipeline_sender", "submit_to_job"]
+__all__ = [
+    "BulkAddStream",
+    "SendChunk",
+    "TaskSource",
+    "add_many",
+    "iter_add",
+    "pipeline_sender",
+    "stream_to_job",
+    "submit_to_job",
+]
 
 SendChunk = Callable[[bytes], Awaitable[bytes]]
 """Posts one ``{"value": [...]}`` body to ``addtaskcollection`` and returns the 200 response's content.
