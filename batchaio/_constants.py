@@ -93,8 +93,9 @@ BULK_DEFAULT_CONCURRENCY: Final = 8
 BULK_MAX_ATTEMPTS: Final = 10
 # Floor under the jittered backoff so that a retry is never immediate.
 BULK_MIN_RETRY_DELAY: Final = 0.05
-# Up to this fraction of a Retry-After is added at random, so throttled workers do not return together.
-BULK_RETRY_AFTER_JITTER: Final = 0.1
+# Seconds a stopping bulk run (the input raised, the job was refused, the service is unreachable) gives the
+# requests already in flight to finish, so that their tasks get an outcome instead of being left in doubt.
+BULK_STOP_GRACE: Final = 10.0
 
 # --- Identifiers and wire formats (operations and serde layer) ----------------------------------------------
 # IDs the client creates (pools, jobs, job schedules, tasks): 1 to this many letters, digits, '-' and '_'.
