@@ -1,14 +1,16 @@
 """batchaio: an asyncio-native, typed client for the Azure Batch data-plane REST API 2024-07-01.20.0."""
 
-from batchaio._bulk import BulkAddStream
 from batchaio._bulk_report import (
     BulkAddDeadlineExceeded,
     BulkAddError,
+    BulkAddRefusedError,
     BulkAddReport,
+    BulkAddUnreachableError,
     TaskFailure,
     TaskOutcome,
     TaskOutcomeStatus,
 )
+from batchaio._bulk_stream import BulkAddStream
 from batchaio._client import BatchClient
 from batchaio._config import NOT_GIVEN, Limits, NotGiven, Timeout
 from batchaio._files import BatchFileProperties, FileDownload, FileStream
@@ -53,8 +55,10 @@ __all__ = [
     "BatchaioError",
     "BulkAddDeadlineExceeded",
     "BulkAddError",
+    "BulkAddRefusedError",
     "BulkAddReport",
     "BulkAddStream",
+    "BulkAddUnreachableError",
     "ConflictError",
     "DeadlineExceededError",
     "FileChangedError",

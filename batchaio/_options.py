@@ -1,9 +1,9 @@
 """Per-call options: what every operation accepts besides its own parameters, and the defaults of
 :meth:`BatchClient.with_options <batchaio.BatchClient.with_options>` views.
 
-``timeout`` (a :class:`~batchaio.Timeout`, seconds for every phase, or ``None`` for none), ``retry`` (a
-:class:`~batchaio.RetryPolicy`), ``deadline`` (seconds for the whole call, retries and waits included) and
-``server_timeout`` (the service's own processing limit, 1-30 s) can be client-wide defaults of a view;
+``timeout`` (a :class:`~batchaio.Timeout`, an ``httpx.Timeout``, seconds for every phase, or ``None`` for
+none), ``retry`` (a :class:`~batchaio.RetryPolicy`), ``deadline`` (seconds for the whole call, retries and
+waits included) and ``server_timeout`` (the service's own processing limit, 1-30 s) can be defaults of a view;
 ``client_request_id`` only belongs to one call. They travel to the pipeline in the fields of its request.
 """
 
@@ -13,7 +13,7 @@ import math
 from collections.abc import Mapping
 from typing import Any, Final, TypedDict, cast
 
-from batchaio._config import NOT_GIVEN, NotGiven, Timeout
+from batchaio._config import DEFAULT_TIMEOUT, NOT_GIVEN, TimeoutLike, timeout_phases
 from batchaio._retry import RetryPolicy
 from batchaio.errors import ValidationError
 
@@ -23,7 +23,7 @@ __all__ = ["CallOptions", "DefaultOptions", "check_defaults", "request_options"]
 class DefaultOptions(TypedDict, total=False):
     """Options that a :meth:`~batchaio.BatchClient.with_options` view applies to each of its calls."""
 
-    timeout: Timeout | float | None
+    timeout: TimeoutLike
     retry: RetryPolicy
     deadline: float
     server_timeout: int
@@ -66,7 +66,7 @@ def request_options(defaults: DefaultOptions, options: CallOptions, operation: s
         "client_request_id": merged.get("client_request_id"),
         "retry": merged.get("retry"),
         "deadline": merged.get("deadline"),
-        "timeout": _timeout(merged["timeout"]) if "timeout" in merged else NOT_GIVEN,
+        "timeout": merged.get("timeout", NOT_GIVEN),
     }
 
 
@@ -90,16 +90,4 @@ def _check_values(options: Mapping[str, Any]) -> None:
         ):
             raise ValidationError("deadline must be a positive, finite number of seconds", field="deadline")
     if "timeout" in options:
-        _timeout(options["timeout"])
-
-
-def _timeout(value: object) -> Timeout | NotGiven:
-    if isinstance(value, Timeout):
-        return value
-    if value is None:
-        return Timeout.of(None)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if not math.isfinite(value) or value <= 0:
-            raise ValidationError("timeout must be a positive, finite number of seconds", field="timeout")
-        return Timeout.of(value)
-    raise ValidationError("timeout must be a Timeout, a number of seconds or None", field="timeout")
+        timeout_phases(options["timeout"], DEFAULT_TIMEOUT)  # checks every phase

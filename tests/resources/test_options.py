@@ -50,7 +50,7 @@ async def test_call_options_reach_the_request(
     )
     assert seen[0].retry is policy
     assert seen[0].deadline == 9
-    assert seen[0].timeout == Timeout.of(2.5)
+    assert seen[0].timeout == 2.5
     request = route.calls.last.request
     assert request.extensions["timeout"] == {"connect": 2.5, "read": 2.5, "write": 2.5, "pool": 2.5}
     assert request.url.params["timeout"] == "7"
@@ -100,7 +100,7 @@ async def test_bad_call_options_are_refused_before_sending(
     route = mock.route().mock(return_value=httpx.Response(200, json=POOL))
     with pytest.raises(ValidationError) as info:
         await client.pools.get("pool-1", **options)
-    assert info.value.field == field
+    assert info.value.field is not None and info.value.field.startswith(field)
     assert route.call_count == 0
 
 
@@ -150,7 +150,7 @@ async def test_with_options_is_a_view_sharing_the_connection_pool(
     seen = sent_requests(client, monkeypatch)
     policy = RetryPolicy.no_retries()
     view = client.with_options(retry=policy, timeout=3, server_timeout=10)
-    assert view._http is client._http
+    assert view._transport is client._transport
     assert view._pipeline is client._pipeline
     assert view.retry is policy
     assert client.retry is not policy
