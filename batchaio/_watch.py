@@ -2,18 +2,23 @@
 
 The decisions are pure and apart from the polling:
 
-- :class:`CompletionTracker` keeps the watermark (the highest ``stateTransitionTime`` the service reported)
-  and the completions already yielded near it. Each listing asks for the tasks completed at or after
-  ``watermark - overlap``: ``ge`` so that ties with the watermark are listed again, the overlap so that a
-  completion the service reports late, stamped before the watermark, is still found. A completion is
-  ``(task id, stateTransitionTime)``, so the listed-again ones are recognised and skipped, and a task that was
-  reactivated and completed again (a new time) is new. Only the completions at or after the low edge of the
-  next listing are remembered: memory follows the completions in one overlap window, not the job's size.
+- :class:`CompletionTracker` keeps the watermark and the completions already yielded near it. Each listing
+  asks for the tasks completed at or after ``watermark - overlap``: ``ge`` so that ties with the watermark are
+  listed again, the overlap so that a completion the service reports late, stamped before the watermark, is
+  still found. A completion is ``(task id, stateTransitionTime)``, so the ones listed again are recognised and
+  skipped, and a task that was reactivated and completed again (a new time) is new. Only the completions at
+  or after the low edge of the next listing are remembered: memory follows the completions of one overlap
+  window, not the job's size.
+- The watermark is a time of the service, never of the local clock: after a listing it moves up to the
+  latest ``stateTransitionTime`` listed, but not past the service's ``Date`` of the poll that came just
+  before the listing. A listing of several pages takes time, and a task that completes meanwhile in a part
+  already read is not in it; it completed after that ``Date``, so the next listing, which starts from there,
+  finds it. (Without a ``Date``, the latest time of the listing before stands in.)
 - :func:`next_step` decides from the task counts whether to list (the counts of completed tasks moved), to
-  check whether the job is done (no task active or running), or to wait.
+  finish (no task active or running: confirm it, then list once more), or to wait.
 
-:func:`watch` is the thin loop: one ``get_task_counts`` per poll, a listing only when the counts moved, one
-page in memory at a time. :class:`WatchPosition` is where a watch stands; a new watch resumes from it.
+:class:`TaskWatch` is the thin loop: one ``get_task_counts`` per poll, a listing only when the counts moved,
+one page in memory at a time. :class:`WatchPosition` is where a watch stands; a new watch resumes from it.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import enum
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
@@ -35,7 +41,7 @@ from batchaio.models import BatchTask, BatchTaskState
 
 if TYPE_CHECKING:
     from batchaio._paging import AsyncPager
-    from batchaio.resources import Jobs, Tasks
+    from batchaio._workflow_api import Groups
 
 __all__ = [
     "CompletionTracker",
@@ -45,6 +51,7 @@ __all__ = [
     "completed_filter",
     "delay_after_error",
     "next_step",
+    "service_date",
     "watch_fields",
 ]
 
@@ -58,8 +65,9 @@ class WatchPosition:
 
     ``watermark`` is the low edge (before the overlap) of the listing in progress or the next one, ``high``
     the latest completion time seen; ``seen`` the completions yielded at or after ``watermark - overlap``;
-    ``listing`` whether a listing was in progress, with ``link`` the link of its current page (``None``: its
-    first page) and ``skip`` the items of that page already yielded. :meth:`to_dict` and :meth:`from_dict`
+    ``listing`` whether a listing was in progress, with ``bound`` the service time before it (the most its
+    watermark may move to), ``link`` the link of its current page (``None``: its first page) and ``skip``
+    the items of that page already yielded. :meth:`to_dict` and :meth:`from_dict`
     turn it into plain JSON-ready data and back.
     """
 
@@ -67,6 +75,7 @@ class WatchPosition:
     high: datetime | None = None
     seen: frozenset[Completion] = frozenset()
     listing: bool = False
+    bound: datetime | None = None
     link: str | None = None
     skip: int = 0
 
@@ -77,6 +86,7 @@ class WatchPosition:
             "high": _time_text(self.high),
             "seen": sorted([task_id, format_datetime(moment, "seen")] for task_id, moment in self.seen),
             "listing": self.listing,
+            "bound": _time_text(self.bound),
             "link": self.link,
             "skip": self.skip,
         }
@@ -90,6 +100,7 @@ class WatchPosition:
                 high=_parse_time(data.get("high")),
                 seen=frozenset((str(task_id), _time(moment)) for task_id, moment in data.get("seen", ())),
                 listing=bool(data.get("listing", False)),
+                bound=_parse_time(data.get("bound")),
                 link=data.get("link"),
                 skip=int(data.get("skip", 0)),
             )
@@ -111,6 +122,7 @@ class CompletionTracker:
         self._fresh: set[Completion] = set()
         self._prune_at = C.WATCH_PAGE_SIZE
         self.listing = position.listing
+        self.bound = position.bound
         self.link = position.link
         self.skip = position.skip
 
@@ -118,9 +130,10 @@ class CompletionTracker:
         """The ``stateTransitionTime`` from which the listing asks for completions (``None``: all)."""
         return None if self.watermark is None else self.watermark - self.overlap
 
-    def begin_listing(self) -> None:
-        """A listing starts (from its first page)."""
+    def begin_listing(self, service_time: datetime | None) -> None:
+        """A listing starts (from its first page); ``service_time`` is the service's ``Date`` before it."""
         self.listing, self.link, self.skip = True, None, 0
+        self.bound = service_time if service_time is not None else self.high
 
     def page_started(self, link: str | None) -> None:
         """The listing moved on to the page at ``link``."""
@@ -137,17 +150,17 @@ class CompletionTracker:
         if self.high is None or moment > self.high:
             self.high = moment
         if len(self._fresh) >= self._prune_at:
-            self._fresh = self._keep(self._fresh, self.high)
+            self._fresh = self._keep(self._fresh, self._next_watermark())
             self._prune_at = max(C.WATCH_PAGE_SIZE, 2 * len(self._fresh))
         return True
 
     def end_listing(self) -> None:
-        """The listing reached its last page: the watermark moves up to the highest time seen."""
-        self.watermark = self.high
+        """The listing reached its last page: the watermark moves up (see the module docstring)."""
+        self.watermark = self._next_watermark()
         self._before = self._keep(self._before | self._fresh, self.watermark)
         self._fresh = set()
         self._prune_at = C.WATCH_PAGE_SIZE
-        self.listing, self.link, self.skip = False, None, 0
+        self.listing, self.bound, self.link, self.skip = False, None, None, 0
 
     def position(self) -> WatchPosition:
         """A snapshot to resume from."""
@@ -156,9 +169,16 @@ class CompletionTracker:
             high=self.high,
             seen=frozenset(self._before | self._fresh),
             listing=self.listing,
+            bound=self.bound,
             link=self.link,
             skip=self.skip,
         )
+
+    def _next_watermark(self) -> datetime | None:
+        if self.high is None:
+            return self.watermark
+        moved = self.high if self.bound is None else min(self.high, self.bound)
+        return moved if self.watermark is None else max(moved, self.watermark)
 
     def _keep(self, keys: Iterable[Completion], edge: datetime | None) -> set[Completion]:
         if edge is None:
@@ -236,8 +256,7 @@ class TaskWatch(AsyncIterator[BatchTask]):
 
     def __init__(
         self,
-        jobs: Jobs,
-        tasks: Tasks,
+        api: Groups,
         job_id: str,
         *,
         poll_interval: float,
@@ -249,8 +268,9 @@ class TaskWatch(AsyncIterator[BatchTask]):
         _positive("overlap", overlap, zero=True)
         if position is not None and not isinstance(position, WatchPosition):
             raise ValidationError("position must be a WatchPosition", field="position")
-        self._jobs = jobs
-        self._tasks = tasks
+        self._api = api
+        self._tasks = api.tasks
+        self._service_time: datetime | None = None
         self._job_id = job_id
         self._poll_interval = poll_interval
         self._select = watch_fields(select)
@@ -292,7 +312,9 @@ class TaskWatch(AsyncIterator[BatchTask]):
             await anyio.sleep(self._poll_interval)
 
     async def _counts(self) -> TaskProgress:
-        return TaskProgress.from_counts(await self._jobs.get_task_counts(self._job_id))
+        raw = await self._api.raw_jobs.get_task_counts(self._job_id)
+        self._service_time = service_date(raw.headers.get("date"))
+        return TaskProgress.from_counts(raw.parse())
 
     async def _unfinished_exists(self) -> bool:
         pager = self._tasks.list(
@@ -305,7 +327,7 @@ class TaskWatch(AsyncIterator[BatchTask]):
     async def _listing(self, *, resume: bool) -> AsyncIterator[BatchTask]:
         tracker = self._tracker
         if not resume:
-            tracker.begin_listing()
+            tracker.begin_listing(self._service_time)
         while True:
             try:
                 async for task in self._list_from(tracker.link, tracker.skip):
@@ -350,6 +372,17 @@ class TaskWatch(AsyncIterator[BatchTask]):
         if delay is None:
             raise err
         await anyio.sleep(delay)
+
+
+def service_date(value: str | None) -> datetime | None:
+    """The service's clock from a ``Date`` header (RFC 1123, whole seconds), or ``None``."""
+    if not value:
+        return None
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 def _positive(field: str, value: float, *, zero: bool = False) -> None:

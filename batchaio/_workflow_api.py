@@ -13,23 +13,32 @@ import attrs
 
 if TYPE_CHECKING:
     from batchaio._transport import Pipeline
-    from batchaio.resources import Jobs, Nodes, Pools, Tasks
+    from batchaio.resources import Jobs, JobsWithRawResponse, Nodes, Pools, Tasks
 
 __all__ = ["Groups", "groups"]
 
 
 @attrs.frozen
 class Groups:
-    """``jobs``, ``tasks``, ``pools`` and ``nodes`` of one client."""
+    """``jobs``, ``tasks``, ``pools`` and ``nodes`` of one client, and ``raw_jobs`` (the job operations
+    returning the response with its headers, for the service's ``Date``)."""
 
     jobs: Jobs
     tasks: Tasks
     pools: Pools
     nodes: Nodes
+    raw_jobs: JobsWithRawResponse
 
 
 def groups(pipeline: Pipeline) -> Groups:
     """The resource groups on ``pipeline`` (imported here: the groups' modules import the helpers)."""
-    from batchaio.resources import Jobs, Nodes, Pools, Tasks
+    from batchaio.resources import Jobs, JobsWithRawResponse, Nodes, Pools, Tasks
 
-    return Groups(jobs=Jobs(pipeline), tasks=Tasks(pipeline), pools=Pools(pipeline), nodes=Nodes(pipeline))
+    jobs = Jobs(pipeline)
+    return Groups(
+        jobs=jobs,
+        tasks=Tasks(pipeline),
+        pools=Pools(pipeline),
+        nodes=Nodes(pipeline),
+        raw_jobs=JobsWithRawResponse(jobs),
+    )

@@ -45,10 +45,8 @@ class TaskWorkflow(Resource):
         poll again; other errors are raised. The returned :class:`~batchaio.TaskWatch` has a ``position``;
         ``watch(job_id, position=saved)`` goes on from it without yielding a task twice.
         """
-        api = groups(self._pipeline)
         return TaskWatch(
-            api.jobs,
-            api.tasks,
+            groups(self._pipeline),
             job_id,
             poll_interval=poll_interval,
             overlap=overlap,
