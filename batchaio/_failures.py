@@ -18,7 +18,8 @@ import attrs
 from batchaio import filters as f
 from batchaio._constants import WATCH_PAGE_SIZE
 from batchaio._files import BatchFileProperties, FileDownload
-from batchaio.errors import BatchStatusError, ValidationError
+from batchaio._workflow_checks import check_count
+from batchaio.errors import BatchStatusError
 from batchaio.models import BatchTask, BatchTaskExecutionResult
 
 if TYPE_CHECKING:
@@ -182,9 +183,9 @@ async def failure_report(
     tasks: Tasks, job_id: str, *, tail_bytes: int, max_examples: int, concurrency: int
 ) -> FailureReport:
     """List the job's failed tasks, group them and read the examples' stderr tails."""
-    _count("tail_bytes", tail_bytes, minimum=1)
-    _count("max_examples", max_examples, minimum=0)
-    _count("concurrency", concurrency, minimum=1)
+    check_count("tail_bytes", tail_bytes, minimum=1)
+    check_count("max_examples", max_examples, minimum=0)
+    check_count("concurrency", concurrency, minimum=1)
     grouper = FailureGrouper(max_examples)
     pager = tasks.list(
         job_id,
@@ -245,8 +246,3 @@ async def read_file_tail(
     except BatchStatusError:
         return None
     return b"".join(chunks).decode("utf-8", errors="replace")
-
-
-def _count(field: str, value: int, *, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValidationError(f"{field} must be an int of at least {minimum}", field=field)

@@ -21,6 +21,7 @@ from batchaio._bulk_report import BulkAddReport
 from batchaio._failures import FailureReport
 from batchaio._task_progress import TaskProgress
 from batchaio._wait import ProgressCallback, wait_for_tasks
+from batchaio._workflow_checks import check_seconds
 from batchaio._workflow_errors import WaitTimeoutError
 from batchaio.errors import ConflictError, ValidationError
 from batchaio.models import BatchJobCreateContent, BatchJobUpdateContent, OnAllBatchTasksComplete
@@ -96,10 +97,7 @@ async def run_job(
     """Create, submit, set ``terminatejob``, wait, report (see the module docstring)."""
     if not isinstance(job, BatchJobCreateContent) or not job.id:
         raise ValidationError("job must be a BatchJobCreateContent with an id", field="job")
-    if time_limit is not None and (
-        isinstance(time_limit, bool) or not isinstance(time_limit, (int, float)) or time_limit < 0
-    ):
-        raise ValidationError("timeout must be a non-negative number of seconds or None", field="timeout")
+    check_seconds("timeout", time_limit)
     deadline = None if time_limit is None else anyio.current_time() + time_limit
     job_id = job.id
     created = attrs.evolve(job, on_all_tasks_complete=OnAllBatchTasksComplete.NO_ACTION)

@@ -18,6 +18,7 @@ import attrs
 
 from batchaio import _constants as C
 from batchaio._failures import read_file_tail
+from batchaio._workflow_checks import check_count, check_seconds
 from batchaio._workflow_errors import (
     NodesUnusableError,
     PoolNotReadyError,
@@ -26,7 +27,7 @@ from batchaio._workflow_errors import (
     StartTaskFailedError,
     StartTaskFailure,
 )
-from batchaio.errors import NotFoundError, ValidationError
+from batchaio.errors import NotFoundError
 from batchaio.models import AllocationState, BatchNode, BatchNodeState, BatchPool, BatchPoolState
 
 if TYPE_CHECKING:
@@ -65,41 +66,53 @@ def quota_codes(pool: BatchPool) -> list[str]:
 
 def pool_verdict(pool: BatchPool, nodes: Sequence[BatchNode], min_nodes: int | None) -> PoolVerdict:
     """Decide about ``pool`` from its ``nodes``; see the module docstring."""
-    pool_id = pool.id or ""
     need = needed_nodes(pool, min_nodes)
     ready = [n for n in nodes if n.state in READY_STATES]
-    failed = [n for n in nodes if n.state == BatchNodeState.START_TASK_FAILED]
-    unusable = [n for n in nodes if n.state in UNUSABLE_STATES]
     steady = pool.allocation_state == AllocationState.STEADY
     summary = (
         f"{len(ready)} of {need} needed nodes ready, {len(nodes)} nodes, allocation {pool.allocation_state}"
     )
     if steady and len(ready) >= need:
         return PoolVerdict(ready=True, summary=summary)
+    return PoolVerdict(error=_why_never_ready(pool, nodes, need, len(ready)), summary=summary)
+
+
+def _why_never_ready(
+    pool: BatchPool, nodes: Sequence[BatchNode], need: int, ready: int
+) -> PoolNotReadyError | None:
+    """The error of a pool that will not get ``need`` nodes ready, or ``None`` while it still may."""
+    pool_id = pool.id or ""
     if pool.state == BatchPoolState.DELETING:
-        return PoolVerdict(
-            error=PoolNotReadyError(f"pool {pool_id} is being deleted", pool_id=pool_id, pool=pool)
-        )
-    # Nodes that may still become ready: those not failed, and (while resizing) those still to come.
-    target = (pool.target_dedicated_nodes or 0) + (pool.target_low_priority_nodes or 0)
-    coming = max(target, len(nodes)) if not steady else len(nodes)
-    possible = coming - len(failed) - len(unusable)
-    if possible >= need:
-        return PoolVerdict(summary=summary)
+        return PoolNotReadyError(f"pool {pool_id} is being deleted", pool_id=pool_id, pool=pool)
+    failed = [n for n in nodes if n.state == BatchNodeState.START_TASK_FAILED]
+    unusable = [n for n in nodes if n.state in UNUSABLE_STATES]
+    if _may_come(pool, len(nodes)) - len(failed) - len(unusable) >= need:
+        return None
     if failed:
-        return PoolVerdict(error=_start_task_error(pool, failed, need), summary=summary)
+        return _start_task_error(pool, failed, need)
     if unusable:
-        states = {n.id or "": str(n.state) for n in unusable}
-        message = (
-            f"pool {pool_id}: {len(unusable)} node(s) unusable ({_ids(states)}), {len(ready)} of {need} ready"
-        )
-        return PoolVerdict(error=NodesUnusableError(message, pool_id=pool_id, pool=pool, states=states))
-    if steady and pool.resize_errors:
-        return PoolVerdict(error=_resize_error(pool, len(ready), need), summary=summary)
-    if steady:
-        message = f"pool {pool_id} has {len(nodes)} node(s) and none to come, {need} needed"
-        return PoolVerdict(error=NodesUnusableError(message, pool_id=pool_id, pool=pool, states={}))
-    return PoolVerdict(summary=summary)
+        return _unusable_error(pool, unusable, need, ready)
+    if pool.allocation_state != AllocationState.STEADY:
+        return None
+    if pool.resize_errors:
+        return _resize_error(pool, ready, need)
+    message = f"pool {pool_id} has {len(nodes)} node(s) and none to come, {need} needed"
+    return NodesUnusableError(message, pool_id=pool_id, pool=pool, states={})
+
+
+def _may_come(pool: BatchPool, listed: int) -> int:
+    """Nodes the pool has or, while it resizes, may still get."""
+    if pool.allocation_state == AllocationState.STEADY:
+        return listed
+    return max(listed, (pool.target_dedicated_nodes or 0) + (pool.target_low_priority_nodes or 0))
+
+
+def _unusable_error(
+    pool: BatchPool, unusable: Sequence[BatchNode], need: int, ready: int
+) -> NodesUnusableError:
+    states = {n.id or "": str(n.state) for n in unusable}
+    message = f"pool {pool.id}: {len(unusable)} node(s) unusable ({_ids(states)}), {ready} of {need} ready"
+    return NodesUnusableError(message, pool_id=pool.id or "", pool=pool, states=states)
 
 
 def _start_task_error(pool: BatchPool, failed: Sequence[BatchNode], need: int) -> StartTaskFailedError:
@@ -175,14 +188,9 @@ async def wait_until_ready(
     poll_interval: float,
 ) -> BatchPool:
     """Poll the pool until :func:`pool_verdict` says ready (return it) or not ever (raise)."""
-    if min_nodes is not None and (
-        isinstance(min_nodes, bool) or not isinstance(min_nodes, int) or min_nodes < 0
-    ):
-        raise ValidationError("min_nodes must be a non-negative int or None", field="min_nodes")
-    if time_limit is not None and (
-        isinstance(time_limit, bool) or not isinstance(time_limit, (int, float)) or time_limit < 0
-    ):
-        raise ValidationError("timeout must be a non-negative number of seconds or None", field="timeout")
+    check_count("min_nodes", min_nodes, minimum=0, optional=True)
+    check_seconds("timeout", time_limit)
+    check_seconds("poll_interval", poll_interval, optional=False, zero=False)
     deadline = None if time_limit is None else anyio.current_time() + time_limit
     while True:
         pool, listed = await read_pool(pools, nodes, pool_id)
@@ -195,9 +203,6 @@ async def wait_until_ready(
             raise verdict.error
         left = None if deadline is None else deadline - anyio.current_time()
         if left is not None and left <= 0:
-            raise PoolWaitTimeoutError(
-                f"pool {pool_id} not ready after {time_limit} s: {verdict.summary}",
-                pool_id=pool_id,
-                pool=pool,
-            )
+            message = f"pool {pool_id} not ready after {time_limit} s: {verdict.summary}"
+            raise PoolWaitTimeoutError(message, pool_id=pool_id, pool=pool)
         await anyio.sleep(poll_interval if left is None else min(poll_interval, left))

@@ -17,6 +17,7 @@ import attrs
 from batchaio import _constants as C
 from batchaio._pool_ready import pool_verdict, read_pool, with_start_task_tails
 from batchaio._task_progress import TaskProgress
+from batchaio._workflow_checks import check_seconds
 from batchaio._workflow_errors import (
     JobCannotProgressError,
     PoolNotReadyError,
@@ -24,7 +25,6 @@ from batchaio._workflow_errors import (
     TasksStalledError,
     WaitTimeoutError,
 )
-from batchaio.errors import ValidationError
 from batchaio.models import BatchNode, BatchPool
 
 if TYPE_CHECKING:
@@ -94,9 +94,9 @@ async def wait_for_tasks(
     min_total: int = 0,
 ) -> TaskProgress:
     """Poll the job's task counts until :func:`wait_step` says done (return them) or give up (raise)."""
-    _seconds("timeout", time_limit)
-    _seconds("stall_timeout", stall_timeout)
-    _seconds("poll_interval", poll_interval, positive=True)
+    check_seconds("timeout", time_limit)
+    check_seconds("stall_timeout", stall_timeout)
+    check_seconds("poll_interval", poll_interval, optional=False, zero=False)
     started = anyio.current_time()
     clock = Clock(now=started, started=started, last_change=started)
     last: TaskProgress | None = None
@@ -153,16 +153,3 @@ async def _raise_if_blocked(api: Groups, job_id: str, counts: TaskProgress) -> N
         reason=str(blocker),
         progress=counts,
     ) from blocker
-
-
-def _seconds(field: str, value: float | None, *, positive: bool = False) -> None:
-    if value is None and not positive:
-        return
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or value < 0
-        or (positive and value == 0)
-    ):
-        rule = "a positive number of seconds" if positive else "a non-negative number of seconds or None"
-        raise ValidationError(f"{field} must be {rule}", field=field)

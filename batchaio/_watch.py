@@ -36,6 +36,7 @@ from batchaio import _constants as C
 from batchaio import filters as f
 from batchaio._serde import format_datetime
 from batchaio._task_progress import TaskProgress
+from batchaio._workflow_checks import check_seconds
 from batchaio.errors import BatchStatusError, ServerError, ThrottledError, ValidationError
 from batchaio.models import BatchTask, BatchTaskState
 
@@ -264,8 +265,8 @@ class TaskWatch(AsyncIterator[BatchTask]):
         select: Sequence[str] | None,
         position: WatchPosition | None,
     ) -> None:
-        _positive("poll_interval", poll_interval)
-        _positive("overlap", overlap, zero=True)
+        check_seconds("poll_interval", poll_interval, optional=False, zero=False)
+        check_seconds("overlap", overlap, optional=False)
         if position is not None and not isinstance(position, WatchPosition):
             raise ValidationError("position must be a WatchPosition", field="position")
         self._api = api
@@ -383,17 +384,6 @@ def service_date(value: str | None) -> datetime | None:
     except (TypeError, ValueError):
         return None
     return moment if moment.tzinfo is not None else None
-
-
-def _positive(field: str, value: float, *, zero: bool = False) -> None:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or value < 0
-        or (value == 0 and not zero)
-    ):
-        rule = "a non-negative" if zero else "a positive"
-        raise ValidationError(f"{field} must be {rule} number of seconds", field=field)
 
 
 def _time_text(moment: datetime | None) -> str | None:
