@@ -45,10 +45,19 @@ TOKEN_REFRESH_JITTER: Final = 60.0
 # --- Wire --------------------------------------------------------------------------------------------------
 JSON_CONTENT_TYPE: Final = "application/json; odata=minimalmetadata"
 ACCEPT: Final = "application/json"
+# Sent explicitly rather than left to the HTTP library (httpx would add br/zstd when their packages happen to
+# be installed); both transports decode exactly these.
+ACCEPT_ENCODING: Final = "gzip, deflate"
+# Largest decoded body read whole (JSON answers and error bodies), so that a small gzip body cannot inflate
+# to gigabytes in memory. Generous: the largest real Batch answers (a 1000-task page) are a few MB.
+DEFAULT_MAX_RESPONSE_BYTES: Final = 256 * 1024 * 1024
 # Query parameters whose values may appear in logs and error messages; every other value is redacted.
 LOGGABLE_QUERY_PARAMETERS: Final = frozenset({"api-version", "timeout", "maxresults"})
 REDACTED: Final = "REDACTED"
 LOGGER_NAME: Final = "batchaio"
+# Loggers of the HTTP stack below batchaio: each gets the redacting filter (httpx logs full URLs at INFO,
+# hpack decoded header values, Authorization included, at DEBUG).
+HTTP_STACK_LOGGERS: Final = ("httpx", "httpcore", "h2", "hpack", "aiohttp")
 
 # --- Transport internals -----------------------------------------------------------------------------------
 # Bytes asked of aiohttp per read of a response body (optional AiohttpTransport).

@@ -61,7 +61,12 @@ def test_hierarchy() -> None:
     assert RequestNotSentError("x").outcome_unknown is False
     assert OutcomeUnknownError("x").outcome_unknown is True
     for name in errors.__all__:
-        assert name in (errors.__doc__ or "") or name in {"parse_error_body", "error_class_for_status"}
+        assert name in (errors.__doc__ or "") or name in {
+            "parse_error_body",
+            "decode_error_body",
+            "error_class_for_status",
+            "error_message",
+        }
 
 
 def test_validation_error_is_unchanged() -> None:
@@ -114,7 +119,8 @@ def test_status_error_attributes_and_str() -> None:
         url="https://a.batch.azure.com/jobs/j1?api-version=2024-07-01.20.0",
     )
     text = str(error)
-    assert text.startswith("404 JobNotFound: The specified job does not exist. RequestId:abc")
+    assert text.startswith("404 JobNotFound: The specified job does not exist. (GET")
+    assert error.message == "The specified job does not exist."
     assert "request-id=srv-1" in text and "client-request-id=cli-1" in text
     assert "GET https://a.batch.azure.com/jobs/j1?api-version=2024-07-01.20.0" in text
     assert (error.status_code, error.code, error.values) == (404, "JobNotFound", {"Reason": "x"})

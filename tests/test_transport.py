@@ -210,7 +210,7 @@ async def test_parsed_urls_are_kept_per_full_url_and_bounded(router, make_client
         ]
         for n in range(C.PARSED_URL_CACHE_SIZE + 10):
             await client._pipeline.send(BatchRequest("Jobs_ListJobs", "GET", "/jobs", query={"n": str(n)}))
-            assert len(client._pipeline._parsed_urls) <= C.PARSED_URL_CACHE_SIZE
+            assert len(client._pipeline.transport._urls) <= C.PARSED_URL_CACHE_SIZE
     assert seen[-1].url.params["n"] == str(C.PARSED_URL_CACHE_SIZE + 9)
 
 
