@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from batchaio._bulk import BulkAddStream
 from batchaio._bulk_report import (
     BulkAddDeadlineExceeded,
     BulkAddError,
+    BulkAddRefusedError,
     BulkAddReport,
+    BulkAddUnreachableError,
     TaskFailure,
     TaskOutcome,
     TaskOutcomeStatus,
 )
+from batchaio._bulk_stream import BulkAddStream
 from batchaio._client import BatchClient
 from batchaio._config import NOT_GIVEN, Limits, NotGiven, Timeout
 from batchaio._failures import FailureExample, FailureGroup, FailureReport
@@ -71,8 +73,10 @@ __all__ = [
     "BatchaioError",
     "BulkAddDeadlineExceeded",
     "BulkAddError",
+    "BulkAddRefusedError",
     "BulkAddReport",
     "BulkAddStream",
+    "BulkAddUnreachableError",
     "ConflictError",
     "DeadlineExceededError",
     "FailureExample",

@@ -93,8 +93,9 @@ BULK_DEFAULT_CONCURRENCY: Final = 8
 BULK_MAX_ATTEMPTS: Final = 10
 # Floor under the jittered backoff so that a retry is never immediate.
 BULK_MIN_RETRY_DELAY: Final = 0.05
-# Up to this fraction of a Retry-After is added at random, so throttled workers do not return together.
-BULK_RETRY_AFTER_JITTER: Final = 0.1
+# Seconds a stopping bulk run (the input raised, the job was refused, the service is unreachable) gives the
+# requests already in flight to finish, so that their tasks get an outcome instead of being left in doubt.
+BULK_STOP_GRACE: Final = 10.0
 
 # --- Identifiers and wire formats (operations and serde layer) ----------------------------------------------
 # IDs the client creates (pools, jobs, job schedules, tasks): 1 to this many letters, digits, '-' and '_'.
@@ -132,3 +133,18 @@ FAILURE_DOWNLOAD_CONCURRENCY: Final = 8
 # jobs.run: waits after ActiveJobAndScheduleQuotaReached on create (full jitter, doubling up to the cap).
 JOB_QUOTA_BACKOFF_BASE: Final = 30.0
 JOB_QUOTA_BACKOFF_CAP: Final = 300.0
+
+# --- Command line (batchaio.cli) ---------------------------------------------------------------------------
+# Seconds between redraws of the live progress line on a terminal, and between plain progress lines in a log.
+CLI_LIVE_REFRESH_SECONDS: Final = 0.1
+CLI_PLAIN_PROGRESS_SECONDS: Final = 5.0
+# After the first Ctrl-C, requests in flight get this long to finish (fewer tasks left in doubt) before the
+# run is cancelled; a second Ctrl-C cancels at once.
+CLI_STOP_GRACE_SECONDS: Final = 3.0
+# Lines of a JSON Lines file read at a time; bytes read at a time from a pipe (by a reader thread), and
+# blocks read ahead of the submission.
+CLI_READ_BLOCK_LINES: Final = 512
+CLI_READ_BYTES: Final = 65_536
+CLI_READ_AHEAD_BLOCKS: Final = 4
+# Tasks per page of `batchaio tasks list` (the service's maximum).
+CLI_LIST_PAGE_SIZE: Final = 1000
