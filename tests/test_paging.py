@@ -293,3 +293,18 @@ async def test_resuming_from_the_next_link_of_a_finished_listing_yields_nothing(
     assert pager.next_link is None
     assert [task async for task in client.tasks.list("job-1").from_link(pager.next_link)] == []
     assert route.call_count == 1
+
+
+async def test_a_listing_without_value_is_a_parse_error(client: BatchClient, mock: respx.MockRouter) -> None:
+    mock.get(url__startswith=TASKS).mock(return_value=httpx.Response(200, json={"odata.metadata": "m"}))
+    with pytest.raises(ResponseParseError):
+        [task async for task in client.tasks.list("job-1")]
+
+
+async def test_a_listing_answered_with_a_batch_error_is_a_parse_error(
+    client: BatchClient, mock: respx.MockRouter
+) -> None:
+    error = {"code": "InternalError", "message": {"lang": "en-US", "value": "Server busy"}}
+    mock.get(url__startswith=TASKS).mock(return_value=httpx.Response(200, json=error))
+    with pytest.raises(ResponseParseError):
+        [task async for task in client.tasks.list("job-1")]

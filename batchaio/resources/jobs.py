@@ -13,7 +13,7 @@ from batchaio._paging import AsyncPager
 from batchaio._response import ResponseMetadata
 from batchaio.filters import Filter
 from batchaio.resources import _base
-from batchaio.resources._base import Resource
+from batchaio.resources._job_extensions import JobExtensions
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["Jobs", "JobsWithRawResponse"]
 
 
-class Jobs(Resource):
+class Jobs(JobExtensions):
     """Operations on jobs; reached as ``client.jobs``. Every operation also takes the per-call options
     ``timeout``, ``retry``, ``deadline``, ``server_timeout`` and ``client_request_id``.
     """

@@ -13,7 +13,7 @@ from batchaio._paging import AsyncPager
 from batchaio._response import ResponseMetadata
 from batchaio.filters import Filter
 from batchaio.resources import _base
-from batchaio.resources._base import Resource
+from batchaio.resources._pool_extensions import PoolExtensions
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["Pools", "PoolsWithRawResponse"]
 
 
-class Pools(Resource):
+class Pools(PoolExtensions):
     """Operations on pools, their size, autoscale, node counts, usage and images; reached as
     ``client.pools``. Every operation also takes the per-call options ``timeout``, ``retry``, ``deadline``,
     ``server_timeout`` and ``client_request_id``.

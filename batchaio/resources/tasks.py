@@ -16,6 +16,7 @@ from batchaio._response import ResponseMetadata
 from batchaio.filters import Filter
 from batchaio.resources import _base
 from batchaio.resources._task_extensions import TaskExtensions
+from batchaio.resources._task_workflow import TaskWorkflow
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["Tasks", "TasksWithRawResponse"]
 
 
-class Tasks(TaskExtensions):
+class Tasks(TaskExtensions, TaskWorkflow):
     """Operations on tasks and the files in their directories; reached as ``client.tasks``. Every operation
     also takes the per-call options ``timeout``, ``retry``, ``deadline``, ``server_timeout`` and
     ``client_request_id``.
