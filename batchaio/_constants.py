@@ -55,9 +55,23 @@ DEFAULT_MAX_RESPONSE_BYTES: Final = 256 * 1024 * 1024
 LOGGABLE_QUERY_PARAMETERS: Final = frozenset({"api-version", "timeout", "maxresults"})
 REDACTED: Final = "REDACTED"
 LOGGER_NAME: Final = "batchaio"
-# Loggers of the HTTP stack below batchaio: each gets the redacting filter (httpx logs full URLs at INFO,
-# hpack decoded header values, Authorization included, at DEBUG).
-HTTP_STACK_LOGGERS: Final = ("httpx", "httpcore", "h2", "hpack", "aiohttp")
+# Loggers of the HTTP stack below batchaio that get the redacting filter (httpx logs full URLs at INFO,
+# httpcore and aiohttp header lists at DEBUG). Filters apply to the logger named, not its children.
+HTTP_STACK_LOGGERS: Final = (
+    "httpx",
+    "httpcore",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "httpcore.socks",
+    "aiohttp",
+    "aiohttp.client",
+    "aiohttp.internal",
+)
+# Loggers silenced outright: hpack logs HTTP/2 header blocks, Authorization included, encoded or decoded.
+# (h2 logs through a logger only when given one; batchaio never gives it one.)
+SILENCED_LOGGERS: Final = ("hpack", "hpack.hpack", "hpack.table")
 
 # --- Transport internals -----------------------------------------------------------------------------------
 # Bytes asked of aiohttp per read of a response body (optional AiohttpTransport).
