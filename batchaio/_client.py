@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import random
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
@@ -34,6 +36,11 @@ from batchaio.resources import (
 )
 
 __all__ = ["BatchClient"]
+
+# The environment variables of :meth:`BatchClient.from_env` (the names the emulator prints).
+ENV_ENDPOINT = "BATCH_ENDPOINT"
+ENV_ACCOUNT_NAME = "BATCH_ACCOUNT_NAME"
+ENV_ACCOUNT_KEY = "BATCH_ACCOUNT_KEY"
 
 
 class BatchClient:
@@ -130,6 +137,30 @@ class BatchClient:
         )
         # --- end of resource groups ------------------------------------------------------------------------
 
+    @classmethod
+    def from_env(
+        cls,
+        *,
+        credential: SharedKeyCredential | AsyncTokenCredential | None = None,
+        environ: Mapping[str, str] | None = None,
+        **options: Any,
+    ) -> BatchClient:
+        """A client for the account named by the environment.
+
+        Reads ``BATCH_ENDPOINT``, and unless a ``credential`` is given (an Entra credential, say) also
+        ``BATCH_ACCOUNT_NAME`` and ``BATCH_ACCOUNT_KEY`` for a :class:`~batchaio.SharedKeyCredential`.
+        ``environ`` replaces ``os.environ``; the other keyword arguments are those of :class:`BatchClient`
+        (``allow_insecure_http=True`` for the emulator's ``http://`` endpoint). A variable that is missing
+        or empty raises :class:`~batchaio.errors.ValidationError` naming it.
+        """
+        env = os.environ if environ is None else environ
+        endpoint = _env_value(env, ENV_ENDPOINT)
+        if credential is None:
+            credential = SharedKeyCredential(
+                _env_value(env, ENV_ACCOUNT_NAME), _env_value(env, ENV_ACCOUNT_KEY)
+            )
+        return cls(endpoint, credential, **options)
+
     @property
     def is_closed(self) -> bool:
         """Whether :meth:`aclose` has been called."""
@@ -154,6 +185,13 @@ class BatchClient:
 
     def __repr__(self) -> str:
         return f"BatchClient(endpoint={self.endpoint!r}, credential={_credential_repr(self.credential)})"
+
+
+def _env_value(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise ValidationError(f"the environment variable {name} is not set", field=name)
+    return value
 
 
 def _credential_repr(credential: Any) -> str:
@@ -188,4 +226,10 @@ def _check_endpoint(endpoint: str, *, allow_insecure_http: bool) -> str:
         raise ValidationError(
             "endpoint must not contain credentials, a query or a fragment", field="endpoint"
         )
-    return str(url.copy_with(raw_path=url.raw_path.rstrip(b"/") or b"")).rstrip("/")
+    if url.raw_path.rstrip(b"/"):
+        # Every operation's path is absolute from the account root: a base path would be silently mis-joined.
+        raise ValidationError(
+            "endpoint must be the account URL without a path (https://<account>.<region>.batch.azure.com)",
+            field="endpoint",
+        )
+    return str(url.copy_with(raw_path=b"")).rstrip("/")

@@ -188,3 +188,53 @@ def test_limits_refuse_counts_that_would_stall_every_call(kwargs: dict[str, Any]
 def test_limits_accept_none_and_no_keepalive() -> None:
     limits = Limits(max_connections=None, max_keepalive_connections=0, keepalive_expiry=0)
     assert limits.as_httpx().max_keepalive_connections == 0
+
+
+@pytest.mark.parametrize(
+    "endpoint", ["http://127.0.0.1:8765/jobs", "https://a.example/base/", "https://a.example/%2F"]
+)
+def test_an_endpoint_with_a_path_is_refused(endpoint: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        BatchClient(endpoint, credential(), allow_insecure_http=True)
+    assert info.value.field == "endpoint"
+    assert "without a path" in str(info.value)
+
+
+async def test_an_endpoint_with_only_a_trailing_slash_is_the_account_root() -> None:
+    async with BatchClient(ENDPOINT + "/", credential()) as client:
+        assert client.endpoint == ENDPOINT
+
+
+ENV = {"BATCH_ENDPOINT": ENDPOINT, "BATCH_ACCOUNT_NAME": "acct", "BATCH_ACCOUNT_KEY": KEY}
+
+
+async def test_from_env_reads_endpoint_account_and_key() -> None:
+    router = respx.MockRouter(assert_all_called=True)
+    route = router.head(url__startswith=f"{ENDPOINT}/pools/p1").mock(return_value=httpx.Response(200))
+    with router:
+        async with BatchClient.from_env(environ=ENV, retry=RetryPolicy.no_retries()) as client:
+            assert client.endpoint == ENDPOINT
+            assert isinstance(client.credential, SharedKeyCredential)
+            assert client.credential.account_name == "acct"
+            assert client.retry.max_attempts == 1
+            assert await client.pools.exists("p1")
+        assert route.calls.last.request.headers["authorization"].startswith("SharedKey acct:")
+
+
+async def test_from_env_reads_os_environ_and_takes_a_credential(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BATCH_ENDPOINT", ENDPOINT)
+    monkeypatch.delenv("BATCH_ACCOUNT_NAME", raising=False)
+    monkeypatch.delenv("BATCH_ACCOUNT_KEY", raising=False)
+    given = SharedKeyCredential("other", KEY)
+    async with BatchClient.from_env(credential=given) as client:
+        assert client.credential is given
+
+
+@pytest.mark.parametrize("missing", ["BATCH_ENDPOINT", "BATCH_ACCOUNT_NAME", "BATCH_ACCOUNT_KEY"])
+def test_from_env_names_a_missing_variable(missing: str) -> None:
+    environ = {**ENV, missing: " "}
+    with pytest.raises(ValidationError) as info:
+        BatchClient.from_env(environ=environ)
+    assert info.value.field == missing
+    assert missing in str(info.value)
+    assert KEY not in str(info.value)

@@ -20,6 +20,7 @@ from batchaio.emulator._auth import verify_request
 from batchaio.emulator._bodies import BODY_MODELS
 from batchaio.emulator._call import Call, Handler, _empty, _json, _too_large
 from batchaio.emulator._faults import FaultInjector, retry_after_headers
+from batchaio.emulator._route_table import ROUTES
 from batchaio.emulator._routes_files import FileRoutes
 from batchaio.emulator._routes_jobs import JobRoutes
 from batchaio.emulator._routes_misc import MiscRoutes
@@ -47,9 +48,6 @@ class ConnectionDropped(httpx.RemoteProtocolError):
 
 
 _VERBS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
-
-
-_CERT = "/certificates(thumbprintAlgorithm={thumbprintAlgorithm},thumbprint={thumbprint})"
 
 
 class EmulatorApp(MiscRoutes, PoolRoutes, FileRoutes, JobRoutes, TaskRoutes):
@@ -183,9 +181,11 @@ class EmulatorApp(MiscRoutes, PoolRoutes, FileRoutes, JobRoutes, TaskRoutes):
             base, ServiceError("InvalidUri", status=404), new_request_id(), scope["method"]
         )(scope, receive, send)
 
-    def _endpoint(self, handler: Handler, body_model: str | None) -> Callable[[Request], Awaitable[Response]]:
+    def _endpoint(
+        self, handler: Handler, body_model: str | None, route: str
+    ) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
-            call = Call(request, self.store, body_model)
+            call = Call(request, self.store, body_model, route)
             try:
                 return await handler(call)
             except ClientDisconnect:
@@ -197,89 +197,98 @@ class EmulatorApp(MiscRoutes, PoolRoutes, FileRoutes, JobRoutes, TaskRoutes):
 
         return endpoint
 
+    def _handlers(self) -> dict[str, Handler]:
+        """The handler of each operation, keyed by the ``operationId`` of the generated route table."""
+        return {
+            "Applications_ListApplications": self.list_applications,
+            "Applications_GetApplication": self.get_application,
+            "Certificates_ListCertificates": self.list_certificates,
+            "Certificates_CreateCertificate": self.create_certificate,
+            "Certificates_GetCertificate": self.get_certificate,
+            "Certificates_DeleteCertificate": self.delete_certificate,
+            "Certificates_CancelCertificateDeletion": self.cancel_delete_certificate,
+            "Jobs_ListJobs": self.list_jobs,
+            "Jobs_CreateJob": self.create_job,
+            "Jobs_GetJob": self.get_job,
+            "Jobs_ReplaceJob": self.replace_job,
+            "Jobs_UpdateJob": self.update_job,
+            "Jobs_DeleteJob": self.delete_job,
+            "Tasks_CreateTaskCollection": self.add_task_collection,
+            "Jobs_DisableJob": self.disable_job,
+            "Jobs_EnableJob": self.enable_job,
+            "Jobs_TerminateJob": self.terminate_job,
+            "Jobs_ListJobPreparationAndReleaseTaskStatus": self.job_prep_release_status,
+            "Jobs_GetJobTaskCounts": self.task_counts,
+            "Tasks_ListTasks": self.list_tasks,
+            "Tasks_CreateTask": self.create_task,
+            "Tasks_GetTask": self.get_task,
+            "Tasks_ReplaceTask": self.replace_task,
+            "Tasks_DeleteTask": self.delete_task,
+            "Tasks_ListTaskFiles": self.list_task_files,
+            "Tasks_GetTaskFile": self.get_task_file,
+            "Tasks_GetTaskFileProperties": self.get_task_file,
+            "Tasks_DeleteTaskFile": self.delete_task_file,
+            "Tasks_ReactivateTask": self.reactivate_task,
+            "Tasks_ListSubTasks": self.list_subtasks,
+            "Tasks_TerminateTask": self.terminate_task,
+            "JobSchedules_ListJobSchedules": self.list_schedules,
+            "JobSchedules_CreateJobSchedule": self.create_schedule,
+            "JobSchedules_GetJobSchedule": self.get_schedule,
+            "JobSchedules_JobScheduleExists": self.schedule_exists,
+            "JobSchedules_ReplaceJobSchedule": self.replace_schedule,
+            "JobSchedules_UpdateJobSchedule": self.update_schedule,
+            "JobSchedules_DeleteJobSchedule": self.delete_schedule,
+            "JobSchedules_DisableJobSchedule": self.disable_schedule,
+            "JobSchedules_EnableJobSchedule": self.enable_schedule,
+            "JobSchedules_TerminateJobSchedule": self.terminate_schedule,
+            "Jobs_ListJobsFromSchedule": self.list_schedule_jobs,
+            "Pools_ListPoolNodeCounts": self.node_counts,
+            "Pools_ListPoolUsageMetrics": self.usage_metrics,
+            "Pools_ListSupportedImages": self.supported_images,
+            "Pools_ListPools": self.list_pools,
+            "Pools_CreatePool": self.create_pool,
+            "Pools_GetPool": self.get_pool,
+            "Pools_PoolExists": self.pool_exists,
+            "Pools_UpdatePool": self.update_pool,
+            "Pools_DeletePool": self.delete_pool,
+            "Pools_DisablePoolAutoScale": self.disable_autoscale,
+            "Pools_EnablePoolAutoScale": self.enable_autoscale,
+            "Pools_EvaluatePoolAutoScale": self.evaluate_autoscale,
+            "Pools_RemoveNodes": self.remove_nodes,
+            "Pools_ResizePool": self.resize_pool,
+            "Pools_StopPoolResize": self.stop_resize,
+            "Pools_ReplacePoolProperties": self.replace_pool_properties,
+            "Nodes_ListNodes": self.list_nodes,
+            "Nodes_GetNode": self.get_node,
+            "Nodes_DeallocateNode": self.node_action("deallocate"),
+            "Nodes_RebootNode": self.node_action("reboot"),
+            "Nodes_ReimageNode": self.node_action("reimage"),
+            "Nodes_StartNode": self.node_action("start"),
+            "Nodes_DisableNodeScheduling": self.node_scheduling(False),
+            "Nodes_EnableNodeScheduling": self.node_scheduling(True),
+            "Nodes_ListNodeExtensions": self.list_extensions,
+            "Nodes_GetNodeExtension": self.get_extension,
+            "Nodes_ListNodeFiles": self.list_node_files,
+            "Nodes_GetNodeFile": self.get_node_file,
+            "Nodes_GetNodeFileProperties": self.get_node_file,
+            "Nodes_DeleteNodeFile": self.delete_node_file,
+            "Nodes_GetNodeRemoteLoginSettings": self.remote_login_settings,
+            "Nodes_UploadNodeLogs": self.upload_logs,
+            "Nodes_CreateNodeUser": self.create_node_user,
+            "Nodes_ReplaceNodeUser": self.replace_node_user,
+            "Nodes_DeleteNodeUser": self.delete_node_user,
+        }
+
     def _routes(self) -> list[Route]:
-        table: list[tuple[str, str, Handler]] = [
-            ("/applications", "GET", self.list_applications),
-            ("/applications/{applicationId}", "GET", self.get_application),
-            ("/certificates", "GET", self.list_certificates),
-            ("/certificates", "POST", self.create_certificate),
-            (_CERT, "GET", self.get_certificate),
-            (_CERT, "DELETE", self.delete_certificate),
-            (_CERT + "/canceldelete", "POST", self.cancel_delete_certificate),
-            ("/jobs", "GET", self.list_jobs),
-            ("/jobs", "POST", self.create_job),
-            ("/jobs/{jobId}", "GET", self.get_job),
-            ("/jobs/{jobId}", "PUT", self.replace_job),
-            ("/jobs/{jobId}", "PATCH", self.update_job),
-            ("/jobs/{jobId}", "DELETE", self.delete_job),
-            ("/jobs/{jobId}/addtaskcollection", "POST", self.add_task_collection),
-            ("/jobs/{jobId}/disable", "POST", self.disable_job),
-            ("/jobs/{jobId}/enable", "POST", self.enable_job),
-            ("/jobs/{jobId}/terminate", "POST", self.terminate_job),
-            ("/jobs/{jobId}/jobpreparationandreleasetaskstatus", "GET", self.job_prep_release_status),
-            ("/jobs/{jobId}/taskcounts", "GET", self.task_counts),
-            ("/jobs/{jobId}/tasks", "GET", self.list_tasks),
-            ("/jobs/{jobId}/tasks", "POST", self.create_task),
-            ("/jobs/{jobId}/tasks/{taskId}", "GET", self.get_task),
-            ("/jobs/{jobId}/tasks/{taskId}", "PUT", self.replace_task),
-            ("/jobs/{jobId}/tasks/{taskId}", "DELETE", self.delete_task),
-            ("/jobs/{jobId}/tasks/{taskId}/files", "GET", self.list_task_files),
-            ("/jobs/{jobId}/tasks/{taskId}/files/{filePath:path}", "GET", self.get_task_file),
-            ("/jobs/{jobId}/tasks/{taskId}/files/{filePath:path}", "HEAD", self.get_task_file),
-            ("/jobs/{jobId}/tasks/{taskId}/files/{filePath:path}", "DELETE", self.delete_task_file),
-            ("/jobs/{jobId}/tasks/{taskId}/reactivate", "POST", self.reactivate_task),
-            ("/jobs/{jobId}/tasks/{taskId}/subtasksinfo", "GET", self.list_subtasks),
-            ("/jobs/{jobId}/tasks/{taskId}/terminate", "POST", self.terminate_task),
-            ("/jobschedules", "GET", self.list_schedules),
-            ("/jobschedules", "POST", self.create_schedule),
-            ("/jobschedules/{scheduleId}", "GET", self.get_schedule),
-            ("/jobschedules/{scheduleId}", "HEAD", self.schedule_exists),
-            ("/jobschedules/{scheduleId}", "PUT", self.replace_schedule),
-            ("/jobschedules/{scheduleId}", "PATCH", self.update_schedule),
-            ("/jobschedules/{scheduleId}", "DELETE", self.delete_schedule),
-            ("/jobschedules/{scheduleId}/disable", "POST", self.disable_schedule),
-            ("/jobschedules/{scheduleId}/enable", "POST", self.enable_schedule),
-            ("/jobschedules/{scheduleId}/terminate", "POST", self.terminate_schedule),
-            ("/jobschedules/{scheduleId}/jobs", "GET", self.list_schedule_jobs),
-            ("/nodecounts", "GET", self.node_counts),
-            ("/poolusagemetrics", "GET", self.usage_metrics),
-            ("/supportedimages", "GET", self.supported_images),
-            ("/pools", "GET", self.list_pools),
-            ("/pools", "POST", self.create_pool),
-            ("/pools/{poolId}", "GET", self.get_pool),
-            ("/pools/{poolId}", "HEAD", self.pool_exists),
-            ("/pools/{poolId}", "PATCH", self.update_pool),
-            ("/pools/{poolId}", "DELETE", self.delete_pool),
-            ("/pools/{poolId}/disableautoscale", "POST", self.disable_autoscale),
-            ("/pools/{poolId}/enableautoscale", "POST", self.enable_autoscale),
-            ("/pools/{poolId}/evaluateautoscale", "POST", self.evaluate_autoscale),
-            ("/pools/{poolId}/removenodes", "POST", self.remove_nodes),
-            ("/pools/{poolId}/resize", "POST", self.resize_pool),
-            ("/pools/{poolId}/stopresize", "POST", self.stop_resize),
-            ("/pools/{poolId}/updateproperties", "POST", self.replace_pool_properties),
-            ("/pools/{poolId}/nodes", "GET", self.list_nodes),
-            ("/pools/{poolId}/nodes/{nodeId}", "GET", self.get_node),
-            ("/pools/{poolId}/nodes/{nodeId}/deallocate", "POST", self.node_action("deallocate")),
-            ("/pools/{poolId}/nodes/{nodeId}/reboot", "POST", self.node_action("reboot")),
-            ("/pools/{poolId}/nodes/{nodeId}/reimage", "POST", self.node_action("reimage")),
-            ("/pools/{poolId}/nodes/{nodeId}/start", "POST", self.node_action("start")),
-            ("/pools/{poolId}/nodes/{nodeId}/disablescheduling", "POST", self.node_scheduling(False)),
-            ("/pools/{poolId}/nodes/{nodeId}/enablescheduling", "POST", self.node_scheduling(True)),
-            ("/pools/{poolId}/nodes/{nodeId}/extensions", "GET", self.list_extensions),
-            ("/pools/{poolId}/nodes/{nodeId}/extensions/{extensionName}", "GET", self.get_extension),
-            ("/pools/{poolId}/nodes/{nodeId}/files", "GET", self.list_node_files),
-            ("/pools/{poolId}/nodes/{nodeId}/files/{filePath:path}", "GET", self.get_node_file),
-            ("/pools/{poolId}/nodes/{nodeId}/files/{filePath:path}", "HEAD", self.get_node_file),
-            ("/pools/{poolId}/nodes/{nodeId}/files/{filePath:path}", "DELETE", self.delete_node_file),
-            ("/pools/{poolId}/nodes/{nodeId}/remoteloginsettings", "GET", self.remote_login_settings),
-            ("/pools/{poolId}/nodes/{nodeId}/uploadbatchservicelogs", "POST", self.upload_logs),
-            ("/pools/{poolId}/nodes/{nodeId}/users", "POST", self.create_node_user),
-            ("/pools/{poolId}/nodes/{nodeId}/users/{userName}", "PUT", self.replace_node_user),
-            ("/pools/{poolId}/nodes/{nodeId}/users/{userName}", "DELETE", self.delete_node_user),
-        ]
+        handlers = self._handlers()
+        unmatched = {operation for operation, _, _ in ROUTES} ^ set(handlers)
+        if unmatched:
+            raise RuntimeError(
+                f"operations without a handler, or handlers of no operation: {sorted(unmatched)}"
+            )
         by_path: dict[str, dict[str, Handler]] = {}
-        for path, method, handler in table:
-            by_path.setdefault(path, {})[method] = handler
+        for operation, method, path in ROUTES:
+            by_path.setdefault(path, {})[method] = handlers[operation]
         # Every verb reaches ``_dispatch``, which answers the ones a path lacks itself.
         return [
             Route(path, self._dispatch(path, handlers), methods=_VERBS) for path, handlers in by_path.items()
@@ -290,7 +299,7 @@ class EmulatorApp(MiscRoutes, PoolRoutes, FileRoutes, JobRoutes, TaskRoutes):
         service do); a verb the path does not support is 405 ``UnsupportedHttpVerb`` with ``Allow``."""
         key = re.sub(r"\{[^}]*\}", "{}", path)
         endpoints = {
-            method: self._endpoint(handler, BODY_MODELS.get((method, key)))
+            method: self._endpoint(handler, BODY_MODELS.get((method, key)), key)
             for method, handler in handlers.items()
         }
         allowed = sorted({*endpoints, *(("HEAD",) if "GET" in endpoints else ())})

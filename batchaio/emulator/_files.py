@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from batchaio.emulator._executor import simulated_output
+from batchaio.emulator._executor import simulated_output, upload_logs
 from batchaio.emulator._state import Job, Node, Pool, TaskRecord, task_state
 
 __all__ = ["FileEntry", "node_dir", "node_files", "task_dir", "task_files"]
@@ -100,6 +101,9 @@ def task_files(job: Job, task: TaskRecord, now: float, root: Path | None) -> dic
             "stdout.txt": FileEntry("stdout.txt", False, task.start, modified, data=stdout),
             "wd": FileEntry("wd", True, task.start, task.start),
         }
+        if task_state(task, now) == "completed":
+            for name, data in upload_logs(task.doc, task.exit_code).items():
+                entries[name] = FileEntry(name, False, modified, modified, data=data)
     if task.deleted_files:
         entries = {
             name: entry
@@ -112,17 +116,15 @@ def task_files(job: Job, task: TaskRecord, now: float, root: Path | None) -> dic
 def node_files(pool: Pool, node: Node, root: Path | None) -> dict[str, FileEntry]:
     """The files of a node: the start task's directory, ``shared`` and ``workitems``."""
     created = node.created
+    run = node.start_task
+    command = str((pool.doc.get("startTask") or {}).get("commandLine", ""))
+    stdout, stderr = simulated_output(command, run.exit_code if run is not None else 0)
+    ended = min(run.end, time.time()) if run is not None else created
     entries: dict[str, FileEntry] = {
         "shared": FileEntry("shared", True, created, created),
         "startup": FileEntry("startup", True, created, created),
-        "startup/stdout.txt": FileEntry(
-            "startup/stdout.txt",
-            False,
-            created,
-            created,
-            data=str((pool.doc.get("startTask") or {}).get("commandLine", "")).encode() + b"\n",
-        ),
-        "startup/stderr.txt": FileEntry("startup/stderr.txt", False, created, created, data=b""),
+        "startup/stdout.txt": FileEntry("startup/stdout.txt", False, created, ended, data=stdout),
+        "startup/stderr.txt": FileEntry("startup/stderr.txt", False, created, ended, data=stderr),
         "startup/wd": FileEntry("startup/wd", True, created, created),
         "workitems": FileEntry("workitems", True, created, created),
     }

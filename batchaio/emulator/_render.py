@@ -11,6 +11,7 @@ from batchaio.emulator._state import (
     JobSchedule,
     Node,
     Pool,
+    StartTaskRun,
     Store,
     TaskRecord,
     task_state,
@@ -28,6 +29,7 @@ __all__ = [
     "render_node",
     "render_pool",
     "render_schedule",
+    "render_start_task_info",
     "render_task",
     "schedule_url",
     "task_url",
@@ -147,18 +149,35 @@ def render_node(pool: Pool, node: Node, base: str, now: float) -> dict[str, Any]
     start_task = pool.doc.get("startTask")
     if start_task:
         out["startTask"] = start_task
-        out["startTaskInfo"] = {
-            "state": "completed",
-            "startTime": format_time(node.created),
-            "endTime": format_time(node.created),
-            "exitCode": 0,
-            "result": "success",
-            "retryCount": 0,
-        }
+    if node.start_task is not None:
+        out["startTaskInfo"] = render_start_task_info(node.start_task, now)
+        if now >= node.start_task.end > node.state_time:
+            out["stateTransitionTime"] = format_time(node.start_task.end)
     image = (pool.doc.get("virtualMachineConfiguration") or {}).get("imageReference")
     if image:
         out["virtualMachineInfo"] = {"imageReference": image}
     return out
+
+
+def render_start_task_info(run: StartTaskRun, now: float) -> dict[str, Any]:
+    """``startTaskInfo`` of a node whose start task ``run`` began when the node was allocated."""
+    info: dict[str, Any] = {"state": run.state(now), "startTime": format_time(run.start), "retryCount": 0}
+    if info["state"] == "running":
+        return info
+    info.update(endTime=format_time(run.end), exitCode=run.exit_code, retryCount=run.attempts - 1)
+    info["result"] = "success" if run.exit_code == 0 else "failure"
+    if run.exit_code != 0:
+        info["failureInfo"] = {
+            "category": "usererror",
+            "code": "FailureExitCode",
+            "message": "The task exited with an exit code representing a failure",
+            "details": [{"name": "Message", "value": "The task process exited with an unexpected exit code"}],
+        }
+    if run.attempts > 1:
+        info["lastRetryTime"] = format_time(
+            run.start + (run.end - run.start) * (run.attempts - 1) / run.attempts
+        )
+    return info
 
 
 def render_job(store: Store, job: Job, base: str, now: float) -> dict[str, Any]:

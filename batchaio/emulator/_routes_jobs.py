@@ -54,7 +54,7 @@ class JobRoutes(Routes):
         return _page(call, "jobs", items, lambda job: render_job(self.store, job, call.base, call.now))
 
     async def list_schedule_jobs(self, call: Call) -> Response:
-        schedule = self.store.schedule(call.params["scheduleId"], call.now)
+        schedule = self.store.schedule(call.params["jobScheduleId"], call.now)
         jobs = self.store.jobs
 
         def items(start: int) -> Iterator[tuple[int, Job]]:
@@ -190,12 +190,12 @@ class JobRoutes(Routes):
         return _created(schedule, schedule_url(call.base, schedule_id))
 
     def _schedule_for_write(self, call: Call) -> JobSchedule:
-        schedule = self.store.schedule(call.params["scheduleId"], call.now)
+        schedule = self.store.schedule(call.params["jobScheduleId"], call.now)
         _check_conditions(call, schedule.etag, schedule.last_modified, read=False)
         return schedule
 
     async def get_schedule(self, call: Call) -> Response:
-        schedule = self.store.schedule(call.params["scheduleId"], call.now)
+        schedule = self.store.schedule(call.params["jobScheduleId"], call.now)
         not_modified = _check_conditions(call, schedule.etag, schedule.last_modified, read=True)
         if not_modified is not None:
             return not_modified
@@ -207,7 +207,7 @@ class JobRoutes(Routes):
         )
 
     async def schedule_exists(self, call: Call) -> Response:
-        schedule = self.store.schedules.find(call.params["scheduleId"], call.now)
+        schedule = self.store.schedules.find(call.params["jobScheduleId"], call.now)
         if schedule is None:
             return _empty(404)
         not_modified = _check_conditions(call, schedule.etag, schedule.last_modified, read=True)

@@ -150,14 +150,16 @@ class PoolScheduler:
     ) -> None:
         free[1] -= need
         self._used[node_id] = self._used.get(node_id, 0) + need
+        node: Node | None = free[0]
+        # A node that became usable (its start task done) after ``moment`` starts the task when it did.
+        moment = max(moment, node.ready_at) if node is not None else moment
         task.start = moment
         task.end = moment + task.duration * task.attempts
         task.node_id = node_id
         task.pool_id = job.pool_id
-        node: Node | None = free[0]
         if node is not None:
             node.tasks_run += 1
-            if task.exit_code == 0:
+            if task.exit_code == 0 and task.failure is None:
                 node.tasks_succeeded += 1
             if moment >= node.busy_until:
                 node.busy_from = moment

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import math
 import random
 import re
 import time
@@ -18,7 +19,7 @@ from collections.abc import Iterator
 from typing import Any, Generic, TypeVar
 
 from batchaio.emulator import _constants as C
-from batchaio.emulator._executor import kill_group, simulate
+from batchaio.emulator._executor import kill_group, simulate, upload_failure
 from batchaio.emulator._scheduler import PoolScheduler, required_slots
 from batchaio.emulator._wire import ServiceError, new_etag, parse_duration
 
@@ -30,6 +31,7 @@ __all__ = [
     "JobSchedule",
     "Node",
     "Pool",
+    "StartTaskRun",
     "Store",
     "TaskRecord",
     "task_state",
@@ -243,6 +245,27 @@ class JobSchedule(Entity):
         self.end_time: float | None = None
 
 
+class StartTaskRun:
+    """The simulated run of a pool's start task on one node, decided when the node is allocated."""
+
+    __slots__ = ("attempts", "end", "exit_code", "start", "wait_for_success")
+
+    def __init__(self, start_task: dict[str, Any], now: float) -> None:
+        outcome = simulate(str(start_task.get("commandLine", "")))
+        retries = start_task.get("maxTaskRetryCount")
+        retries = retries if isinstance(retries, int) and not isinstance(retries, bool) else 0
+        self.exit_code = outcome.exit_code
+        self.attempts = 1 if outcome.exit_code == 0 else 1 + min(max(retries, 0), C.MAX_START_TASK_RETRIES)
+        self.start = now
+        self.end = now + (outcome.duration or 0.0) * self.attempts
+        if outcome.exit_code != 0 and retries < 0:
+            self.end = math.inf  # retried without limit: it never ends
+        self.wait_for_success = start_task.get("waitForSuccess") is not False
+
+    def state(self, now: float) -> str:
+        return "running" if now < self.end else "completed"
+
+
 class Node(Entity):
     """A simulated compute node."""
 
@@ -254,6 +277,7 @@ class Node(Entity):
         "is_dedicated",
         "pool_id",
         "scheduling_state",
+        "start_task",
         "state_until",
         "tasks_run",
         "tasks_succeeded",
@@ -275,6 +299,13 @@ class Node(Entity):
         self.ip_address = f"10.0.{index // 250}.{index % 250 + 4}"
         self.users: dict[str, dict[str, Any]] = {}
         self.extensions: list[dict[str, Any]] = []
+        self.start_task: StartTaskRun | None = None
+
+    @property
+    def ready_at(self) -> float:
+        """When the node can first run tasks: once its start task succeeded, if tasks wait for it."""
+        run = self.start_task
+        return run.end if run is not None and run.wait_for_success else self.created
 
     def current_state(self, now: float) -> str:
         """The node state at ``now``."""
@@ -286,6 +317,12 @@ class Node(Entity):
             self.transient_state = None
         if self.state == "deallocated":
             return "deallocated"
+        run = self.start_task
+        if run is not None and run.wait_for_success:
+            if now < run.end:
+                return "waitingforstarttask"
+            if run.exit_code != 0:
+                return "starttaskfailed"
         if self.busy_from <= now < self.busy_until:
             return "running"
         return "idle"
@@ -458,6 +495,9 @@ class Store:
                     for extension in (pool.doc.get("virtualMachineConfiguration") or {}).get("extensions")
                     or []
                 ]
+                start_task = pool.doc.get("startTask")
+                if isinstance(start_task, dict) and start_task.get("commandLine"):
+                    node.start_task = StartTaskRun(start_task, now)
                 pool.nodes.add(node)
         self.capacity_changed(pool.id)
         pool.touch(now)
@@ -693,6 +733,7 @@ class Store:
         task.duration = outcome.duration if outcome.duration is not None else self.random.uniform(low, high)
         retries = int((task.doc.get("constraints") or {}).get("maxTaskRetryCount") or 0)
         task.attempts = 1 if outcome.exit_code == 0 else 1 + (3 if retries < 0 else retries)
+        task.failure = upload_failure(task.doc, outcome.exit_code)
 
     def dependency_ids(self, job: Job, task: TaskRecord) -> list[str]:
         """The ids of the tasks ``task`` depends on."""
