@@ -905,9 +905,8 @@ def decode_page(cls: type[T], content: bytes | str) -> tuple[list[T], str | None
     if paused:
         gc.disable()
     try:
-        return _decode_page(
-            cls, content
-        )  # returns before collection resumes: the parsed JSON is freed by then
+        # the parsed JSON is freed as _decode_page returns, before collection resumes
+        return _decode_page(cls, content)
     finally:
         if paused:
             gc.enable()
@@ -921,7 +920,7 @@ def _decode_page(cls: type[T], content: bytes | str) -> tuple[list[T], str | Non
         structure = converter.get_structure_hook(cls)
         items: list[T] = [
             structure(item, cls) if item.__class__ is dict else _not_an_object(item, cls)
-            for item in _read_list(data.get("value", []))
+            for item in _read_list(data["value"])
         ]
         next_link = data.get("odata.nextLink")
     except (TypeError, AttributeError, KeyError, OverflowError) as err:

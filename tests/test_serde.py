@@ -461,8 +461,8 @@ def test_decode_page_pauses_the_garbage_collector_and_restores_it() -> None:
         gc.callbacks.remove(count)
     assert len(items) == 3000
     # 12,000 models and as many dicts: without the pause, dozens of collections, of older generations too;
-    # with it, at most the young one that the first allocation after the call sets off
-    assert collections in ([], [0])
+    # with it, at most the one that the first allocation after the call sets off
+    assert len(collections) <= 1
     assert gc.isenabled()
 
     @attrs.define
