@@ -8,6 +8,11 @@ switch models one documented behaviour that user code can notice:
   ``Creating`` meanwhile, and the pool's ``allocationState`` is ``resizing`` while a node is ``creating``.
 - ``throttling``: more than ``requests_per_second`` requests per second to the account (over a sliding
   window of one second) are answered 429 ``TooManyRequests`` with ``Retry-After``, as the service does.
+- ``task_count_lag``: "Get Task Counts" answers a snapshot of the job's counts taken up to
+  ``task_count_lag_seconds`` earlier; listing the tasks stays exact, as with the service.
+- ``preemption``: every spot (low-priority) node is ``preempted`` ``preempt_after_seconds`` after it is
+  ready, for ``preempted_seconds``; the tasks running on it then go back to the queue (``requeueCount`` + 1),
+  as the service requeues the tasks of preempted nodes.
 - ``core_quota``: a resize (or a new pool's target) that would take the account's dedicated or low-priority
   cores past its quota is accepted, as by the service, but allocates only the nodes that fit and reports a
   ``resizeErrors`` entry ``AccountCoreQuotaReached`` (``AccountLowPriorityCoreQuotaReached``).
@@ -30,11 +35,18 @@ class Realism:
     node_startup: bool = False
     throttling: bool = False
     core_quota: bool = False
+    task_count_lag: bool = False
+    preemption: bool = False
     # Seconds a new node spends in each start-up state (short: tests should not wait for minutes); a start
     # task takes ``start_task_seconds`` more than its simulated duration.
     node_creating_seconds: float = 0.3
     node_starting_seconds: float = 0.3
     start_task_seconds: float = 0.2
+    # Spot/low-priority nodes are preempted this long after they are ready, and recovered after that long.
+    preempt_after_seconds: float = 1.0
+    preempted_seconds: float = 1.0
+    # How old the task counts of a job may be (the service's "may not always be up to date").
+    task_count_lag_seconds: float = 1.0
     # Requests per second per account before the service throttles, and the Retry-After it asks for.
     requests_per_second: int = 200
     retry_after_seconds: int = 1
@@ -50,7 +62,8 @@ class Realism:
 
     def __post_init__(self) -> None:
         timings = (self.node_creating_seconds, self.node_starting_seconds, self.start_task_seconds)
-        if any(value < 0 for value in timings):
+        delays = (self.task_count_lag_seconds, self.preempt_after_seconds, self.preempted_seconds)
+        if any(value < 0 for value in (*timings, *delays)):
             raise ValueError("node start-up timings must not be negative")
         if self.requests_per_second < 1 or self.retry_after_seconds < 0:
             raise ValueError("requests_per_second must be at least 1 and retry_after_seconds not negative")
@@ -90,6 +103,12 @@ def plan_start_up(realism: Realism, now: float) -> tuple[float, float]:
         return now, now
     booting = now + realism.node_creating_seconds
     return booting, booting + realism.node_starting_seconds
+
+
+def plan_preemption(realism: Realism, ready_at: float) -> tuple[float, float]:
+    """When a spot node ready at ``ready_at`` is preempted and when it is back (``Realism.preemption``)."""
+    start = ready_at + realism.preempt_after_seconds
+    return start, start + realism.preempted_seconds
 
 
 def nodes_within_quota(

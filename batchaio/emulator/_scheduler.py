@@ -99,6 +99,17 @@ class PoolScheduler:
                 counts[node_id] = (tasks + 1, slots + need)
         return counts
 
+    def running_on(self, node_id: str, at: float) -> list[tuple[Job, TaskRecord]]:
+        """The tasks running on ``node_id`` at ``at`` (call after ``advance`` to ``at``)."""
+        return [
+            (job, task)
+            for end, _, generation, job, task, running_node, _ in self._running
+            if running_node == node_id
+            and generation == task.generation
+            and task.start is not None
+            and task.start <= at < end
+        ]
+
     # ---- time ------------------------------------------------------------------------------------------
 
     def advance(self, now: float, slots: _Slots, slots_per_node: int) -> None:

@@ -21,7 +21,13 @@ from typing import Any, Generic, TypeVar
 from batchaio.emulator import _constants as C
 from batchaio.emulator._executor import kill_group, simulate, upload_failure
 from batchaio.emulator._nodes import is_windows
-from batchaio.emulator._realism import Realism, nodes_within_quota, plan_start_up, vm_cores
+from batchaio.emulator._realism import (
+    Realism,
+    nodes_within_quota,
+    plan_preemption,
+    plan_start_up,
+    vm_cores,
+)
 from batchaio.emulator._scheduler import PoolScheduler, required_slots
 from batchaio.emulator._wire import ServiceError, new_etag, parse_duration
 
@@ -291,6 +297,9 @@ class Node(Entity):
         "ip_address",
         "is_dedicated",
         "pool_id",
+        "preempt_at",
+        "preempted_from",
+        "preempted_until",
         "scheduling_state",
         "start_task",
         "state_until",
@@ -320,6 +329,10 @@ class Node(Entity):
         self.start_task: StartTaskRun | None = None
         self.windows = False
         self.booting_at = self.booted_at = now
+        # ``Realism.preemption`` (spot nodes): preempted over [preempted_from, preempted_until);
+        # ``preempt_at`` is that moment until the tasks running then are requeued.
+        self.preempt_at: float | None = None
+        self.preempted_from = self.preempted_until = math.inf
 
     @property
     def ready_at(self) -> float:
@@ -339,6 +352,8 @@ class Node(Entity):
             self.transient_state = None
         if self.state == "deallocated":
             return "deallocated"
+        if self.preempted_from <= now < self.preempted_until:
+            return "preempted"
         run = self.start_task
         if run is not None and run.wait_for_success:
             if now < run.end:
@@ -433,6 +448,8 @@ class Store:
         ]
         self.pending: list[tuple[Job, TaskRecord]] = []
         self.schedulers: dict[str, PoolScheduler] = {}
+        # ``Realism.task_count_lag``: per job (lower-case id), the job, when its counts were taken, and them.
+        self.count_snapshots: dict[str, tuple[Job, float, dict[str, dict[str, int]]]] = {}
 
     # ---- lookups -------------------------------------------------------------------------------------
 
@@ -512,6 +529,7 @@ class Store:
             if quota_error is not None:
                 pool.resize_errors.append(quota_error)
             for node in group[target:]:
+                self.requeue_tasks_on(node, now)
                 pool.nodes.remove(node)
             for index in _free_indices(pool, target - len(group), now):
                 pool.node_serial += 1
@@ -530,6 +548,9 @@ class Store:
                     node.start_task = StartTaskRun(start_task, node.booted_at)
                     if self.realism.node_startup:
                         node.start_task.end += self.realism.start_task_seconds
+                if not is_dedicated and self.realism.preemption:
+                    node.preempted_from, node.preempted_until = plan_preemption(self.realism, node.ready_at)
+                    node.preempt_at = node.preempted_from
                 pool.nodes.add(node)
         self.capacity_changed(pool.id)
         pool.touch(now)
@@ -838,8 +859,40 @@ class Store:
         scheduler = self.schedulers.get(key)
         if scheduler is None or (now <= scheduler.clock and not scheduler.dirty):
             return
+        if self.realism.preemption:
+            self._preempt(key, scheduler, now)
         slots, per_node = self.slots(key, now)
         scheduler.advance(now, slots, per_node)
+
+    def _preempt(self, key: str, scheduler: PoolScheduler, now: float) -> None:
+        """Preempt the spot nodes of pool ``key`` due by ``now``, requeueing the tasks they ran then."""
+        pool = self.pools.find(key, now)
+        due = sorted(
+            (node.preempt_at, node.seq, node)
+            for node in (pool.live_nodes(now) if pool is not None else [])
+            if node.preempt_at is not None and node.preempt_at <= now
+        )
+        for moment, _, node in due:
+            node.preempt_at = None
+            if moment > scheduler.clock:
+                slots, per_node = self.slots(key, moment)
+                scheduler.advance(moment, slots, per_node)
+            self.requeue_tasks_on(node, moment)
+
+    def requeue_tasks_on(self, node: Node, at: float) -> None:
+        """Put the tasks running on ``node`` at ``at`` back in the queue (it was preempted or removed).
+
+        Call after the node's pool was advanced to ``at``; a no-op when tasks are executed for real."""
+        scheduler = self.schedulers.get(node.pool_id.lower())
+        if scheduler is None or not self.simulate:
+            return
+        for job, task in scheduler.running_on(node.id, at):
+            scheduler.release(task)
+            task.start = task.end = None
+            task.node_id = None
+            task.requeue_count += 1
+            task.touch(at)
+            scheduler.enqueue(job, task, [])
 
     def sync(self, job: Job, now: float) -> None:
         """Bring the simulated tasks of ``job``'s pool up to ``now``."""
@@ -923,6 +976,16 @@ class Store:
         job.tasks.remove(task)
 
     def task_counts(self, job: Job, now: float) -> dict[str, dict[str, int]]:
+        """The job's task counts; with ``Realism.task_count_lag`` a snapshot up to that many seconds old."""
+        if not self.realism.task_count_lag:
+            return self._exact_task_counts(job, now)
+        key = job.id.lower()
+        cached = self.count_snapshots.get(key)
+        if cached is None or cached[0] is not job or now - cached[1] >= self.realism.task_count_lag_seconds:
+            cached = self.count_snapshots[key] = (job, now, self._exact_task_counts(job, now))
+        return copy.deepcopy(cached[2])
+
+    def _exact_task_counts(self, job: Job, now: float) -> dict[str, dict[str, int]]:
         counts = {"active": 0, "running": 0, "completed": 0, "succeeded": 0, "failed": 0}
         slots = dict(counts)
         self.sync(job, now)

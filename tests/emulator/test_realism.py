@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import anyio
 import httpx
 import pytest
 
@@ -12,7 +15,10 @@ from .conftest import make_client
 
 
 def test_everything_turns_every_switch_on_and_the_default_none() -> None:
-    assert Realism.everything() == Realism(node_startup=True, throttling=True, core_quota=True)
+    every = Realism.everything()
+    assert every == Realism(
+        node_startup=True, throttling=True, core_quota=True, task_count_lag=True, preemption=True
+    )
     assert not any((Realism().node_startup, Realism().throttling, Realism().core_quota))
     assert Realism.everything(requests_per_second=5).requests_per_second == 5
     with pytest.raises(ValueError):
@@ -67,8 +73,6 @@ async def test_nodes_start_up_before_they_take_tasks() -> None:
 
 
 async def _pause() -> None:
-    import anyio
-
     await anyio.sleep(0.02)
 
 
@@ -146,3 +150,89 @@ async def test_default_emulator_is_fast_nodes_idle_at_once(client: httpx.AsyncCl
     assert (await client.post("/pools", json=body)).status_code == 201
     [node] = (await client.get("/pools/pool/nodes")).json()["value"]
     assert node["state"] == "idle"
+
+
+async def test_task_counts_lag_while_the_task_list_is_exact() -> None:
+    """REST reference, "Jobs - Get Job Task Counts": "Note that the numbers returned may not always be up to
+    date. If you need exact task counts, use a list query." """
+    emu = Emulator(
+        realism=Realism(task_count_lag=True, task_count_lag_seconds=60), task_duration=(0.01, 0.01)
+    )
+    async with make_client(emu) as client:
+        body = {"id": "pool", "vmSize": "standard_d2_v2", "targetDedicatedNodes": 1}
+        assert (await client.post("/pools", json=body)).status_code == 201
+        assert (
+            await client.post("/jobs", json={"id": "job", "poolInfo": {"poolId": "pool"}})
+        ).status_code == 201
+        before = (await client.get("/jobs/job/taskcounts")).json()["taskCounts"]
+        assert (
+            await client.post("/jobs/job/tasks", json={"id": "t", "commandLine": "echo"})
+        ).status_code == 201
+        stale = (await client.get("/jobs/job/taskcounts")).json()["taskCounts"]
+        assert stale == before and stale["active"] == 0
+        listed = (await client.get("/jobs/job/tasks")).json()["value"]
+        assert [task["id"] for task in listed] == ["t"]
+        emu.store.realism = Realism(task_count_lag=True, task_count_lag_seconds=0)
+        fresh = (await client.get("/jobs/job/taskcounts")).json()["taskCounts"]
+        assert sum(fresh[state] for state in ("active", "running", "completed")) == 1
+    emu.close()
+
+
+async def test_spot_preemption_requeues_the_running_task() -> None:
+    """ComputeNodeState (REST reference): ``preempted`` "The Spot/Low-priority Compute Node has been
+    preempted. Tasks which were running on the Compute Node when it was preempted will be rescheduled when
+    another Compute Node becomes available." The requeued task's ``executionInfo.requeueCount`` goes up."""
+    realism = Realism(preemption=True, preempt_after_seconds=0.15, preempted_seconds=60)
+    emu = Emulator(realism=realism, task_duration=(0.01, 0.01))
+    async with make_client(emu) as client:
+        body = {
+            "id": "pool",
+            "vmSize": "standard_d2_v2",
+            "targetDedicatedNodes": 1,
+            "targetLowPriorityNodes": 1,
+        }
+        assert (await client.post("/pools", json=body)).status_code == 201
+        nodes = (await client.get("/pools/pool/nodes")).json()["value"]
+        spot = next(node["id"] for node in nodes if not node["isDedicated"])
+        assert (
+            await client.post("/jobs", json={"id": "job", "poolInfo": {"poolId": "pool"}})
+        ).status_code == 201
+        tasks = [{"id": f"t{i}", "commandLine": "sleep 0.3"} for i in range(2)]
+        assert (await client.post("/jobs/job/addtaskcollection", json={"value": tasks})).status_code == 200
+        first = {
+            t["id"]: t["nodeInfo"]["nodeId"] for t in (await client.get("/jobs/job/tasks")).json()["value"]
+        }
+        on_spot = next(task_id for task_id, node_id in first.items() if node_id == spot)
+        await _wait(client, f"/pools/pool/nodes/{spot}", lambda node: node["state"] == "preempted")
+        task = await _wait(client, f"/jobs/job/tasks/{on_spot}", lambda task: task["state"] == "completed")
+        assert task["executionInfo"]["requeueCount"] == 1
+        assert task["nodeInfo"]["nodeId"] != spot
+    emu.close()
+
+
+async def test_removing_a_node_requeues_its_running_tasks(client: httpx.AsyncClient) -> None:
+    """REST reference, "Pools - Remove Nodes": ``nodeDeallocationOption`` "Determines what to do with a
+    Compute Node and its running task(s) after it has been selected for deallocation. The default value is
+    requeue"; ``requeue``: "Terminate running Task processes and requeue the Tasks. The Tasks will run again
+    when a Compute Node is available." """
+    body = {"id": "pool", "vmSize": "standard_d2_v2", "targetDedicatedNodes": 2}
+    assert (await client.post("/pools", json=body)).status_code == 201
+    assert (await client.post("/jobs", json={"id": "job", "poolInfo": {"poolId": "pool"}})).status_code == 201
+    tasks = [{"id": "a", "commandLine": "sleep 0.3"}, {"id": "b", "commandLine": "sleep 0.3"}]
+    assert (await client.post("/jobs/job/addtaskcollection", json={"value": tasks})).status_code == 200
+    node_of_a = (await client.get("/jobs/job/tasks/a")).json()["nodeInfo"]["nodeId"]
+    response = await client.post("/pools/pool/removenodes", json={"nodeList": [node_of_a]})
+    assert response.status_code == 202
+    requeued = (await client.get("/jobs/job/tasks/a")).json()
+    assert requeued["executionInfo"]["requeueCount"] == 1
+    done = await _wait(client, "/jobs/job/tasks/a", lambda task: task["state"] == "completed")
+    assert done["nodeInfo"]["nodeId"] != node_of_a
+
+
+async def _wait(client: httpx.AsyncClient, url: str, predicate: Any) -> dict[str, Any]:
+    with anyio.fail_after(10):
+        while True:
+            body: dict[str, Any] = (await client.get(url)).json()
+            if predicate(body):
+                return body
+            await anyio.sleep(0.02)
