@@ -26,7 +26,7 @@ from batchaio.emulator._call import (
 from batchaio.emulator._checks import _replace, _require, _require_id
 from batchaio.emulator._nodes import BATCH_NODE_EXTENSION, remote_login
 from batchaio.emulator._render import node_url, pool_url, render_node, render_pool
-from batchaio.emulator._state import NODE_STARTUP_STATES, Node, Pool
+from batchaio.emulator._state import NODE_STARTUP_STATES, Pool
 from batchaio.emulator._wire import ServiceError, format_time
 
 
@@ -106,7 +106,8 @@ class PoolRoutes(Routes):
         low = int(doc.get("targetLowPriorityNodes", pool.doc.get("targetLowPriorityNodes") or 0))
         if "resizeTimeout" in doc:
             pool.doc["resizeTimeout"] = doc["resizeTimeout"]
-        self.store.resize_pool(pool, dedicated, low, call.now)
+        option = str(doc.get("nodeDeallocationOption") or "requeue")
+        self.store.resize_pool(pool, dedicated, low, call.now, option)
         return _empty(202, _entity_headers(pool, pool_url(call.base, pool.id)))
 
     async def stop_resize(self, call: Call) -> Response:
@@ -128,23 +129,12 @@ class PoolRoutes(Routes):
         self.store.capacity_changed(pool.id)
         for node in nodes:
             assert node is not None
-            self._deallocate(node, option, call.now)
+            self.store.deallocate_node(node, option, call.now)
             pool.nodes.remove(node)
             key = "targetDedicatedNodes" if node.is_dedicated else "targetLowPriorityNodes"
             pool.doc[key] = max(0, int(pool.doc.get(key) or 0) - 1)
         pool.touch(call.now)
         return _empty(202, _entity_headers(pool, pool_url(call.base, pool.id)))
-
-    def _deallocate(self, node: Node, option: str, now: float) -> None:
-        """What becomes of the tasks running on a removed node (``nodeDeallocationOption``): ``requeue``
-        (the default) puts them back in the queue, ``terminate`` ends them; ``taskcompletion`` and
-        ``retaineddata`` let them finish."""
-        if option == "requeue":
-            self.store.requeue_tasks_on(node, now)
-        elif option == "terminate":
-            scheduler = self.store.schedulers.get(node.pool_id.lower())
-            for job, task in scheduler.running_on(node.id, now) if scheduler is not None else []:
-                self.store.terminate_task(job, task, now)
 
     async def enable_autoscale(self, call: Call) -> Response:
         pool = self._pool_for_write(call)

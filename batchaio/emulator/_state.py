@@ -515,7 +515,11 @@ class Store:
             )
         return pool
 
-    def resize_pool(self, pool: Pool, dedicated: int, low_priority: int, now: float) -> None:
+    def resize_pool(
+        self, pool: Pool, dedicated: int, low_priority: int, now: float, deallocation: str = "requeue"
+    ) -> None:
+        """Resize ``pool``; the tasks running on nodes it loses are requeued unless ``deallocation`` (the
+        request's ``nodeDeallocationOption``) is ``taskcompletion`` or ``retaineddata`` (they finish)."""
         if dedicated < 0 or low_priority < 0:
             raise ServiceError("InvalidPropertyValue", values=[("Reason", "Node counts cannot be negative")])
         self.advance_pool(pool.id.lower(), now)
@@ -529,7 +533,7 @@ class Store:
             if quota_error is not None:
                 pool.resize_errors.append(quota_error)
             for node in group[target:]:
-                self.requeue_tasks_on(node, now)
+                self.deallocate_node(node, deallocation, now)
                 pool.nodes.remove(node)
             for index in _free_indices(pool, target - len(group), now):
                 pool.node_serial += 1
@@ -878,6 +882,18 @@ class Store:
                 slots, per_node = self.slots(key, moment)
                 scheduler.advance(moment, slots, per_node)
             self.requeue_tasks_on(node, moment)
+
+    def deallocate_node(self, node: Node, option: str, now: float) -> None:
+        """What becomes of the tasks running on a node leaving its pool (``nodeDeallocationOption``):
+        ``requeue`` (the default) puts them back in the queue, ``terminate`` ends them; ``taskcompletion``
+        and ``retaineddata`` let them finish. Call after the pool was advanced to ``now``."""
+        option = option.lower()
+        if option == "requeue":
+            self.requeue_tasks_on(node, now)
+        elif option == "terminate":
+            scheduler = self.schedulers.get(node.pool_id.lower())
+            for job, task in scheduler.running_on(node.id, now) if scheduler is not None else []:
+                self._terminate_task(job, task, now)
 
     def requeue_tasks_on(self, node: Node, at: float) -> None:
         """Put the tasks running on ``node`` at ``at`` back in the queue (it was preempted or removed).
