@@ -18,6 +18,7 @@ _REALISM_SWITCHES = {
     "core_quota": "realism: resizes stop at the account's core quotas (resizeErrors)",
     "task_count_lag": "realism: task counts are a snapshot up to a second old",
     "preemption": "realism: spot nodes are preempted once, requeueing their running tasks",
+    "job_scheduling": "realism: job priority and maxParallelTasks in the pool's queue",
 }
 
 

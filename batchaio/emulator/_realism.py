@@ -13,6 +13,8 @@ switch models one documented behaviour that user code can notice:
 - ``preemption``: every spot (low-priority) node is ``preempted`` ``preempt_after_seconds`` after it is
   ready, for ``preempted_seconds``; the tasks running on it then go back to the queue (``requeueCount`` + 1),
   as the service requeues the tasks of preempted nodes.
+- ``job_scheduling``: a pool's queue takes the tasks of higher-``priority`` jobs first (the priority a job
+  had when its task was queued), and runs at most ``maxParallelTasks`` tasks of a job at once.
 - ``core_quota``: a resize (or a new pool's target) that would take the account's dedicated or low-priority
   cores past its quota is accepted, as by the service, but allocates only the nodes that fit and reports a
   ``resizeErrors`` entry ``AccountCoreQuotaReached`` (``AccountLowPriorityCoreQuotaReached``).
@@ -37,6 +39,7 @@ class Realism:
     core_quota: bool = False
     task_count_lag: bool = False
     preemption: bool = False
+    job_scheduling: bool = False
     # Seconds a new node spends in each start-up state (short: tests should not wait for minutes); a start
     # task takes ``start_task_seconds`` more than its simulated duration.
     node_creating_seconds: float = 0.3

@@ -832,7 +832,7 @@ class Store:
         key = job.scheduler_key
         scheduler = self.schedulers.get(key)
         if scheduler is None:
-            scheduler = self.schedulers[key] = PoolScheduler(now)
+            scheduler = self.schedulers[key] = PoolScheduler(now, job_policies=self.realism.job_scheduling)
         return scheduler
 
     def slots(self, key: str, now: float) -> tuple[dict[str, tuple[Node | None, int]], int]:

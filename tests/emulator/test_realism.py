@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import anyio
@@ -17,7 +18,12 @@ from .conftest import make_client
 def test_everything_turns_every_switch_on_and_the_default_none() -> None:
     every = Realism.everything()
     assert every == Realism(
-        node_startup=True, throttling=True, core_quota=True, task_count_lag=True, preemption=True
+        node_startup=True,
+        throttling=True,
+        core_quota=True,
+        task_count_lag=True,
+        preemption=True,
+        job_scheduling=True,
     )
     assert not any((Realism().node_startup, Realism().throttling, Realism().core_quota))
     assert Realism.everything(requests_per_second=5).requests_per_second == 5
@@ -236,3 +242,60 @@ async def _wait(client: httpx.AsyncClient, url: str, predicate: Any) -> dict[str
             if predicate(body):
                 return body
             await anyio.sleep(0.02)
+
+
+async def test_max_parallel_tasks_and_priority_shape_the_queue() -> None:
+    """REST reference, Job: ``maxParallelTasks`` "The maximum number of tasks that can be executed in
+    parallel for the job. The value of maxParallelTasks must be -1 or greater than 0 if specified. If not
+    specified, the default value is -1, which means there's no limit to the number of tasks that can be run
+    at once"; ``priority`` "Priority values can range from -1000 to 1000, with -1000 being the lowest priority
+    and 1000 being the highest priority" (higher-priority jobs' tasks are scheduled first in a pool)."""
+    emu = Emulator(realism=Realism(job_scheduling=True), task_duration=(0.01, 0.01))
+    async with make_client(emu) as client:
+        body = {"id": "pool", "vmSize": "standard_d2_v2", "targetDedicatedNodes": 1, "taskSlotsPerNode": 4}
+        assert (await client.post("/pools", json=body)).status_code == 201
+        low = {"id": "low", "poolInfo": {"poolId": "pool"}, "priority": -10, "maxParallelTasks": 1}
+        high = {"id": "high", "poolInfo": {"poolId": "pool"}, "priority": 100}
+        for job in (low, high):
+            assert (await client.post("/jobs", json=job)).status_code == 201
+        await client.post("/jobs/low/addtaskcollection", json={"value": _sleepers(3)})
+        await client.post("/jobs/high/addtaskcollection", json={"value": _sleepers(4)})
+        running = lambda tasks: [t["id"] for t in tasks if t["state"] == "running"]  # noqa: E731
+        low_tasks = (await client.get("/jobs/low/tasks")).json()["value"]
+        high_tasks = (await client.get("/jobs/high/tasks")).json()["value"]
+        # The low job got one slot before the high job's tasks arrived and keeps it; its limit is 1.
+        assert len(running(low_tasks)) == 1 and len(running(high_tasks)) == 3
+        done = await _wait(
+            client, "/jobs/low/taskcounts", lambda counts: counts["taskCounts"]["completed"] == 3
+        )
+        assert done["taskCounts"]["completed"] == 3
+        low_tasks = (await client.get("/jobs/low/tasks")).json()["value"]
+        starts = sorted((t["executionInfo"]["startTime"], t["executionInfo"]["endTime"]) for t in low_tasks)
+        assert all(later[0] >= earlier[1] for earlier, later in itertools.pairwise(starts))
+    emu.close()
+
+
+async def test_higher_priority_jobs_tasks_start_first() -> None:
+    """A task of a higher-priority job queued later starts before the waiting tasks of a lower one."""
+    emu = Emulator(realism=Realism(job_scheduling=True), task_duration=(0.01, 0.01))
+    async with make_client(emu) as client:
+        body = {"id": "pool", "vmSize": "standard_d2_v2", "targetDedicatedNodes": 1}
+        assert (await client.post("/pools", json=body)).status_code == 201
+        for job_id, priority in (("low", 0), ("high", 500)):
+            job = {"id": job_id, "poolInfo": {"poolId": "pool"}, "priority": priority}
+            assert (await client.post("/jobs", json=job)).status_code == 201
+        await client.post("/jobs/low/addtaskcollection", json={"value": _sleepers(3)})
+        await client.post("/jobs/high/addtaskcollection", json={"value": _sleepers(1)})
+        await _wait(client, "/jobs/low/taskcounts", lambda counts: counts["taskCounts"]["completed"] == 3)
+        low = {
+            t["id"]: t["executionInfo"]["startTime"]
+            for t in (await client.get("/jobs/low/tasks")).json()["value"]
+        }
+        high = (await client.get("/jobs/high/tasks/t0")).json()["executionInfo"]["startTime"]
+        first_low, *rest = sorted(low.values())
+        assert first_low < high < min(rest)  # the running low task kept its slot; high went next
+    emu.close()
+
+
+def _sleepers(count: int) -> list[dict[str, Any]]:
+    return [{"id": f"t{i}", "commandLine": "sleep 0.1"} for i in range(count)]
