@@ -19,6 +19,7 @@ _REALISM_SWITCHES = {
     "task_count_lag": "realism: task counts are a snapshot up to a second old",
     "preemption": "realism: spot nodes are preempted once, requeueing their running tasks",
     "job_scheduling": "realism: job priority and maxParallelTasks in the pool's queue",
+    "schedule_recurrence": "realism: job schedules recur (doNotRunUntil/After, recurrenceInterval)",
 }
 
 

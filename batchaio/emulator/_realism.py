@@ -15,6 +15,9 @@ switch models one documented behaviour that user code can notice:
   as the service requeues the tasks of preempted nodes.
 - ``job_scheduling``: a pool's queue takes the tasks of higher-``priority`` jobs first (the priority a job
   had when its task was queued), and runs at most ``maxParallelTasks`` tasks of a job at once.
+- ``schedule_recurrence``: job schedules create their jobs as the service does (``doNotRunUntil``,
+  ``doNotRunAfter``, ``recurrenceInterval``, ``startWindow``, one active job at a time), checked whenever a
+  job or schedule is read; without it a schedule creates one job when it is created.
 - ``core_quota``: a resize (or a new pool's target) that would take the account's dedicated or low-priority
   cores past its quota is accepted, as by the service, but allocates only the nodes that fit and reports a
   ``resizeErrors`` entry ``AccountCoreQuotaReached`` (``AccountLowPriorityCoreQuotaReached``).
@@ -27,7 +30,7 @@ from collections import deque
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-__all__ = ["RateLimiter", "Realism", "vm_cores"]
+__all__ = ["RateLimiter", "Realism", "Recurrence", "next_scheduled_job", "vm_cores"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,7 @@ class Realism:
     task_count_lag: bool = False
     preemption: bool = False
     job_scheduling: bool = False
+    schedule_recurrence: bool = False
     # Seconds a new node spends in each start-up state (short: tests should not wait for minutes); a start
     # task takes ``start_task_seconds`` more than its simulated duration.
     node_creating_seconds: float = 0.3
@@ -137,3 +141,38 @@ def nodes_within_quota(
         ],
     }
     return fits, error
+
+
+@dataclass(frozen=True)
+class Recurrence:
+    """A job schedule's ``schedule`` as seconds since the epoch and durations in seconds."""
+
+    not_until: float | None = None
+    not_after: float | None = None
+    interval: float | None = None
+    start_window: float | None = None
+
+
+def next_scheduled_job(
+    recurrence: Recurrence, due: float, previous_end: float | None, previous_active: bool, now: float
+) -> tuple[float | None, float | None]:
+    """Decide a schedule's next job: ``(create at, next due)``; ``create at`` is ``None`` when no job is
+    created for the occurrence ``due`` (yet, or ever), ``next due`` is ``None`` when none follows.
+
+    Rules (REST reference, Schedule): a schedule has at most one active job; a job due while the previous
+    one runs is created when that one completes, unless ``startWindow`` has passed by then (the occurrence is
+    lost); no job is created before ``doNotRunUntil`` or after ``doNotRunAfter``; without
+    ``recurrenceInterval`` there is one job."""
+    following = due + recurrence.interval if recurrence.interval else None
+    if recurrence.not_after is not None and due > recurrence.not_after:
+        return None, None
+    if previous_active:
+        if recurrence.start_window is not None and now - due > recurrence.start_window:
+            return None, following  # the window passed while the previous job ran: skip this one
+        return None, due  # wait for the previous job
+    moment = max(due, previous_end or due)
+    if recurrence.not_after is not None and moment > recurrence.not_after:
+        return None, None
+    if recurrence.start_window is not None and moment - due > recurrence.start_window:
+        return None, following
+    return moment, following

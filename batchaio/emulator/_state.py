@@ -23,13 +23,15 @@ from batchaio.emulator._executor import kill_group, simulate, upload_failure
 from batchaio.emulator._nodes import is_windows
 from batchaio.emulator._realism import (
     Realism,
+    Recurrence,
+    next_scheduled_job,
     nodes_within_quota,
     plan_preemption,
     plan_start_up,
     vm_cores,
 )
 from batchaio.emulator._scheduler import PoolScheduler, required_slots
-from batchaio.emulator._wire import ServiceError, new_etag, parse_duration
+from batchaio.emulator._wire import ServiceError, new_etag, parse_duration, parse_time
 
 __all__ = [
     "NODE_STARTUP_STATES",
@@ -247,10 +249,12 @@ class Job(Entity):
 class JobSchedule(Entity):
     """A job schedule; it creates one job when created (recurrence is not modelled)."""
 
-    __slots__ = ("end_time", "job_count", "recent_job_id")
+    __slots__ = ("end_time", "job_count", "next_due", "recent_job_id")
 
     def __init__(self, schedule_id: str, doc: dict[str, Any], now: float) -> None:
         super().__init__(schedule_id, doc, now)
+        # ``Realism.schedule_recurrence``: when the next job is due (``None``: no more jobs).
+        self.next_due: float | None = None
         self.job_count = 0
         self.recent_job_id: str | None = None
         self.end_time: float | None = None
@@ -460,6 +464,7 @@ class Store:
         return pool
 
     def job(self, job_id: str, now: float) -> Job:
+        self.catch_up_schedules(now)
         job = self.jobs.find(job_id, now)
         if job is None:
             raise ServiceError("JobNotFound")
@@ -467,6 +472,7 @@ class Store:
         return job
 
     def schedule(self, schedule_id: str, now: float) -> JobSchedule:
+        self.catch_up_schedules(now)
         schedule = self.schedules.find(schedule_id, now)
         if schedule is None:
             raise ServiceError("JobScheduleNotFound")
@@ -713,14 +719,53 @@ class Store:
                 "JobScheduleBeingDeleted" if existing.deleting_until is not None else "JobScheduleExists"
             )
         schedule = self.schedules.add(JobSchedule(doc["id"], doc, now))
-        self.start_scheduled_job(schedule, now)
+        if self.realism.schedule_recurrence:
+            not_until = _recurrence(schedule).not_until
+            schedule.next_due = max(now, not_until) if not_until is not None else now
+            self.catch_up_schedules(now)
+        else:
+            self.start_scheduled_job(schedule, now)
         return schedule
+
+    def catch_up_schedules(self, now: float) -> None:
+        """Create the jobs the active schedules owe by ``now`` (``Realism.schedule_recurrence``); complete a
+        schedule once ``doNotRunAfter`` has passed and it has no active job."""
+        if not self.realism.schedule_recurrence:
+            return
+        for _, schedule in self.schedules.scan(0, now):
+            recurrence = _recurrence(schedule)
+            while schedule.state == "active" and schedule.next_due is not None and schedule.next_due <= now:
+                active, end = self._recent_job(schedule, now)
+                create_at, following = next_scheduled_job(recurrence, schedule.next_due, end, active, now)
+                if create_at is None and following == schedule.next_due:
+                    break  # waiting for the previous job
+                schedule.next_due = following
+                if create_at is not None:
+                    self._create_scheduled_job(schedule, create_at)
+            not_after = recurrence.not_after
+            if schedule.state == "active" and not_after is not None and now > not_after:
+                active, end = self._recent_job(schedule, now)
+                if not active:
+                    schedule.next_due = None
+                    schedule.set_state("completed", max(not_after, end or not_after))
+                    schedule.end_time = schedule.state_time
+
+    def _recent_job(self, schedule: JobSchedule, now: float) -> tuple[bool, float | None]:
+        """Whether the schedule's most recent job is still active, and when it ended."""
+        previous = self.jobs.find(schedule.recent_job_id, now) if schedule.recent_job_id else None
+        if previous is None:
+            return False, None
+        self.refresh_job(previous, now)
+        return previous.state not in ("completed", "deleting"), previous.end_time
 
     def start_scheduled_job(self, schedule: JobSchedule, now: float) -> None:
         configuration = schedule.doc.get("schedule") or {}
         not_until = configuration.get("doNotRunUntil")
         if not_until is not None:
             return
+        self._create_scheduled_job(schedule, now)
+
+    def _create_scheduled_job(self, schedule: JobSchedule, now: float) -> None:
         schedule.job_count += 1
         job_doc = copy.deepcopy(schedule.doc.get("jobSpecification") or {})
         job_doc["id"] = f"{schedule.id}:job-{schedule.job_count}"
@@ -1032,6 +1077,26 @@ class Store:
         if certificate is None:
             raise ServiceError("CertificateNotFound")
         return certificate
+
+
+def _recurrence(schedule: JobSchedule) -> Recurrence:
+    """A schedule's ``schedule`` settings in seconds."""
+    configuration = schedule.doc.get("schedule") or {}
+
+    def moment(name: str) -> float | None:
+        value = configuration.get(name)
+        return parse_time(value) if isinstance(value, str) else None
+
+    def seconds(name: str) -> float | None:
+        value = configuration.get(name)
+        return parse_duration(value) if isinstance(value, str) else None
+
+    return Recurrence(
+        moment("doNotRunUntil"),
+        moment("doNotRunAfter"),
+        seconds("recurrenceInterval"),
+        seconds("startWindow"),
+    )
 
 
 def _free_indices(pool: Pool, count: int, now: float) -> list[int]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
 import itertools
+import time
 from typing import Any
 
 import anyio
@@ -10,7 +12,14 @@ import httpx
 import pytest
 
 from batchaio.emulator import Emulator, Realism
-from batchaio.emulator._realism import RateLimiter, nodes_within_quota, plan_start_up, vm_cores
+from batchaio.emulator._realism import (
+    RateLimiter,
+    Recurrence,
+    next_scheduled_job,
+    nodes_within_quota,
+    plan_start_up,
+    vm_cores,
+)
 
 from .conftest import make_client
 
@@ -24,6 +33,7 @@ def test_everything_turns_every_switch_on_and_the_default_none() -> None:
         task_count_lag=True,
         preemption=True,
         job_scheduling=True,
+        schedule_recurrence=True,
     )
     assert not any((Realism().node_startup, Realism().throttling, Realism().core_quota))
     assert Realism.everything(requests_per_second=5).requests_per_second == 5
@@ -299,3 +309,62 @@ async def test_higher_priority_jobs_tasks_start_first() -> None:
 
 def _sleepers(count: int) -> list[dict[str, Any]]:
     return [{"id": f"t{i}", "commandLine": "sleep 0.1"} for i in range(count)]
+
+
+def test_next_scheduled_job_rules() -> None:
+    """REST reference, Schedule: "If it is time to create a new Job under a Job Schedule, but the previous
+    Job is still running, the Batch service will not create the new Job until the previous Job finishes. If
+    the previous Job does not finish within the startWindow period of the new recurrenceInterval, then no new
+    Job will be scheduled for that interval"; ``doNotRunAfter`` "If you do not specify a doNotRunAfter time,
+    and you are creating a recurring Job Schedule, the Job Schedule will remain active until you explicitly
+    terminate it"; without ``recurrenceInterval`` one job is created."""
+    every_10 = Recurrence(interval=10)
+    assert next_scheduled_job(every_10, 100, None, False, 105) == (100, 110)
+    assert next_scheduled_job(every_10, 110, None, True, 115) == (None, 110)  # waits for the previous job
+    assert next_scheduled_job(every_10, 110, 113, False, 115) == (113, 120)  # created when it ended
+    windowed = Recurrence(interval=10, start_window=2)
+    assert next_scheduled_job(windowed, 110, None, True, 115) == (None, 120)  # the window passed
+    assert next_scheduled_job(windowed, 110, 113, False, 115) == (None, 120)
+    assert next_scheduled_job(Recurrence(), 100, None, False, 100) == (100, None)
+    assert next_scheduled_job(Recurrence(interval=10, not_after=105), 110, 101, False, 111) == (None, None)
+    # due before doNotRunAfter, but the previous job ended after it: no job
+    assert next_scheduled_job(Recurrence(interval=10, not_after=105), 100, 107, False, 108) == (None, None)
+
+
+async def test_a_recurring_schedule_keeps_one_active_job_and_stops_after_do_not_run_after() -> None:
+    """Schedule (REST reference): no job before ``doNotRunUntil``; "the schedule will become completed as
+    soon as this deadline [doNotRunAfter] is past and there is no active Job under this Job Schedule"."""
+    emu = Emulator(realism=Realism(schedule_recurrence=True), task_duration=(0.01, 0.01))
+    async with make_client(emu) as client:
+        start = time.time()
+        schedule = {
+            "id": "nightly",
+            "schedule": {
+                "recurrenceInterval": "PT0.2S",
+                "doNotRunUntil": _rfc3339(start + 0.2),
+                "doNotRunAfter": _rfc3339(start + 1.2),
+            },
+            "jobSpecification": {"poolInfo": {"poolId": "pool"}},
+        }
+        assert (await client.post("/jobschedules", json=schedule)).status_code == 201
+        assert (await client.get("/jobschedules/nightly/jobs")).json()[
+            "value"
+        ] == []  # not before doNotRunUntil
+        first = await _wait(client, "/jobschedules/nightly", lambda s: "recentJob" in s["executionInfo"])
+        first_job = first["executionInfo"]["recentJob"]["id"]
+        await anyio.sleep(0.5)
+        jobs = (await client.get("/jobschedules/nightly/jobs")).json()["value"]
+        assert [job["id"] for job in jobs] == [first_job]  # one active job at a time: it never completed
+        assert (await client.post(f"/jobs/{first_job}/terminate")).status_code == 202
+        await _wait(client, "/jobschedules/nightly/jobs", lambda page: len(page["value"]) == 2)
+        await anyio.sleep(max(0.0, start + 1.3 - time.time()))  # past doNotRunAfter: no new job
+        for job in (await client.get("/jobschedules/nightly/jobs")).json()["value"]:
+            if job["state"] == "active":
+                assert (await client.post(f"/jobs/{job['id']}/terminate")).status_code == 202
+        done = await _wait(client, "/jobschedules/nightly", lambda s: s["state"] == "completed")
+        assert done["state"] == "completed"
+    emu.close()
+
+
+def _rfc3339(moment: float) -> str:
+    return datetime.datetime.fromtimestamp(moment, datetime.timezone.utc).isoformat().replace("+00:00", "Z")
