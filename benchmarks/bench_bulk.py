@@ -42,7 +42,7 @@ HERE = Path(__file__).resolve().parent
 JOB = "job-bench"
 KEY = base64.b64encode(b"benchmark-key-not-a-secret-0123").decode()
 WARM_UP_TASKS = 800
-CLIENTS = ("floor", "floor-aiohttp", "batchaio", "batchaio-aiohttp", "azure-batch")
+CLIENTS = ("floor", "floor-aiohttp", "batchaio", "batchaio-aiohttp", "azure-batch", "engine")
 
 
 def task_fields(count: int, prefix: str = "task") -> Iterator[tuple[str, str]]:
@@ -141,6 +141,35 @@ async def azure_run(url: str, count: int, concurrency: int, prefix: str) -> int:
     return sum(1 for r in result.value if str(r.status).lower() == "success")
 
 
+def engine_answers(count: int, prefix: str) -> dict[bytes, bytes]:
+    """The bench server's answers, by the first task ID of each request body, built before the measurement."""
+    import orjson
+
+    answers = {}
+    for start in range(0, count, 100):
+        ids = [f"{prefix}-{n}" for n in range(start, min(start + 100, count))]
+        results = [{"status": "Success", "taskId": i, "eTag": "0x1", "location": f"/tasks/{i}"} for i in ids]
+        answers[ids[0].encode()] = orjson.dumps({"value": results})
+    return answers
+
+
+async def engine_run(answers: dict[bytes, bytes], count: int, concurrency: int, prefix: str) -> int:
+    """The bulk engine alone: ``add_many`` over a generator of models, each chunk answered from memory (no
+    HTTP, no signing), so its CPU is the engine's own (reading, checking, encoding, bookkeeping)."""
+    from batchaio import _bulk
+    from batchaio._bulk_options import BulkOptions
+    from batchaio.models import BatchTaskCreateContent
+
+    async def send(body: bytes) -> bytes:
+        first = body[17 : body.index(b'"', 17)]  # {"value":[{"id":"<first id>"
+        await asyncio.sleep(0)
+        return answers[first]
+
+    tasks = (BatchTaskCreateContent(id=i, command_line=c) for i, c in task_fields(count, prefix))
+    report = await _bulk.add_many(send, tasks, BulkOptions(concurrency=concurrency))
+    return report.created
+
+
 def prepare(client: str, url: str, count: int, concurrency: int, prefix: str) -> Callable[[], Awaitable[int]]:
     """What one measured run does; the floor's bodies are built here, outside the measurement."""
     if client == "floor":
@@ -149,6 +178,9 @@ def prepare(client: str, url: str, count: int, concurrency: int, prefix: str) ->
     if client == "floor-aiohttp":
         aiohttp_bodies = floor_bodies(count, prefix)
         return lambda: floor_aiohttp_run(url, aiohttp_bodies, concurrency)
+    if client == "engine":
+        answers = engine_answers(count, prefix)
+        return lambda: engine_run(answers, count, concurrency, prefix)
     if client == "batchaio-aiohttp":
         return lambda: batchaio_run(url, count, concurrency, prefix, aiohttp=True)
     runner = batchaio_run if client == "batchaio" else azure_run
@@ -161,6 +193,7 @@ IMPORTS = {
     "batchaio": ("batchaio", "batchaio.models"),
     "batchaio-aiohttp": ("batchaio", "batchaio.models", "batchaio.transports", "aiohttp"),
     "azure-batch": ("azure.batch.aio", "azure.batch.models", "aiohttp"),
+    "engine": ("batchaio", "batchaio.models"),
 }
 
 
@@ -274,7 +307,7 @@ def main() -> None:
         memory: dict[str, dict[str, Any]] = {}
         if not args.skip_memory:
             for name in clients:
-                if name in ("floor", "floor-aiohttp", "batchaio-aiohttp"):
+                if name in ("floor", "floor-aiohttp", "batchaio-aiohttp", "engine"):
                     continue
                 count = args.azure_rss_tasks if name == "azure-batch" else args.rss_tasks
                 memory[name] = measure(name, url, count, args.concurrency, "rss")
