@@ -6,6 +6,7 @@ import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import PurePosixPath
+from typing import Literal
 
 import anyio
 import click
@@ -107,7 +108,7 @@ async def _resume(client: BatchClient, remote: RemoteFile, destination: str, app
     if start is None:
         app.say(f"{destination} is already complete ({local_size:,} bytes)")
         return 0
-    mode = "ab" if start else "wb"
+    mode: Literal["ab", "wb"] = "ab" if start else "wb"
     async with (
         remote.open(client, start, since=properties.last_modified) as chunks,
         await anyio.open_file(destination, mode) as out,
