@@ -22,7 +22,7 @@ from batchaio._config import (
     timeout_phases,
 )
 from batchaio._http import HttpxTransport, Transport
-from batchaio._redact import install_log_redaction
+from batchaio._redact import install_http_stack_redaction
 from batchaio._retry import RetryPolicy
 from batchaio._transport import Pipeline
 from batchaio.auth import (
@@ -116,8 +116,7 @@ class BatchClient:
         self.retry = retry if retry is not None else RetryPolicy(rng=random.Random())
         if max_response_bytes is not None:
             _check_max_response_bytes(max_response_bytes)
-        for name in C.HTTP_STACK_LOGGERS:  # httpx logs every request's full URL at INFO, hpack headers
-            install_log_redaction(name)
+        install_http_stack_redaction()  # httpx logs every request's full URL at INFO, hpack headers
         self._transport = _transport(transport, http2=http2, limits=self.limits, timeout=self.timeout)
         self._pipeline = Pipeline(
             transport=self._transport,

@@ -15,6 +15,7 @@ import attrs
 
 from batchaio import _constants as C
 from batchaio._idempotency import Idempotency
+from batchaio._redact import redact_url
 from batchaio._retry import (
     RetryPolicy,
     TransportFailure,
@@ -57,7 +58,7 @@ class Call:
     policy: RetryPolicy
     deadline: float | None
     method: str
-    url: str
+    url: str = attrs.field(repr=redact_url)
     client_request_id: str
     answers_challenges: bool = False
     """The credential can answer a 401 with a new token (Entra); Shared Key cannot."""

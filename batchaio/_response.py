@@ -65,7 +65,9 @@ class ResponseMetadata:
     client_request_id: str | None = None
     etag: str | None = None
     last_modified: dt.datetime | None = None
-    location: str | None = None
+    location: str | None = attrs.field(
+        default=None, repr=lambda value: repr(redact_url(value) if value else value)
+    )
     data_service_id: str | None = None
     attempts: int = 1
     applied_by_earlier_attempt: bool = False

@@ -42,7 +42,7 @@ from batchaio._decide import (
     first_attempt,
 )
 from batchaio._http import BodyTooLarge, HttpRequest, HttpResponse, Transport, TransportFailed
-from batchaio._idempotency import idempotency_of
+from batchaio._idempotency import Idempotency, idempotency_of
 from batchaio._redact import redact_headers, redact_query, redact_url
 from batchaio._response import BatchResponse, BatchStreamResponse, ResponseMetadata
 from batchaio._retry import RetryPolicy
@@ -126,6 +126,18 @@ class _Prepared:
     headers: dict[str, str] = attrs.field(repr=_redacted_headers_repr)
     content: bytes = attrs.field(repr=lambda content: f"<{len(content)} bytes>")
     timeout: Mapping[str, float | None]
+
+
+class _Headers(dict[str, str]):
+    """The headers of a request being built: a dict whose ``repr`` is redacted (tracebacks with locals)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return repr(redact_headers(self))
+
+    def copy(self) -> _Headers:
+        return _Headers(self)
 
 
 class _HttpDate:
@@ -325,14 +337,16 @@ class Pipeline:
         return _Prepared(call, self._headers(request, client_request_id), request.content or b"", timeout)
 
     def _headers(self, request: BatchRequest, client_request_id: str) -> dict[str, str]:
-        headers = {
-            "Host": self._netloc,
-            "accept": C.ACCEPT,
-            "accept-encoding": C.ACCEPT_ENCODING,
-            "user-agent": _USER_AGENT,
-            "client-request-id": client_request_id,
-            "return-client-request-id": "true",
-        }
+        headers = _Headers(
+            {
+                "Host": self._netloc,
+                "accept": C.ACCEPT,
+                "accept-encoding": C.ACCEPT_ENCODING,
+                "user-agent": _USER_AGENT,
+                "client-request-id": client_request_id,
+                "return-client-request-id": "true",
+            }
+        )
         for name, value in request.headers.items():
             _check_header(name, value, f"headers[{name!r}]")
             if name.lower() in _RESERVED_HEADERS:
@@ -394,9 +408,8 @@ class Pipeline:
         content = prepared.content
         if content or call.method not in ("GET", "HEAD"):
             headers["Content-Length"] = str(len(content))
-        authorization = await self._authorizer.authorization(call.method, call.url, headers)
-        _check_header("Authorization", authorization, "credential")
-        headers["Authorization"] = authorization
+        headers["Authorization"] = await self._authorizer.authorization(call.method, call.url, headers)
+        _check_header("Authorization", headers["Authorization"], "credential")
         return HttpRequest(call.method, call.url, headers, content, prepared.timeout, self.max_response_bytes)
 
     # -- sending and deciding --------------------------------------------------------------------------------
@@ -431,7 +444,7 @@ class Pipeline:
         except TransportFailed as exc:
             self._log_attempt(call, state, sent_at, exc.name)
             if self.transport.is_closed:
-                return None, Raise(self._closed_error(call, state, exc)), exc.__cause__
+                return None, Raise(self._closed_error(call, state, sent=True)), exc.__cause__
             at = attrs.evolve(state, elapsed=self.clock() - started)
             failure = after_failure(
                 call, at, exc.failure, exc.name, exc.text, configuration=exc.configuration
@@ -442,10 +455,10 @@ class Pipeline:
             return None, after_deadline(call, state), exc
         except BodyTooLarge as exc:
             raise self._too_large(call, state, exc) from None
-        except RuntimeError as exc:
+        except RuntimeError:  # httpx refuses to send once closed
             if not self.transport.is_closed:
                 raise
-            return None, Raise(self._closed_error(call, state, exc)), exc
+            return None, Raise(self._closed_error(call, state, sent=False)), None
         self._log_attempt(call, state, sent_at, response.status_code, response.headers)
         status = response.status_code
         error = decode_error_body(response.content) if status >= 400 else None
@@ -468,10 +481,13 @@ class Pipeline:
         await self.sleep(decision.delay)
 
     @staticmethod
-    def _closed_error(call: Call, state: Attempt, exc: BaseException) -> ClientClosedError:
+    def _closed_error(call: Call, state: Attempt, *, sent: bool) -> ClientClosedError:
+        unknown = state.outcome_unknown or (sent and call.idempotency is not Idempotency.READ)
         return ClientClosedError(
-            "the client was closed while the call was in flight",
-            outcome_unknown=state.outcome_unknown or state.number > 1 or not isinstance(exc, RuntimeError),
+            "the client was closed while the call was in flight"
+            if sent
+            else "the client is closed: the request was not sent",
+            outcome_unknown=unknown,
             method=call.method,
             url=call.url,
             attempts=state.number,

@@ -338,3 +338,38 @@ async def test_a_failed_refresh_keeps_a_token_with_enough_time_left(monkeypatch:
     assert isinstance(info.value.__cause__, RuntimeError)
     monkeypatch.setattr(_constants, "TOKEN_MIN_REMAINING_AFTER_FAILED_REFRESH", 60.0)
     assert await auth.token() == "token-1"
+
+
+@pytest.mark.parametrize("name", ["acct\n", "acct\r\n", "\nacct", "ac ct", "acct\x00"])
+def test_account_names_with_control_characters_are_refused(name: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        SharedKeyCredential(name, ZERO_KEY)
+    assert info.value.field == "account_name"
+
+
+async def test_a_credential_that_raises_is_wrapped_with_its_cause_and_nothing_is_sent() -> None:
+    class Broken:
+        async def get_token(self, *scopes: str, **kwargs: Any) -> Token:
+            raise OSError("the identity endpoint at https://login.example/t?code=SECRET is down")
+
+    router = respx.MockRouter(assert_all_called=False)
+    route = router.get(f"{HOST}/jobs/j1").mock(return_value=httpx.Response(200, json={}))
+    async with BatchClient(HOST, Broken(), transport=httpx.MockTransport(router.async_handler)) as client:
+        with pytest.raises(CredentialError) as info:
+            await client._pipeline.send(BatchRequest("Jobs_GetJob", "GET", "/jobs/j1"))
+    assert isinstance(info.value.__cause__, OSError)
+    assert "Broken" in str(info.value) and "SECRET" not in str(info.value)
+    assert not route.called
+
+
+async def test_the_client_does_not_close_a_credential_it_was_given() -> None:
+    class Closable(FakeCredential):
+        closed = False
+
+        async def close(self) -> None:
+            self.closed = True
+
+    credential = Closable()
+    async with BatchClient(HOST, credential):
+        pass
+    assert credential.closed is False

@@ -90,6 +90,15 @@ class PoolScheduler:
         heapq.heappush(self._ready, (task.not_before, task.seq, next(self._tie), task.generation, job, task))
         self.dirty = True
 
+    def running_by_node(self, now: float) -> dict[str, tuple[int, int]]:
+        """Per node id: the tasks running at ``now`` and the slots they take (call after ``advance``)."""
+        counts: dict[str, tuple[int, int]] = {}
+        for end, _, generation, _, task, node_id, need in self._running:
+            if generation == task.generation and task.start is not None and task.start <= now < end:
+                tasks, slots = counts.get(node_id, (0, 0))
+                counts[node_id] = (tasks + 1, slots + need)
+        return counts
+
     # ---- time ------------------------------------------------------------------------------------------
 
     def advance(self, now: float, slots: _Slots, slots_per_node: int) -> None:
@@ -157,6 +166,7 @@ class PoolScheduler:
         task.end = moment + task.duration * task.attempts
         task.node_id = node_id
         task.pool_id = job.pool_id
+        task.on_windows = node is not None and node.windows
         if node is not None:
             node.tasks_run += 1
             if task.exit_code == 0 and task.failure is None:
