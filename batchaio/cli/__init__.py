@@ -9,7 +9,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from batchaio.cli import _cmd_emulator, _cmd_files, _cmd_tasks  # noqa: F401  (they register their commands)
+from batchaio.cli import (  # noqa: F401  (they register their commands)
+    _cmd_emulator,
+    _cmd_files,
+    _cmd_jobs,
+    _cmd_pools,
+    _cmd_tasks,
+)
 from batchaio.cli._app import cli
 
 __all__ = ["cli", "main"]

@@ -6,7 +6,17 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from batchaio.cli._waiting import counts_text, wait_exit_code, watch_line, watch_record
+from batchaio import FailureExample, FailureGroup, FailureReport
+from batchaio._workflow_errors import StartTaskFailure
+from batchaio.cli._waiting import (
+    counts_text,
+    failure_lines,
+    failure_records,
+    start_task_lines,
+    wait_exit_code,
+    watch_line,
+    watch_record,
+)
 from batchaio.models import BatchNodeInfo, BatchTask, BatchTaskExecutionInfo, BatchTaskFailureInfo
 
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -73,3 +83,67 @@ def _task(
 def test_watch_lines(task: BatchTask, line: str, record: dict[str, object]) -> None:
     assert watch_line(task) == line
     assert watch_record(task) == record
+
+
+def test_failure_lines_and_records() -> None:
+    report = FailureReport(
+        failed=5,
+        groups=(
+            FailureGroup(
+                failure_code="FailureExitCode",
+                exit_code=3,
+                count=4,
+                message="The task exited with an exit code\nrepresenting a failure",
+                examples=(
+                    FailureExample(task_id="t1", node_id="tvm-1", stderr_tail="line one\nline two\n"),
+                    FailureExample(task_id="t2", node_id=None, stderr_tail=None),
+                ),
+            ),
+            FailureGroup(
+                failure_code="FileUploadMiscError",
+                exit_code=0,
+                count=1,
+                message=None,
+                examples=(
+                    FailureExample(
+                        task_id="t3", node_id="tvm-2", stderr_tail="", log_file="fileuploaderr.txt"
+                    ),
+                ),
+            ),
+        ),
+    )
+    assert failure_lines(report) == [
+        "5 task(s) failed, 2 kind(s) of failure:",
+        "  4 x FailureExitCode, exit code 3",
+        "    The task exited with an exit code representing a failure",
+        "    t1 on tvm-1: stderr.txt",
+        "      | line one",
+        "      | line two",
+        "    t2: stderr.txt",
+        "      | (not readable)",
+        "  1 x FileUploadMiscError, exit code 0",
+        "    t3 on tvm-2: fileuploaderr.txt",
+        "      | (empty)",
+    ]
+    assert failure_records(report)[1] == {
+        "failureCode": "FileUploadMiscError",
+        "exitCode": 0,
+        "count": 1,
+        "message": None,
+        "examples": [{"taskId": "t3", "nodeId": "tvm-2", "logFile": "fileuploaderr.txt", "tail": ""}],
+    }
+    assert failure_lines(FailureReport(failed=0, groups=())) == ["no task failed"]
+
+
+def test_start_task_lines() -> None:
+    assert start_task_lines(
+        [
+            StartTaskFailure(node_id="n1", exit_code=1, failure_code=None, stderr_tail="no driver\n"),
+            StartTaskFailure(node_id="n2", exit_code=None, failure_code="ResourceFileDownloadFailed"),
+        ]
+    ) == [
+        "    n1: exit code 1; startup/stderr.txt:",
+        "      | no driver",
+        "    n2: ResourceFileDownloadFailed; startup/stderr.txt:",
+        "      | (not readable)",
+    ]
