@@ -132,8 +132,8 @@ class AiohttpTransport:
     async def send(self, request: HttpRequest, *, stream: bool, deadline: float | None) -> HttpResponse:
         """Send ``request`` as is (see :class:`~batchaio._http.Transport`).
 
-        The deadline is aiohttp's own ``total`` timeout for a body read whole; for a stream, whose body is read
-        later, it bounds getting the headers only (a timeout scope around the send).
+        The deadline is aiohttp's own ``total`` timeout for a body read whole; for a stream, whose body is
+        read later, it bounds getting the headers only (a timeout scope around the send).
         """
         session = self._session if self._session is not None else self._open()
         if deadline is not None and deadline <= 0:
