@@ -261,8 +261,9 @@ def delay_after_error(error: Exception, poll_interval: float) -> float | None:
 class TaskWatch(AsyncIterator[BatchTask]):
     """The async iterator returned by ``client.tasks.watch``; :attr:`position` says where it stands.
 
-    Use ``async for task in client.tasks.watch(job_id): ...``. Leaving the loop early (``break``) and calling
-    :meth:`aclose` (or using ``contextlib.aclosing``) stops it; a new watch resumes from :attr:`position`.
+    Use ``async for task in client.tasks.watch(job_id): ...``. To leave the loop early (``break``), use it
+    as ``async with client.tasks.watch(job_id) as watch:`` (or call :meth:`aclose`), which closes the listing
+    in progress; a new watch resumes from :attr:`position`.
     """
 
     def __init__(
@@ -302,6 +303,12 @@ class TaskWatch(AsyncIterator[BatchTask]):
     async def aclose(self) -> None:
         """Stop the watch (closing the listing in progress)."""
         await self._iterator.aclose()
+
+    async def __aenter__(self) -> TaskWatch:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
     async def _run(self) -> AsyncGenerator[BatchTask, None]:
         listed: TaskProgress | None = None
