@@ -206,7 +206,9 @@ def test_console_ends_an_open_status_line_before_saying_anything() -> None:
     console.status("submitted 10 tasks")
     console.say("[cleanup] deleted job j")
     console.say("[cleanup] deleted pool p")
-    assert out.getvalue() == "\r\x1b[2Ksubmitted 10 tasks\n[cleanup] deleted job j\n[cleanup] deleted pool p\n"
+    assert (
+        out.getvalue() == "\r\x1b[2Ksubmitted 10 tasks\n[cleanup] deleted job j\n[cleanup] deleted pool p\n"
+    )
 
 
 def test_console_log_shows_each_phase_first_status_at_once() -> None:

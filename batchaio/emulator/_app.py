@@ -20,7 +20,7 @@ from batchaio.emulator import _constants as C
 from batchaio.emulator._auth import verify_request
 from batchaio.emulator._bodies import BODY_MODELS
 from batchaio.emulator._call import Call, Handler, _empty, _json, _too_large
-from batchaio.emulator._faults import FaultInjector, retry_after_headers
+from batchaio.emulator._faults import FaultInjector
 from batchaio.emulator._route_table import ROUTES
 from batchaio.emulator._routes_files import FileRoutes
 from batchaio.emulator._routes_jobs import JobRoutes
@@ -69,12 +69,14 @@ class EmulatorApp(MiscRoutes, PoolRoutes, FileRoutes, JobRoutes, TaskRoutes):
         require_auth: bool,
         work_root: Path | None,
         lifespan: Callable[[Any], Any] | None = None,
+        bearer_audience: str | None = None,
     ) -> None:
         self.store = store
         self.faults = faults
         self.account = account
         self.key = key
         self.allow_bearer = allow_bearer
+        self.bearer_audience = bearer_audience
         self.require_auth = require_auth
         self.work_root = work_root
         # Host names accepted besides IP addresses and ``localhost`` when served over a socket; ``None``
@@ -125,6 +127,7 @@ class EmulatorApp(MiscRoutes, PoolRoutes, FileRoutes, JobRoutes, TaskRoutes):
                 key=self.key,
                 allow_bearer=self.allow_bearer,
                 now=time.time(),
+                bearer_audience=self.bearer_audience,
             )
         length = headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > C.MAX_REQUEST_BODY_BYTES:
@@ -135,7 +138,7 @@ class EmulatorApp(MiscRoutes, PoolRoutes, FileRoutes, JobRoutes, TaskRoutes):
             raise ServiceError(
                 "TooManyRequests" if status == 429 else "ServerBusy",
                 status=status,
-                headers=retry_after_headers(self.faults.config.retry_after),
+                headers=self.faults.throttle_headers(),
             )
         if fault == "server_error":
             raise ServiceError("InternalError")

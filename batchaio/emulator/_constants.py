@@ -36,3 +36,10 @@ MAX_START_TASK_RETRIES = 100
 UNBOUNDED_DURATION = "P10675199DT2H48M5.4775807S"
 DEFAULT_RETENTION = "P7D"
 DEFAULT_RETRY_AFTER_SECONDS = 1
+
+# Nodes: the region in the public FQDN of a pool's load balancer, and the first frontend port of the remote
+# access rule (SSH or RDP) the service adds to every node (ports 50000-55000 are reserved for it).
+EMULATED_REGION = "emulator"
+REMOTE_ACCESS_FRONTEND_PORT_START = 50000
+# How many Batch service log files uploadbatchservicelogs reports (the service uploads its agent's logs).
+UPLOADED_SERVICE_LOG_FILES = 4

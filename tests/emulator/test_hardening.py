@@ -277,9 +277,11 @@ async def test_an_encoded_slash_is_part_of_an_id(client: httpx.AsyncClient) -> N
     await add_tasks(client, [{"id": "t", "commandLine": "echo ok"}])
     assert_error(await client.get("/jobs/job%2Ftasks"), 404, "JobNotFound")
     assert_error(await client.get("/jobs/job%2ftasks%2Ft"), 404, "JobNotFound")
-    node = (await client.get("/pools/pool/nodes")).json()["value"][0]["id"]
+    pool = {"id": "sp", "vmSize": "d2", "targetDedicatedNodes": 1, "startTask": {"commandLine": "echo hi"}}
+    assert (await client.post("/pools", json=pool)).status_code == 201
+    node = (await client.get("/pools/sp/nodes")).json()["value"][0]["id"]
     # In a file path it is a directory separator, as the client encodes it.
-    response = await client.get(f"/pools/pool/nodes/{node}/files/startup%2Fstdout.txt")
+    response = await client.get(f"/pools/sp/nodes/{node}/files/startup%2Fstdout.txt")
     assert response.status_code == 200
 
 
