@@ -30,7 +30,8 @@ RETRYABLE_STATUSES: Final = frozenset({408, 429, 500, 502, 503, 504})
 THROTTLING_STATUSES: Final = frozenset({429, 503})
 
 # --- Request building ---------------------------------------------------------------------------------------
-# Parsed request URLs kept per client (a bulk run posts to one URL thousands of times; parsing costs ~10 us).
+# Parsed request URLs (and their Shared Key resources) kept per client: a bulk run posts to one URL thousands
+# of times, and a parse costs ~10 us.
 PARSED_URL_CACHE_SIZE: Final = 256
 
 # --- Server-side timeout (query ``timeout``) ---------------------------------------------------------------
@@ -162,3 +163,8 @@ CLI_READ_BYTES: Final = 65_536
 CLI_READ_AHEAD_BLOCKS: Final = 4
 # Tasks per page of `batchaio tasks list` (the service's maximum).
 CLI_LIST_PAGE_SIZE: Final = 1000
+
+# --- Paging ------------------------------------------------------------------------------------------------
+# A listing raises ResponseParseError after this many empty pages in a row that still carry a next link (a
+# server handing out ever-new links would otherwise be followed forever); AsyncPager.max_empty_pages.
+PAGER_MAX_EMPTY_PAGES: Final = 1000
