@@ -10,12 +10,14 @@ import enum
 
 import attrs
 
-from batchaio.errors import BatchaioError
+from batchaio.errors import BatchaioError, BatchStatusError, RequestNotSentError, TransportError
 from batchaio.models import BatchError, BatchTaskAddResult
 
 __all__ = [
     "BulkAddDeadlineExceeded",
     "BulkAddError",
+    "BulkAddRefusedError",
+    "BulkAddUnreachableError",
     "BulkAddReport",
     "TaskFailure",
     "TaskOutcome",
@@ -136,9 +138,10 @@ class BulkAddReport:
 class BulkAddError(BatchaioError):
     """A bulk submission stopped before every task had an outcome; ``report`` says what is known.
 
-    Raised when the service refuses the whole job (``JobNotFound``, authentication...), when reading the
-    input raised, or when the progress callback raised (the run stops as for any other failure; a cancelled
-    run stays cancelled); the cause is chained (``__cause__``).
+    Raised when the service refuses the whole job (as :class:`BulkAddRefusedError`), when no request could
+    reach the service (:class:`BulkAddUnreachableError`), when reading the input raised, or when the progress
+    callback raised (the run stops as for any other failure; a cancelled run stays cancelled); the cause is
+    chained (``__cause__``).
     """
 
     def __init__(self, message: str, report: BulkAddReport) -> None:
@@ -148,3 +151,58 @@ class BulkAddError(BatchaioError):
 
 class BulkAddDeadlineExceeded(BulkAddError, TimeoutError):
     """The run's deadline passed; ``report.in_doubt`` and ``report.pending`` list the unfinished tasks."""
+
+
+def _adopt(error: BaseException, cause: BaseException, message: str, report: BulkAddReport) -> None:
+    """Give ``error`` the attributes of ``cause`` (status, code, request IDs...), then its own message and
+    report: it is both the run's error and an error of the cause's class."""
+    error.__dict__.update(cause.__dict__)
+    Exception.__init__(error, message)
+    error.report = report  # type: ignore[attr-defined]
+
+
+class BulkAddRefusedError(BulkAddError, BatchStatusError):
+    """The service refused the submission as a whole (``JobNotFound``, bad credentials, the job completed).
+
+    Raised as a subclass of the refusal's own class too, so ``except batchaio.NotFoundError`` (or
+    ``AuthenticationError``...) catches it; it carries the refusal's ``status_code``, ``code``, ``message``,
+    ``values`` and request IDs, the run's ``report``, and the refusal as ``__cause__``.
+    """
+
+    def __init__(self, message: str, report: BulkAddReport, refusal: BatchStatusError) -> None:
+        _adopt(self, refusal, message, report)
+
+    @staticmethod
+    def for_refusal(message: str, report: BulkAddReport, refusal: BatchStatusError) -> BulkAddRefusedError:
+        """The error to raise for ``refusal``: of the class that joins this one to the refusal's."""
+        return _refused_class(type(refusal))(message, report, refusal)
+
+
+_REFUSED_CLASSES: dict[type[BatchStatusError], type[BulkAddRefusedError]] = {}
+
+
+def _refused_class(status_class: type[BatchStatusError]) -> type[BulkAddRefusedError]:
+    """``BulkAddRefusedError`` joined to ``status_class`` (made once per class)."""
+    if status_class is BatchStatusError or issubclass(status_class, BulkAddRefusedError):
+        return BulkAddRefusedError
+    joined = _REFUSED_CLASSES.get(status_class)
+    if joined is None:
+        name = f"BulkAdd{status_class.__name__}"
+        namespace = {
+            "__module__": __name__,
+            "__doc__": f"{BulkAddRefusedError.__name__} for a {status_class.__name__}.",
+        }
+        joined = type(name, (BulkAddRefusedError, status_class), namespace)
+        _REFUSED_CLASSES[status_class] = joined
+    return joined
+
+
+class BulkAddUnreachableError(BulkAddError, RequestNotSentError):
+    """No request of the run reached the service, and one chunk failed unsent as many times as a single call
+    tries (connection refused, DNS, TLS): the run stopped rather than try every task. The tasks read are
+    ``report.pending`` (never sent); the last failure is the ``__cause__``. Also a
+    :class:`~batchaio.errors.RequestNotSentError`.
+    """
+
+    def __init__(self, message: str, report: BulkAddReport, failure: TransportError) -> None:
+        _adopt(self, failure, message, report)

@@ -12,8 +12,17 @@ from typing import Any
 import httpx
 
 from batchaio import _constants as C
-from batchaio._config import DEFAULT_TIMEOUT, Limits, Timeout
-from batchaio._redact import install_log_redaction
+from batchaio._config import (
+    DEFAULT_TIMEOUT,
+    Limits,
+    LimitsLike,
+    Timeout,
+    TimeoutLike,
+    limits_of,
+    timeout_phases,
+)
+from batchaio._http import HttpxTransport, Transport
+from batchaio._redact import install_http_stack_redaction
 from batchaio._retry import RetryPolicy
 from batchaio._transport import Pipeline
 from batchaio.auth import (
@@ -50,15 +59,19 @@ class BatchClient:
     :class:`~batchaio.SharedKeyCredential` or any Microsoft Entra credential with an async ``get_token`` (for
     example ``azure.identity.aio.DefaultAzureCredential()``). Keyword options:
 
-    - ``timeout``: a :class:`~batchaio.Timeout`, a number of seconds for every phase, or ``None`` for none.
-    - ``limits``: connection-pool :class:`~batchaio.Limits` of the built-in transport.
+    - ``timeout``: an ``httpx.Timeout``, a :class:`~batchaio.Timeout` (phases left out keep the defaults), a
+      number of seconds for every phase, or ``None`` for none.
+    - ``limits``: connection-pool ``httpx.Limits`` (or :class:`~batchaio.Limits`) of the built-in transport.
+    - ``max_response_bytes``: the largest decoded body read whole (``None``: no cap); past it the call raises
+      :class:`~batchaio.errors.ResponseParseError`.
     - ``retry``: the default :class:`~batchaio.RetryPolicy` (``RetryPolicy.no_retries()`` turns retries off).
     - ``http2``: use HTTP/2 (needs the optional ``h2`` package: ``pip install 'httpx[http2]'``).
     - ``allow_insecure_http``: accept an ``http://`` endpoint (the local emulator); tokens are still refused
       over http.
     - ``token_scope``: the Entra scope (other clouds use another resource).
-    - ``transport``: an ``httpx.AsyncBaseTransport`` to send through instead of the built-in one (``limits``
-      and ``http2`` then do not apply); the client closes it when it closes.
+    - ``transport``: :class:`batchaio.transports.AiohttpTransport`, or an ``httpx.AsyncBaseTransport`` to
+      send through instead of the built-in one (``limits`` and ``http2`` then do not apply); the client closes
+      it when it closes. The client never closes the ``credential``: close it yourself.
 
     Use it as ``async with BatchClient(...) as client:`` or call :meth:`aclose`. Works under asyncio and trio.
     """
@@ -68,13 +81,14 @@ class BatchClient:
         endpoint: str,
         credential: SharedKeyCredential | AsyncTokenCredential,
         *,
-        timeout: Timeout | float | None = DEFAULT_TIMEOUT,
-        limits: Limits | None = None,
+        timeout: TimeoutLike = DEFAULT_TIMEOUT,
+        limits: LimitsLike | None = None,
         retry: RetryPolicy | None = None,
         http2: bool = False,
         allow_insecure_http: bool = False,
         token_scope: str = C.DEFAULT_TOKEN_SCOPE,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: httpx.AsyncBaseTransport | Transport | None = None,
+        max_response_bytes: int | None = C.DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self.endpoint = _check_endpoint(endpoint, allow_insecure_http=allow_insecure_http)
         self.credential = credential
@@ -100,21 +114,17 @@ class BatchClient:
         self.timeout = _timeout(timeout)
         self.limits = limits if limits is not None else Limits()
         self.retry = retry if retry is not None else RetryPolicy(rng=random.Random())
-        install_log_redaction("httpx")  # httpx logs every request's full URL at INFO
-        self._http = httpx.AsyncClient(
-            transport=transport,
-            http2=http2,
-            limits=self.limits.as_httpx(),
-            timeout=self.timeout.as_httpx(),
-            follow_redirects=False,
-            verify=True,
-        )
+        if max_response_bytes is not None:
+            _check_max_response_bytes(max_response_bytes)
+        install_http_stack_redaction()  # httpx logs every request's full URL at INFO, hpack headers
+        self._transport = _transport(transport, http2=http2, limits=self.limits, timeout=self.timeout)
         self._pipeline = Pipeline(
-            http=self._http,
+            transport=self._transport,
             endpoint=self.endpoint,
             authorizer=authorizer,
             retry=self.retry,
             timeout=self.timeout,
+            max_response_bytes=max_response_bytes,
         )
         self._closed = False
 
@@ -170,7 +180,7 @@ class BatchClient:
         """Close the connections (and the transport). Safe to call twice."""
         if not self._closed:
             self._closed = True
-            await self._http.aclose()
+            await self._transport.aclose()
 
     async def __aenter__(self) -> BatchClient:
         return self
@@ -200,12 +210,38 @@ def _credential_repr(credential: Any) -> str:
     return f"<{type(credential).__name__}>"
 
 
-def _timeout(value: Timeout | float | None) -> Timeout:
-    if isinstance(value, Timeout):
-        return value.resolve(DEFAULT_TIMEOUT)
-    if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)):
-        return Timeout.of(value)
-    raise ValidationError("timeout must be a Timeout, a number of seconds or None", field="timeout")
+def _timeout(value: TimeoutLike) -> Timeout:
+    phases = timeout_phases(value, DEFAULT_TIMEOUT)
+    return Timeout(**phases)
+
+
+def _check_max_response_bytes(value: Any) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValidationError(
+            "max_response_bytes must be a whole number of bytes >= 1 or None", field="max_response_bytes"
+        )
+
+
+def _transport(
+    transport: httpx.AsyncBaseTransport | Transport | None,
+    *,
+    http2: bool,
+    limits: LimitsLike,
+    timeout: Timeout,
+) -> Transport:
+    """The transport the pipeline sends through: a batchaio transport as given, else httpx (its own pool,
+    or the given httpx transport under an ``httpx.AsyncClient``)."""
+    if transport is not None and not isinstance(transport, httpx.AsyncBaseTransport):
+        return transport
+    client = httpx.AsyncClient(
+        transport=transport,
+        http2=http2,
+        limits=limits_of(limits),
+        timeout=timeout.as_httpx(),
+        follow_redirects=False,
+        verify=True,
+    )
+    return HttpxTransport(client)
 
 
 def _check_endpoint(endpoint: str, *, allow_insecure_http: bool) -> str:

@@ -6,14 +6,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Final, Literal
 
 import attrs
 import httpx
 
 from batchaio import _constants as C
+from batchaio._validators import check_seconds, count, seconds
+from batchaio.errors import ValidationError
 
-__all__ = ["NOT_GIVEN", "Limits", "NotGiven", "Timeout"]
+__all__ = [
+    "NOT_GIVEN",
+    "Limits",
+    "LimitsLike",
+    "NotGiven",
+    "Timeout",
+    "TimeoutLike",
+    "limits_of",
+    "timeout_phases",
+]
 
 
 class NotGiven:
@@ -38,12 +50,9 @@ NOT_GIVEN: Final = NotGiven()
 _Seconds = float | None | NotGiven
 
 
-def _check_seconds(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if value <= 0:
-            raise ValueError(f"Timeout.{attribute.name} must be positive or None, got {value!r}")
-    elif value is not None and value is not NOT_GIVEN:
-        raise TypeError(f"Timeout.{attribute.name} must be a number, None or NOT_GIVEN, got {value!r}")
+def _check_phase(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not NOT_GIVEN:
+        check_seconds(f"Timeout.{attribute.name}", value)
 
 
 @attrs.frozen(kw_only=True)
@@ -55,10 +64,10 @@ class Timeout:
     ``NOT_GIVEN`` takes the value from the defaults it is resolved against (the client's, or the package's).
     """
 
-    connect: _Seconds = attrs.field(default=NOT_GIVEN, validator=_check_seconds)
-    read: _Seconds = attrs.field(default=NOT_GIVEN, validator=_check_seconds)
-    write: _Seconds = attrs.field(default=NOT_GIVEN, validator=_check_seconds)
-    pool: _Seconds = attrs.field(default=NOT_GIVEN, validator=_check_seconds)
+    connect: _Seconds = attrs.field(default=NOT_GIVEN, validator=_check_phase)
+    read: _Seconds = attrs.field(default=NOT_GIVEN, validator=_check_phase)
+    write: _Seconds = attrs.field(default=NOT_GIVEN, validator=_check_phase)
+    pool: _Seconds = attrs.field(default=NOT_GIVEN, validator=_check_phase)
 
     @classmethod
     def of(cls, seconds: float | None) -> Timeout:
@@ -99,27 +108,6 @@ DEFAULT_TIMEOUT: Final = Timeout(
 )
 
 
-def _count(minimum: int) -> Any:
-    def check(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if value is None:
-            return
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise TypeError(f"Limits.{attribute.name} must be a whole number or None, got {value!r}")
-        if value < minimum:
-            raise ValueError(f"Limits.{attribute.name} must be at least {minimum} or None, got {value!r}")
-
-    return check
-
-
-def _seconds_or_none(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is None:
-        return
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise TypeError(f"Limits.{attribute.name} must be a number of seconds or None, got {value!r}")
-    if not value >= 0:  # also refuses NaN
-        raise ValueError(f"Limits.{attribute.name} must be >= 0 or None, got {value!r}")
-
-
 @attrs.frozen(kw_only=True)
 class Limits:
     """Connection-pool limits of the built-in transport (``None``: unlimited).
@@ -128,12 +116,14 @@ class Limits:
     between requests); ``keepalive_expiry`` is in seconds.
     """
 
-    max_connections: int | None = attrs.field(default=C.DEFAULT_MAX_CONNECTIONS, validator=_count(1))
+    max_connections: int | None = attrs.field(
+        default=C.DEFAULT_MAX_CONNECTIONS, validator=count(1, allow_none=True)
+    )
     max_keepalive_connections: int | None = attrs.field(
-        default=C.DEFAULT_MAX_KEEPALIVE_CONNECTIONS, validator=_count(0)
+        default=C.DEFAULT_MAX_KEEPALIVE_CONNECTIONS, validator=count(0, allow_none=True)
     )
     keepalive_expiry: float | None = attrs.field(
-        default=C.DEFAULT_KEEPALIVE_EXPIRY, validator=_seconds_or_none
+        default=C.DEFAULT_KEEPALIVE_EXPIRY, validator=seconds(allow_zero=True)
     )
 
     def as_httpx(self) -> httpx.Limits:
@@ -143,3 +133,54 @@ class Limits:
             max_keepalive_connections=self.max_keepalive_connections,
             keepalive_expiry=self.keepalive_expiry,
         )
+
+
+TimeoutLike = Timeout | httpx.Timeout | float | None
+"""What every ``timeout=`` accepts: a :class:`Timeout` (phases left ``NOT_GIVEN`` keep the defaults), an
+``httpx.Timeout``, one number of seconds for every phase, or ``None`` for no limit."""
+
+LimitsLike = Limits | httpx.Limits
+"""What ``limits=`` accepts: ``httpx.Limits`` as they are, or the equivalent :class:`Limits`."""
+
+_PHASES: Final = ("connect", "read", "write", "pool")
+
+
+def timeout_phases(value: Any, defaults: Mapping[str, float | None] | Timeout) -> dict[str, float | None]:
+    """The one resolution of a timeout: ``{"connect", "read", "write", "pool"}`` seconds (``None``: no limit).
+
+    ``value`` is any :data:`TimeoutLike`; a :class:`Timeout` takes its ``NOT_GIVEN`` phases from
+    ``defaults``. Every phase is checked (positive and finite, or ``None``); anything else is refused with a
+    :class:`~batchaio.errors.ValidationError`.
+    """
+    if isinstance(defaults, Timeout):
+        defaults = timeout_phases(defaults.resolve(DEFAULT_TIMEOUT), {})
+    if isinstance(value, Timeout):
+        phases = {name: getattr(value, name) for name in _PHASES}
+        resolved = {name: defaults[name] if phases[name] is NOT_GIVEN else phases[name] for name in _PHASES}
+    elif isinstance(value, httpx.Timeout):
+        resolved = value.as_dict()
+    elif value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)):
+        resolved = dict.fromkeys(_PHASES, value)
+    else:
+        raise ValidationError(
+            "timeout must be a Timeout, an httpx.Timeout, a number of seconds or None", field="timeout"
+        )
+    for name, seconds_ in resolved.items():
+        check_seconds(f"timeout.{name}", seconds_)
+    return resolved
+
+
+def limits_of(value: Any) -> httpx.Limits:
+    """``limits=`` as ``httpx.Limits``, checked as :class:`Limits` checks its fields (``None``: defaults)."""
+    if value is None:
+        return Limits().as_httpx()
+    if isinstance(value, Limits):
+        return value.as_httpx()
+    if isinstance(value, httpx.Limits):
+        checked = Limits(
+            max_connections=value.max_connections,
+            max_keepalive_connections=value.max_keepalive_connections,
+            keepalive_expiry=value.keepalive_expiry,
+        )
+        return checked.as_httpx()
+    raise ValidationError("limits must be an httpx.Limits or a batchaio.Limits", field="limits")

@@ -4,10 +4,12 @@
   their signature in ``sig=``), and any user-info password is dropped.
 - Headers: ``Authorization`` (and the other credential-bearing headers) are replaced.
 - Text: URLs found inside free text (a service error message, a file URL) are redacted as above.
-- JSON-like data: values of secret fields (passwords, keys, SAS-bearing URLs, environment setting values) are
-  replaced, recursively.
-- Other libraries' logs: :func:`install_log_redaction` puts a filter on the ``httpx`` logger, whose INFO line
-  for every request would otherwise show full URLs (``$filter`` values, SAS signatures).
+- JSON-like data: values of the fields the generated models mark secret (passwords, keys, SAS-bearing URLs,
+  environment setting values) are replaced, recursively; the list is read from the models at import time.
+- Other libraries' logs: :func:`install_http_stack_redaction` puts a redacting filter on every logger of the
+  HTTP stack (httpx's INFO line for every request would otherwise show full URLs with ``$filter`` values and
+  SAS signatures; httpcore and aiohttp print header lists at DEBUG) and silences hpack's, whose DEBUG lines
+  carry HTTP/2 header blocks (``Authorization`` included) in a form that cannot be redacted.
 """
 
 from __future__ import annotations
@@ -18,12 +20,19 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from batchaio._constants import LOGGABLE_QUERY_PARAMETERS, REDACTED
+import attrs
+
+from batchaio import models
+from batchaio._constants import HTTP_STACK_LOGGERS, LOGGABLE_QUERY_PARAMETERS, REDACTED, SILENCED_LOGGERS
+from batchaio._fields import WIRE
 
 __all__ = [
+    "SECRET_FIELDS_INSIDE",
     "SECRET_FIELD_NAMES",
     "SECRET_HEADERS",
     "RedactingLogFilter",
+    "SilencingLogFilter",
+    "install_http_stack_redaction",
     "install_log_redaction",
     "redact_data",
     "redact_headers",
@@ -36,29 +45,50 @@ SECRET_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-ms-encryption-key"}
 )
 
-# Field names (wire camelCase and Python snake_case, compared case-insensitively without "_") whose values are
-# secrets. Environment settings are ``{"name": ..., "value": ...}`` pairs: their value is hidden by
-# ``redact_data`` through the ``environmentSettings`` rule below.
-SECRET_FIELD_NAMES = frozenset(
-    name.replace("_", "").lower()
-    for name in (
-        "password",
-        "accountKey",
-        "sasKey",
-        "sasToken",
-        "sshPrivateKey",
-        "certificatePassword",
-        "data",  # certificate payload (PFX bytes)
-        "containerUrl",
-        "sasUrl",
-        "httpUrl",
-        "storageContainerUrl",
-        "blobSource",
-        "fileUrl",
-        "uploadUrl",
-    )
-)
-_ENVIRONMENT_FIELDS = frozenset({"environmentsettings", "commonenvironmentsettings"})
+
+def _normalised(name: str) -> str:
+    return name.replace("_", "").lower()
+
+
+def _secret_fields() -> tuple[frozenset[str], dict[str, frozenset[str]]]:
+    """The secret fields as the generated models mark them (``secret=True`` in their wire metadata).
+
+    Returns the names that are secret wherever they appear (wire camelCase and Python snake_case, compared
+    case-insensitively without ``_``), and, for a name that is secret in one model but plain in others
+    (``EnvironmentSetting.value``, ``HttpHeader.value``), the container fields holding that model
+    (``environmentSettings``, ``uploadHeaders``...) mapped to the names to hide inside them.
+    """
+    secret: dict[str, set[str]] = {}  # model -> secret names
+    plain: set[str] = set()
+    classes = [obj for obj in vars(models).values() if isinstance(obj, type) and attrs.has(obj)]
+    for cls in classes:
+        for field in attrs.fields(cls):
+            info = field.metadata.get(WIRE)
+            if info is None:
+                continue
+            names = {_normalised(info.name), _normalised(field.name)}
+            if info.secret:
+                secret.setdefault(cls.__name__, set()).update(names)
+            else:
+                plain.update(names)
+    everywhere = frozenset(name for names in secret.values() for name in names if name not in plain)
+    contextual: dict[str, set[str]] = {}
+    for model, names in secret.items():
+        hidden = names & plain
+        if not hidden:
+            continue
+        holds = re.compile(rf"\b{model}\b")
+        for cls in classes:
+            for field in attrs.fields(cls):
+                if isinstance(field.type, str) and holds.search(field.type):
+                    container = {_normalised(field.metadata[WIRE].name), _normalised(field.name)}
+                    for name in container:
+                        contextual.setdefault(name, set()).update(hidden)
+    return everywhere, {name: frozenset(hidden) for name, hidden in contextual.items()}
+
+
+SECRET_FIELD_NAMES, SECRET_FIELDS_INSIDE = _secret_fields()
+"""Read from the models at import time: the one list of secret fields is the models' own metadata."""
 
 _URL_IN_TEXT = re.compile(r"https?://[^\s\"'<>]+", re.IGNORECASE)
 
@@ -107,34 +137,37 @@ def redact_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> di
     return {name: REDACTED if name.lower() in SECRET_HEADERS else redact_text(value) for name, value in items}
 
 
-def redact_data(value: Any) -> Any:
-    """Return a copy of JSON-like ``value`` with the values of secret fields replaced, recursively."""
+def redact_data(value: Any, hidden: frozenset[str] = frozenset()) -> Any:
+    """Return a copy of JSON-like ``value`` with the values of secret fields replaced, recursively.
+
+    ``hidden``: names also secret at this level (inside an ``environmentSettings`` list, ``value``).
+    """
     if isinstance(value, Mapping):
         result: dict[Any, Any] = {}
         for key, item in value.items():
-            normalised = str(key).replace("_", "").lower()
-            if normalised in SECRET_FIELD_NAMES and item is not None:
+            normalised = _normalised(str(key))
+            if (normalised in SECRET_FIELD_NAMES or normalised in hidden) and item is not None:
                 result[key] = REDACTED
-            elif normalised in _ENVIRONMENT_FIELDS and isinstance(item, list):
-                result[key] = [_redact_setting(setting) for setting in item]
             else:
-                result[key] = redact_data(item)
+                result[key] = redact_data(item, SECRET_FIELDS_INSIDE.get(normalised, frozenset()))
         return result
     if isinstance(value, (list, tuple)):
-        return [redact_data(item) for item in value]
+        return [redact_data(item, hidden) for item in value]
     if isinstance(value, str):
         return redact_text(value)
     return value
 
 
-def _redact_setting(setting: Any) -> Any:
-    if isinstance(setting, Mapping) and "value" in setting:
-        return {**setting, "value": REDACTED}
-    return redact_data(setting)
+_WITHHELD = "[batchaio withheld a log record of the HTTP stack: it showed a credential-bearing header]"
+_SECRET_HEADER_IN_TEXT = re.compile(
+    "|".join(re.escape(name) for name in sorted(SECRET_HEADERS)), re.IGNORECASE
+)
 
 
 class RedactingLogFilter(logging.Filter):
-    """Redacts the URLs in a log record's message and arguments (any argument that prints as a URL)."""
+    """Redacts the URLs in a log record's message and arguments (any argument that prints as a URL), and
+    withholds a record whose text names a credential-bearing header (httpcore's and aiohttp's DEBUG lines
+    print whole header lists, ``Authorization`` included)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.msg, str):
@@ -144,7 +177,18 @@ class RedactingLogFilter(logging.Filter):
             record.args = tuple(_redact_log_argument(arg) for arg in args)
         elif isinstance(args, Mapping):
             record.args = {key: _redact_log_argument(arg) for key, arg in args.items()}
+        if _SECRET_HEADER_IN_TEXT.search(str(record.msg)) or (
+            record.args and _SECRET_HEADER_IN_TEXT.search(repr(record.args))
+        ):
+            record.msg, record.args = _WITHHELD, ()
         return True
+
+
+class SilencingLogFilter(logging.Filter):
+    """Drops every record: for loggers whose lines carry encoded headers that cannot be redacted (hpack)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return False
 
 
 def _redact_log_argument(value: object) -> object:
@@ -155,8 +199,19 @@ def _redact_log_argument(value: object) -> object:
     return value if redacted == text else redacted
 
 
-def install_log_redaction(logger_name: str = "httpx") -> None:
-    """Add a :class:`RedactingLogFilter` to ``logger_name`` unless it already has one."""
+def install_log_redaction(logger_name: str = "httpx", *, silence: bool = False) -> None:
+    """Add a :class:`RedactingLogFilter` (or, with ``silence``, a :class:`SilencingLogFilter`) to the logger
+    ``logger_name`` unless it already has one. A logger's filters do not see its children's records: name
+    each logger that writes (``httpcore.http11``, not ``httpcore``)."""
     logger = logging.getLogger(logger_name)
-    if not any(isinstance(existing, RedactingLogFilter) for existing in logger.filters):
-        logger.addFilter(RedactingLogFilter())
+    kind = SilencingLogFilter if silence else RedactingLogFilter
+    if not any(isinstance(existing, kind) for existing in logger.filters):
+        logger.addFilter(kind())
+
+
+def install_http_stack_redaction() -> None:
+    """Redact every logger of the HTTP stack below batchaio, and silence hpack's (see the constants)."""
+    for name in HTTP_STACK_LOGGERS:
+        install_log_redaction(name)
+    for name in SILENCED_LOGGERS:
+        install_log_redaction(name, silence=True)

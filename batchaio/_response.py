@@ -9,16 +9,19 @@ counterpart for downloads.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from email.utils import parsedate_to_datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
-import httpx
 import orjson
 
+from batchaio._http import TransportFailed
 from batchaio._redact import redact_url
 from batchaio.errors import OutcomeUnknownError
+
+if TYPE_CHECKING:
+    from batchaio._http import HttpResponse
 
 __all__ = ["BatchResponse", "BatchStreamResponse", "ResponseMetadata", "parse_http_date"]
 
@@ -28,7 +31,7 @@ class _HasStatusAndHeaders(Protocol):
     def status_code(self) -> int: ...
 
     @property
-    def headers(self) -> httpx.Headers: ...
+    def headers(self) -> Mapping[str, str]: ...
 
 
 def parse_http_date(value: str | None) -> dt.datetime | None:
@@ -62,7 +65,9 @@ class ResponseMetadata:
     client_request_id: str | None = None
     etag: str | None = None
     last_modified: dt.datetime | None = None
-    location: str | None = None
+    location: str | None = attrs.field(
+        default=None, repr=lambda value: repr(redact_url(value) if value else value)
+    )
     data_service_id: str | None = None
     attempts: int = 1
     applied_by_earlier_attempt: bool = False
@@ -97,20 +102,63 @@ class ResponseMetadata:
         )
 
 
-@attrs.frozen(kw_only=True)
 class BatchResponse:
     """A response whose body has been read, as returned by ``Pipeline.send``.
 
+    ``metadata`` is parsed from the headers on first use (most calls never look at it).
     ``prior_outcome_unknown``: see :attr:`ResponseMetadata.prior_outcome_unknown` (the same value).
     """
 
-    status_code: int
-    headers: httpx.Headers = attrs.field(repr=False)
-    content: bytes = attrs.field(repr=False)
-    metadata: ResponseMetadata
-    method: str
-    url: str = attrs.field(repr=redact_url)
-    prior_outcome_unknown: bool = False
+    __slots__ = (
+        "_applied",
+        "_attempts",
+        "_metadata",
+        "_sent_client_request_id",
+        "content",
+        "headers",
+        "method",
+        "prior_outcome_unknown",
+        "status_code",
+        "url",
+    )
+
+    def __init__(
+        self,
+        *,
+        status_code: int,
+        headers: Mapping[str, str],
+        content: bytes,
+        method: str,
+        url: str,
+        metadata: ResponseMetadata | None = None,
+        prior_outcome_unknown: bool = False,
+        attempts: int = 1,
+        applied_by_earlier_attempt: bool = False,
+        sent_client_request_id: str | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.headers = headers
+        self.content = content
+        self.method = method
+        self.url = url
+        self.prior_outcome_unknown = prior_outcome_unknown
+        self._metadata = metadata
+        self._attempts = attempts
+        self._applied = applied_by_earlier_attempt
+        self._sent_client_request_id = sent_client_request_id
+
+    @property
+    def metadata(self) -> ResponseMetadata:
+        """The standard response headers, parsed (see :class:`ResponseMetadata`)."""
+        if self._metadata is None:
+            self._metadata = ResponseMetadata.from_response(
+                self,
+                attempts=self._attempts,
+                applied_by_earlier_attempt=self._applied,
+                prior_outcome_unknown=self.prior_outcome_unknown,
+                sent_client_request_id=self._sent_client_request_id,
+            )
+        return self._metadata
 
     def json(self) -> Any:
         """The body decoded as JSON (``None`` for an empty body)."""
@@ -120,6 +168,9 @@ class BatchResponse:
     def applied_by_earlier_attempt(self) -> bool:
         """See :attr:`ResponseMetadata.applied_by_earlier_attempt`."""
         return self.metadata.applied_by_earlier_attempt
+
+    def __repr__(self) -> str:
+        return f"<BatchResponse [{self.status_code}] {self.method} {redact_url(self.url)}>"
 
 
 class BatchStreamResponse:
@@ -132,9 +183,7 @@ class BatchStreamResponse:
 
     __slots__ = ("_response", "metadata", "method", "url")
 
-    def __init__(
-        self, response: httpx.Response, metadata: ResponseMetadata, *, method: str, url: str
-    ) -> None:
+    def __init__(self, response: HttpResponse, metadata: ResponseMetadata, *, method: str, url: str) -> None:
         self._response = response
         self.metadata = metadata
         self.method = method
@@ -146,8 +195,8 @@ class BatchStreamResponse:
         return self._response.status_code
 
     @property
-    def headers(self) -> httpx.Headers:
-        """Response headers."""
+    def headers(self) -> Mapping[str, str]:
+        """Response headers (case-insensitive)."""
         return self._response.headers
 
     async def aiter_bytes(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
@@ -155,13 +204,13 @@ class BatchStreamResponse:
         try:
             async for chunk in self._response.aiter_bytes(chunk_size):
                 yield chunk
-        except httpx.TransportError as exc:
+        except TransportFailed as exc:
             raise OutcomeUnknownError(
-                f"the connection failed while reading the body: {type(exc).__name__}",
+                f"the connection failed while reading the body: {exc.name}",
                 method=self.method,
                 url=self.url,
                 client_request_id=self.metadata.client_request_id,
-            ) from exc
+            ) from exc.__cause__
 
     async def aread(self) -> bytes:
         """Read the rest of the body."""

@@ -1,8 +1,8 @@
 """The retry policy: when a call may be tried again and how long to wait first.
 
-Pure decisions, no I/O: the pipeline asks :func:`may_retry_status`, :func:`classify_transport_error` and
-:func:`presumed_done`, and waits :meth:`RetryPolicy.delay`. The bulk engine reuses :func:`backoff_delay` and
-:func:`parse_retry_after`.
+Pure rules, no I/O: :mod:`batchaio._decide` combines :func:`may_retry_status`, :func:`may_retry_transport`
+and :func:`presumed_done` into the pipeline's decisions; :func:`retry_delay` is the one wait formula, used by
+the pipeline and the bulk engine alike.
 """
 
 from __future__ import annotations
@@ -10,15 +10,11 @@ from __future__ import annotations
 import enum
 import math
 import random
-import socket
-import ssl
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any
 
 import attrs
-import httpx
 
 from batchaio import _constants as C
 from batchaio._idempotency import (
@@ -27,19 +23,19 @@ from batchaio._idempotency import (
     canonical_operation_id,
     idempotency_of,
 )
+from batchaio._validators import count, seconds
+
+_NON_NEGATIVE = seconds(allow_zero=True, allow_none=False)
 
 __all__ = [
-    "Idempotency",
     "RetryPolicy",
     "TransportFailure",
     "backoff_delay",
-    "classify_transport_error",
-    "idempotency_of",
-    "is_configuration_error",
     "may_retry_status",
     "may_retry_transport",
     "parse_retry_after",
     "presumed_done",
+    "retry_delay",
     "status_outcome_unknown",
 ]
 
@@ -51,21 +47,6 @@ def backoff_delay(retry_number: int, *, base: float, cap: float, rng: random.Ran
     """
     exponent = min(max(retry_number - 1, 0), 62)
     return rng.uniform(0.0, min(cap, base * (2.0**exponent)))
-
-
-def _positive_int(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"RetryPolicy.{attribute.name} must be an integer >= 1, got {value!r}")
-
-
-def _non_negative(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0 or math.isnan(value):
-        raise ValueError(f"RetryPolicy.{attribute.name} must be a number >= 0, got {value!r}")
-
-
-def _deadline(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0):
-        raise ValueError(f"RetryPolicy.deadline must be a positive number of seconds or None, got {value!r}")
 
 
 @attrs.frozen(kw_only=True)
@@ -81,11 +62,11 @@ class RetryPolicy:
     - ``rng``: the source of jitter; pass ``random.Random(seed)`` for reproducible delays.
     """
 
-    max_attempts: int = attrs.field(default=C.DEFAULT_MAX_ATTEMPTS, validator=_positive_int)
-    backoff_base: float = attrs.field(default=C.DEFAULT_BACKOFF_BASE, validator=_non_negative)
-    backoff_cap: float = attrs.field(default=C.DEFAULT_BACKOFF_CAP, validator=_non_negative)
-    retry_after_cap: float = attrs.field(default=C.DEFAULT_RETRY_AFTER_CAP, validator=_non_negative)
-    deadline: float | None = attrs.field(default=C.DEFAULT_DEADLINE, validator=_deadline)
+    max_attempts: int = attrs.field(default=C.DEFAULT_MAX_ATTEMPTS, validator=count(1))
+    backoff_base: float = attrs.field(default=C.DEFAULT_BACKOFF_BASE, validator=_NON_NEGATIVE)
+    backoff_cap: float = attrs.field(default=C.DEFAULT_BACKOFF_CAP, validator=_NON_NEGATIVE)
+    retry_after_cap: float = attrs.field(default=C.DEFAULT_RETRY_AFTER_CAP, validator=_NON_NEGATIVE)
+    deadline: float | None = attrs.field(default=C.DEFAULT_DEADLINE, validator=seconds())
     retry_statuses: frozenset[int] = attrs.field(default=C.RETRYABLE_STATUSES, converter=frozenset)
     rng: random.Random = attrs.field(factory=random.Random, eq=False, repr=False)
 
@@ -95,17 +76,44 @@ class RetryPolicy:
         return cls(max_attempts=1, deadline=deadline)
 
     def delay(self, retry_number: int, retry_after: float | None = None) -> float:
-        """Seconds to wait before retry ``retry_number`` (from 1).
+        """Seconds to wait before retry ``retry_number`` (from 1): :func:`retry_delay` with this policy."""
+        return retry_delay(self, retry_number, retry_after=retry_after)
 
-        A server-given ``retry_after`` wins over the backoff; it gets up to ``RETRY_AFTER_JITTER`` (10%) of
-        jitter so that many callers throttled together do not come back together, and is capped at
-        ``retry_after_cap``.
-        """
-        if retry_after is not None:
-            return min(
-                retry_after + self.rng.uniform(0.0, C.RETRY_AFTER_JITTER * retry_after), self.retry_after_cap
-            )
-        return backoff_delay(retry_number, base=self.backoff_base, cap=self.backoff_cap, rng=self.rng)
+
+def retry_delay(
+    policy: RetryPolicy,
+    retry_number: int,
+    *,
+    retry_after: float | None = None,
+    operation_id: str | None = None,
+    status_code: int | None = None,
+    minimum: float = 0.0,
+    rng: random.Random | None = None,
+) -> float:
+    """The one formula for how long to wait before retry ``retry_number`` (from 1) of a call.
+
+    Used by the pipeline for every retried request and by the bulk engine for every retried chunk.
+
+    - A server-given ``retry_after`` (seconds, from :func:`parse_retry_after`) wins over the backoff. Up to
+      ``RETRY_AFTER_JITTER`` (10%) of it is added at random, so that many callers throttled together do not
+      come back together, and the result is capped at ``policy.retry_after_cap``.
+    - Otherwise full-jitter exponential backoff: uniform in
+      ``[0, min(backoff_cap, backoff_base * 2 ** (retry_number - 1))]`` (:func:`backoff_delay`).
+    - A 429 (``status_code``) to an autoscale call of ``operation_id`` waits at least the 30 s the service
+      asks between autoscale calls to one pool.
+    - The wait is never below ``minimum`` (the bulk engine's floor, so that a retry is never immediate).
+
+    ``rng`` is the source of jitter (the policy's own ``rng`` by default). Pure apart from the draw.
+    """
+    source = rng if rng is not None else policy.rng
+    if retry_after is not None:
+        jitter = source.uniform(0.0, C.RETRY_AFTER_JITTER * retry_after)
+        wait = min(retry_after + jitter, policy.retry_after_cap)
+    else:
+        wait = backoff_delay(retry_number, base=policy.backoff_base, cap=policy.backoff_cap, rng=source)
+    if status_code == 429 and operation_id is not None:
+        wait = max(wait, minimum_throttle_delay(operation_id))
+    return max(wait, minimum)
 
 
 def parse_retry_after(headers: Mapping[str, str], *, now: datetime | None = None) -> float | None:
@@ -153,7 +161,7 @@ def minimum_throttle_delay(operation_id: str) -> float:
 
 
 class TransportFailure(enum.Enum):
-    """What an ``httpx`` transport exception says about the request."""
+    """What a transport failure says about the request (each transport classifies its own exceptions)."""
 
     NOT_SENT = "not-sent"
     """Never reached the service (connect error/timeout, pool timeout): always safe to retry."""
@@ -163,43 +171,6 @@ class TransportFailure(enum.Enum):
     """A configuration or local error: not sent, never retried. An unsupported scheme, an invalid header, a
     server certificate that fails verification, or a host name that does not exist (DNS ``EAI_NONAME``; a
     temporary resolver failure, ``EAI_AGAIN``, is retried as not sent)."""
-
-
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError)
-_FATAL = (httpx.UnsupportedProtocol, httpx.LocalProtocolError)
-# getaddrinfo answers that say the name does not exist, as opposed to "try again later".
-_UNKNOWN_HOST = frozenset(
-    getattr(socket, name) for name in ("EAI_NONAME", "EAI_NODATA", "EAI_ADDRFAMILY") if hasattr(socket, name)
-)
-
-
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
-
-
-def is_configuration_error(exc: BaseException) -> bool:
-    """Whether ``exc`` (or an exception it was raised from) is a certificate verification failure or an
-    unknown host name: errors that another attempt will not cure."""
-    for cause in _causes(exc):
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            return True
-        if isinstance(cause, socket.gaierror) and cause.errno in _UNKNOWN_HOST:
-            return True
-    return False
-
-
-def classify_transport_error(exc: BaseException) -> TransportFailure:
-    """Classify an ``httpx`` exception raised while sending a request or reading its response."""
-    if isinstance(exc, _NOT_SENT):
-        return TransportFailure.FATAL if is_configuration_error(exc) else TransportFailure.NOT_SENT
-    if isinstance(exc, _FATAL):
-        return TransportFailure.FATAL
-    return TransportFailure.OUTCOME_UNKNOWN
 
 
 def may_retry_transport(idempotency: Idempotency, failure: TransportFailure) -> bool:

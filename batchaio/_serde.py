@@ -736,7 +736,7 @@ def decode_page(cls: type[T], content: bytes | str) -> tuple[list[T], str | None
         data = orjson.loads(content)
         if data.__class__ is not dict:
             _wrong(data, "a JSON object")
-        items: list[T] = converter.structure(_read_list(data.get("value", [])), list[cls])  # type: ignore[valid-type]
+        items: list[T] = converter.structure(_read_list(data["value"]), list[cls])  # type: ignore[valid-type]
         next_link = data.get("odata.nextLink")
     except (TypeError, AttributeError, KeyError, OverflowError) as err:
         raise ValueError(f"list response does not fit {getattr(cls, '__name__', cls)}: {err}") from err

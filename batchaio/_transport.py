@@ -1,11 +1,11 @@
-"""The one request pipeline every call goes through.
+"""The one request pipeline every call goes through: build, authorize, send, decide.
 
 For each logical call: validate and build the request once (URL with ``api-version`` and ``timeout``, the
-``client-request-id`` kept for every attempt, operation headers, JSON content type); then for each attempt: a
-fresh ``ocp-date``, the final ``httpx.Request`` (``Content-Length: 0`` on bodiless non-GET/HEAD requests), a
-signature or token over exactly that request, send without following redirects, and decide from the status or
-the ``httpx`` exception, the operation's idempotency class and the retry policy whether to return, wait and
-retry, or raise the typed error.
+``client-request-id`` kept for every attempt, operation headers, JSON content type). Then for each attempt:
+a fresh ``ocp-date``, ``Content-Length`` (``0`` on bodiless non-GET/HEAD requests), the ``Authorization``
+over exactly that request (checked like every other header), one send through the
+:class:`~batchaio._http.Transport` (no redirects followed), and the pure decision of :mod:`batchaio._decide`
+on what happened: return, wait and retry, or raise the typed error.
 """
 
 from __future__ import annotations
@@ -25,35 +25,36 @@ from urllib.parse import quote, unquote, urlsplit
 import anyio
 import attrs
 import httpx
+import orjson
 
 from batchaio import _constants as C
-from batchaio._config import DEFAULT_TIMEOUT, NOT_GIVEN, NotGiven, Timeout
-from batchaio._redact import redact_headers, redact_query, redact_text, redact_url
-from batchaio._response import BatchResponse, BatchStreamResponse, ResponseMetadata
-from batchaio._retry import (
-    Idempotency,
-    RetryPolicy,
-    TransportFailure,
-    classify_transport_error,
-    idempotency_of,
-    is_configuration_error,
-    may_retry_status,
-    may_retry_transport,
-    minimum_throttle_delay,
-    parse_retry_after,
-    presumed_done,
-    status_outcome_unknown,
+from batchaio._config import DEFAULT_TIMEOUT, NOT_GIVEN, NotGiven, TimeoutLike, timeout_phases
+from batchaio._decide import (
+    Attempt,
+    Call,
+    Decision,
+    Raise,
+    Retry,
+    Return,
+    after_deadline,
+    after_failure,
+    after_status,
+    first_attempt,
 )
+from batchaio._http import BodyTooLarge, HttpRequest, HttpResponse, Transport, TransportFailed
+from batchaio._idempotency import Idempotency, idempotency_of
+from batchaio._redact import redact_headers, redact_query, redact_url
+from batchaio._response import BatchResponse, BatchStreamResponse, ResponseMetadata
+from batchaio._retry import RetryPolicy
+from batchaio._validators import check_seconds
 from batchaio._version import API_VERSION, __version__
 from batchaio.auth import _Authorizer
 from batchaio.errors import (
-    DeadlineExceededError,
-    OutcomeUnknownError,
-    RequestNotSentError,
-    TransportError,
+    BatchaioError,
+    ClientClosedError,
+    ResponseParseError,
     ValidationError,
-    error_class_for_status,
-    parse_error_body,
+    decode_error_body,
 )
 
 __all__ = ["BatchRequest", "Pipeline"]
@@ -97,7 +98,9 @@ class BatchRequest:
     operation's own parameters (not ``api-version`` or ``timeout``), ``headers`` its own headers
     (``If-Match``, ``ocp-range``...), ``content`` the JSON body already encoded. ``server_timeout`` (1..30 s)
     becomes the ``timeout`` query parameter. ``client_request_id`` overrides the generated one; ``retry`` and
-    ``deadline`` override the client's policy for this call; ``timeout`` overrides the client's timeouts.
+    ``deadline`` override the client's policy for this call; ``timeout`` (a :class:`~batchaio.Timeout`, an
+    ``httpx.Timeout``, seconds or ``None``) overrides the client's timeouts. ``missing_is_an_answer``: a 404
+    is returned as the response instead of raised (existence checks).
     """
 
     operation_id: str
@@ -110,23 +113,31 @@ class BatchRequest:
     client_request_id: str | None = None
     retry: RetryPolicy | None = None
     deadline: float | None = None
-    timeout: Timeout | NotGiven = NOT_GIVEN
+    timeout: TimeoutLike | NotGiven = NOT_GIVEN
     content_type: str = C.JSON_CONTENT_TYPE
+    missing_is_an_answer: bool = False
 
 
 @attrs.frozen
 class _Prepared:
-    operation_id: str
-    idempotency: Idempotency
-    method: str
-    url: str
-    parsed_url: httpx.URL
-    headers: dict[str, str]
-    content: bytes | None
-    client_request_id: str
-    policy: RetryPolicy
-    deadline: float | None
-    timeout: dict[str, float | None]
+    """A call checked and built once: its decision facts and the parts of every attempt's request."""
+
+    call: Call
+    headers: dict[str, str] = attrs.field(repr=_redacted_headers_repr)
+    content: bytes = attrs.field(repr=lambda content: f"<{len(content)} bytes>")
+    timeout: Mapping[str, float | None]
+
+
+class _Headers(dict[str, str]):
+    """The headers of a request being built: a dict whose ``repr`` is redacted (tracebacks with locals)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return repr(redact_headers(self))
+
+    def copy(self) -> _Headers:
+        return _Headers(self)
 
 
 class _HttpDate:
@@ -151,6 +162,7 @@ _HEADER_VALUE: Final = re.compile(r"[\t\x20-\x7e]*")
 
 
 def _check_header(name: str, value: str, field: str) -> None:
+    """Header names must be tokens and values printable ASCII; the message never shows the value."""
     if not (
         isinstance(name, str)
         and isinstance(value, str)
@@ -171,54 +183,70 @@ def _check_query(name: str, value: str, field: str) -> None:
         raise ValidationError("query parameters must not contain CR or LF", field=field)
 
 
-def _metadata(
-    prepared: _Prepared, response: httpx.Response, attempts: int, unknown: bool, applied: bool
-) -> ResponseMetadata:
-    return ResponseMetadata.from_response(
-        response,
-        attempts=attempts,
-        applied_by_earlier_attempt=applied,
-        prior_outcome_unknown=unknown,
-        sent_client_request_id=prepared.client_request_id,
-    )
+def _check_server_timeout(timeout: Any) -> None:
+    if (
+        not isinstance(timeout, int)
+        or isinstance(timeout, bool)
+        or not C.SERVER_TIMEOUT_MIN <= timeout <= C.SERVER_TIMEOUT_MAX
+    ):
+        raise ValidationError(
+            f"server_timeout must be a whole number of seconds from {C.SERVER_TIMEOUT_MIN} to "
+            f"{C.SERVER_TIMEOUT_MAX}",
+            field="server_timeout",
+        )
+
+
+# Top-level keys of a Batch error body; a success body made of these only is an error in disguise.
+_ERROR_KEYS: Final = frozenset({"code", "message", "values", "odata.metadata"})
+
+
+def _error_in_disguise(content: bytes) -> bool:
+    """Whether a 2xx JSON body is in fact a Batch error (``{"code": ..., "message": ...}``)."""
+    if b'"code"' not in content or b'"message"' not in content:
+        return False
+    try:
+        body = orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(body, dict) and "code" in body and "message" in body and body.keys() <= _ERROR_KEYS
 
 
 class Pipeline:
     """Builds, authenticates, sends and retries every request of one :class:`~batchaio.BatchClient`.
 
-    ``sleep`` (``anyio.sleep`` by default), ``clock`` (monotonic seconds) and ``request_id_factory`` are
-    injectable for tests; jitter comes from the retry policy's ``rng``.
+    ``transport`` is the :class:`~batchaio._http.Transport` that sends; ``max_response_bytes`` caps every
+    body read whole. ``sleep`` (``anyio.sleep`` by default), ``clock`` (monotonic seconds) and
+    ``request_id_factory`` are injectable for tests; jitter comes from the retry policy's ``rng``.
     """
 
     def __init__(
         self,
         *,
-        http: httpx.AsyncClient,
+        transport: Transport,
         endpoint: str,
         authorizer: _Authorizer,
         retry: RetryPolicy,
-        timeout: Timeout = DEFAULT_TIMEOUT,
+        timeout: TimeoutLike = DEFAULT_TIMEOUT,
+        max_response_bytes: int | None = C.DEFAULT_MAX_RESPONSE_BYTES,
         sleep: Callable[[float], Awaitable[Any]] = anyio.sleep,
         clock: Callable[[], float] = time.monotonic,
         request_id_factory: Callable[[], str] = lambda: str(uuid.uuid4()),
     ) -> None:
         parts = httpx.URL(endpoint)
-        self._http = http
+        self.transport = transport
         self._scheme = parts.scheme
         self._host = parts.host
         self._port = parts.port
-        self._base = (
-            f"{parts.scheme}://{parts.netloc.decode('ascii')}{parts.raw_path.decode('ascii').rstrip('/')}"
-        )
+        self._netloc = parts.netloc.decode("ascii")
+        self._base = f"{parts.scheme}://{self._netloc}{parts.raw_path.decode('ascii').rstrip('/')}"
         self._authorizer = authorizer
         self.retry = retry
-        self.timeout = timeout.resolve(DEFAULT_TIMEOUT)
-        self._timeout_dict = self.timeout.as_httpx().as_dict()
+        self.timeout = timeout_phases(timeout, DEFAULT_TIMEOUT)
+        self.max_response_bytes = max_response_bytes
         self.sleep = sleep
         self.clock = clock
         self._new_request_id = request_id_factory
         self._http_date = _HttpDate()
-        self._parsed_urls: dict[str, httpx.URL] = {}
 
     # -- public interface ------------------------------------------------------------------------------------
 
@@ -229,20 +257,33 @@ class Pipeline:
         id, path or link on the endpoint, header names and values, query, ``server_timeout``, deadline, an
         Entra token over http) runs before the first byte goes out, and none can fail on a later attempt.
         Other errors: :class:`~batchaio.errors.RequestNotSentError` (provably not sent),
-        :class:`~batchaio.errors.OutcomeUnknownError`, :class:`~batchaio.errors.DeadlineExceededError` and the
-        :class:`~batchaio.errors.BatchStatusError` subclasses (with ``prior_outcome_unknown``).
+        :class:`~batchaio.errors.OutcomeUnknownError`, :class:`~batchaio.errors.DeadlineExceededError`,
+        :class:`~batchaio.errors.ClientClosedError`, :class:`~batchaio.errors.CredentialError`, the
+        :class:`~batchaio.errors.BatchStatusError` subclasses (with ``prior_outcome_unknown``) and
+        :class:`~batchaio.errors.ResponseParseError` (a success status whose body is a Batch error, or a body
+        over ``max_response_bytes``).
         """
         prepared = self._prepare(request)
-        response, attempts, unknown, applied = await self._run(prepared, stream=False)
-        return BatchResponse(
+        response, state, answer = await self._run(prepared, stream=False)
+        result = BatchResponse(
             status_code=response.status_code,
             headers=response.headers,
             content=response.content,
-            metadata=_metadata(prepared, response, attempts, unknown, applied),
-            method=prepared.method,
-            url=str(response.request.url),
-            prior_outcome_unknown=unknown,
+            method=prepared.call.method,
+            url=prepared.call.url,
+            prior_outcome_unknown=state.outcome_unknown,
+            attempts=state.number,
+            applied_by_earlier_attempt=answer.applied_by_earlier_attempt,
+            sent_client_request_id=prepared.call.client_request_id,
         )
+        if 200 <= result.status_code < 300 and _error_in_disguise(result.content):
+            raise ResponseParseError(
+                f"{request.operation_id}: the {result.status_code} response carries a Batch error "
+                f"({decode_error_body(result.content) or ''})",
+                metadata=result.metadata,
+                operation=request.operation_id,
+            )
+        return result
 
     @contextlib.asynccontextmanager
     async def stream(self, request: BatchRequest) -> AsyncIterator[BatchStreamResponse]:
@@ -251,51 +292,61 @@ class Pipeline:
         The call's deadline covers getting the headers; reading the body is bounded by the read timeout.
         """
         prepared = self._prepare(request)
-        response, attempts, unknown, applied = await self._run(prepared, stream=True)
+        response, state, answer = await self._run(prepared, stream=True)
         try:
-            metadata = _metadata(prepared, response, attempts, unknown, applied)
-            yield BatchStreamResponse(
-                response, metadata, method=prepared.method, url=str(response.request.url)
+            metadata = ResponseMetadata.from_response(
+                response,
+                attempts=state.number,
+                applied_by_earlier_attempt=answer.applied_by_earlier_attempt,
+                prior_outcome_unknown=state.outcome_unknown,
+                sent_client_request_id=prepared.call.client_request_id,
             )
+            call = prepared.call
+            yield BatchStreamResponse(response, metadata, method=call.method, url=call.url)
         finally:
             await response.aclose()
 
     # -- building --------------------------------------------------------------------------------------------
 
     def _prepare(self, request: BatchRequest) -> _Prepared:
-        method = request.method.upper()
-        idempotency = idempotency_of(request.operation_id)
         policy = request.retry if request.retry is not None else self.retry
         deadline = request.deadline if request.deadline is not None else policy.deadline
-        if deadline is not None and deadline <= 0:
-            raise ValidationError("deadline must be a positive number of seconds", field="deadline")
+        check_seconds("deadline", deadline)
         client_request_id = request.client_request_id or self._new_request_id()
         _check_header("client-request-id", client_request_id, "client_request_id")
-
         query: list[tuple[str, str]] = list(request.query.items())
         if request.server_timeout is not None:
-            timeout = request.server_timeout
-            if (
-                not isinstance(timeout, int)
-                or isinstance(timeout, bool)
-                or not C.SERVER_TIMEOUT_MIN <= timeout <= C.SERVER_TIMEOUT_MAX
-            ):
-                raise ValidationError(
-                    f"server_timeout must be a whole number of seconds from {C.SERVER_TIMEOUT_MIN} to "
-                    f"{C.SERVER_TIMEOUT_MAX}",
-                    field="server_timeout",
-                )
-            query.append(("timeout", str(timeout)))
+            _check_server_timeout(request.server_timeout)
+            query.append(("timeout", str(request.server_timeout)))
         url = self._url(request.path, query)
-        parsed_url = self._parse_url(url)
+        method = request.method.upper()
+        call = Call(
+            operation_id=request.operation_id,
+            idempotency=idempotency_of(request.operation_id),
+            policy=policy,
+            deadline=deadline,
+            method=method,
+            url=url,
+            client_request_id=client_request_id,
+            answers_challenges=self._authorizer.answers_challenges,
+            missing_is_an_answer=request.missing_is_an_answer,
+        )
+        timeout = self.timeout
+        if request.timeout is not NOT_GIVEN:
+            timeout = timeout_phases(request.timeout, self.timeout)
+        return _Prepared(call, self._headers(request, client_request_id), request.content or b"", timeout)
 
-        headers = {
-            "Host": parsed_url.netloc.decode("ascii"),
-            "accept": C.ACCEPT,
-            "user-agent": _USER_AGENT,
-            "client-request-id": client_request_id,
-            "return-client-request-id": "true",
-        }
+    def _headers(self, request: BatchRequest, client_request_id: str) -> dict[str, str]:
+        headers = _Headers(
+            {
+                "Host": self._netloc,
+                "accept": C.ACCEPT,
+                "accept-encoding": C.ACCEPT_ENCODING,
+                "user-agent": _USER_AGENT,
+                "client-request-id": client_request_id,
+                "return-client-request-id": "true",
+            }
+        )
         for name, value in request.headers.items():
             _check_header(name, value, f"headers[{name!r}]")
             if name.lower() in _RESERVED_HEADERS:
@@ -303,23 +354,7 @@ class Pipeline:
             headers[name] = value
         if request.content is not None:
             headers.setdefault("content-type", request.content_type)
-
-        timeout_dict = self._timeout_dict
-        if isinstance(request.timeout, Timeout):
-            timeout_dict = request.timeout.resolve(self.timeout).as_httpx().as_dict()
-        return _Prepared(
-            operation_id=request.operation_id,
-            idempotency=idempotency,
-            method=method,
-            url=url,
-            parsed_url=parsed_url,
-            headers=headers,
-            content=request.content,
-            client_request_id=client_request_id,
-            policy=policy,
-            deadline=deadline,
-            timeout=timeout_dict,
-        )
+        return headers
 
     def _url(self, path: str, query: list[tuple[str, str]]) -> str:
         for name, value in query:
@@ -335,6 +370,8 @@ class Pipeline:
         return self._absolute_url(path, query)
 
     def _absolute_url(self, link: str, query: list[tuple[str, str]]) -> str:
+        if any(ch in link for ch in "\r\n\t "):
+            raise ValidationError("the URL contains whitespace or control characters", field="path")
         try:
             parsed = httpx.URL(link)
         except httpx.InvalidURL:
@@ -349,8 +386,6 @@ class Pipeline:
                 f"refusing to send a request to {redact_url(link)!r}: not on the client's endpoint",
                 field="path",
             )
-        if any(ch in link for ch in "\r\n\t "):
-            raise ValidationError("the URL contains whitespace or control characters", field="path")
         base = link.partition("#")[0]
         present = {
             unquote(item.partition("=")[0]).lower() for item in urlsplit(base).query.split("&") if item
@@ -364,188 +399,127 @@ class Pipeline:
         separator = "&" if "?" in base and not base.endswith(("?", "&")) else ("" if "?" in base else "?")
         return f"{base}{separator}{encoded}"
 
-    def _parse_url(self, url: str) -> httpx.URL:
-        """``url`` parsed (``httpx.URL`` is immutable, so parses are kept); refused if not on the endpoint."""
-        parsed = self._parsed_urls.get(url)
-        if parsed is None:
-            parsed = httpx.URL(url)
-            if parsed.userinfo or (parsed.scheme, parsed.host, parsed.port) != (
-                self._scheme,
-                self._host,
-                self._port,
-            ):
-                raise ValidationError("refusing to authenticate a request for another host", field="path")
-            if len(self._parsed_urls) >= C.PARSED_URL_CACHE_SIZE:
-                self._parsed_urls.clear()
-            self._parsed_urls[url] = parsed
-        return parsed
-
-    def _build(self, prepared: _Prepared) -> httpx.Request:
-        """The request of one attempt, built from a byte stream with ``Content-Length`` set here as ``httpx``
-        would set it for ``content=`` (which costs several times more); with ``stream=`` httpx adds no header
-        itself, so ``Host`` comes from the prepared headers."""
+    async def _authorized(self, prepared: _Prepared) -> HttpRequest:
+        """The request of one attempt: fresh ``ocp-date``, ``Content-Length`` as httpx would set it, and the
+        ``Authorization`` over exactly these headers, checked (a token read with its newline is refused)."""
+        call = prepared.call
         headers = prepared.headers.copy()
         headers["ocp-date"] = self._http_date()
-        content = prepared.content or b""
-        if content or prepared.method not in ("GET", "HEAD"):
+        content = prepared.content
+        if content or call.method not in ("GET", "HEAD"):
             headers["Content-Length"] = str(len(content))
-        request = httpx.Request(
-            prepared.method,
-            prepared.parsed_url,
-            headers=headers,
-            stream=httpx.ByteStream(content),
-            extensions={"timeout": prepared.timeout},
-        )
-        request.read()
-        return request
+        headers["Authorization"] = await self._authorizer.authorization(call.method, call.url, headers)
+        _check_header("Authorization", headers["Authorization"], "credential")
+        return HttpRequest(call.method, call.url, headers, content, prepared.timeout, self.max_response_bytes)
 
-    # -- sending and retrying --------------------------------------------------------------------------------
+    # -- sending and deciding --------------------------------------------------------------------------------
 
-    async def _run(self, prepared: _Prepared, *, stream: bool) -> tuple[httpx.Response, int, bool, bool]:
-        """Return ``(response, attempts, prior_outcome_unknown, applied_by_earlier_attempt)``."""
-        policy = prepared.policy
+    async def _run(self, prepared: _Prepared, *, stream: bool) -> tuple[HttpResponse, Attempt, Return]:
+        """Attempt until the decision core says return (the response) or raise."""
+        call = prepared.call
+        state = first_attempt(call)
         started = self.clock()
-        attempt = 0
-        budget = policy.max_attempts
-        challenged = False
-        unknown = False
         while True:
-            attempt += 1
-            remaining = None if prepared.deadline is None else prepared.deadline - (self.clock() - started)
-            request = self._build(prepared)
-            await self._authorizer.authorize(request)
-            sent_at = time.perf_counter()
-            try:
-                response = await self._attempt(request, remaining, stream=stream)
-            except TimeoutError as exc:
-                self._log_failure(prepared, attempt, sent_at, exc)
-                raise DeadlineExceededError(
-                    f"the call's deadline of {prepared.deadline} s ran out",
-                    outcome_unknown=unknown or prepared.idempotency is not Idempotency.READ,
-                    method=prepared.method,
-                    url=prepared.url,
-                    attempts=attempt,
-                    client_request_id=prepared.client_request_id,
-                ) from exc
-            except httpx.HTTPError as exc:
-                self._log_failure(prepared, attempt, sent_at, exc)
-                failure = classify_transport_error(exc)
-                if failure is TransportFailure.OUTCOME_UNKNOWN:
-                    unknown = True
-                if may_retry_transport(prepared.idempotency, failure) and attempt < budget:
-                    delay = policy.delay(attempt)
-                    if self._fits(prepared, started, delay):
-                        await self._wait(prepared, attempt, delay, type(exc).__name__)
-                        continue
-                raise self._transport_error(prepared, exc, attempt, unknown) from exc
-
-            status = response.status_code
-            self._log_response(prepared, attempt, sent_at, response)
-            if 200 <= status < 300 or status == 304:
-                return response, attempt, unknown, False
-
-            content = response.content
-            code, message, values = parse_error_body(content)
-            if status == 401 and not challenged and await self._authorizer.on_challenge(response):
-                challenged = True
-                budget += 1
-                continue
-            if unknown and presumed_done(prepared.operation_id, status, code):
-                if logger.isEnabledFor(logging.INFO):
-                    logger.info(
-                        "%s %s: %s %s after an attempt with an unknown outcome: done by that attempt",
-                        prepared.method, redact_url(prepared.url), status, code or "",
-                    )  # fmt: skip
-                return response, attempt, unknown, True
-            retry_after = (
-                parse_retry_after(response.headers)
-                if status in C.THROTTLING_STATUSES or status >= 500
-                else None
-            )
-            if may_retry_status(policy, prepared.idempotency, status) and attempt < budget:
-                delay = policy.delay(attempt, retry_after)
-                if status == 429:
-                    delay = max(delay, minimum_throttle_delay(prepared.operation_id))
-                if self._fits(prepared, started, delay):
-                    if status_outcome_unknown(status):
-                        unknown = True
-                    await self._wait(prepared, attempt, delay, str(status))
-                    continue
-            raise error_class_for_status(status)(
-                status,
-                code=code,
-                message=message,
-                values=values,
-                request_id=response.headers.get("request-id"),
-                client_request_id=response.headers.get("client-request-id") or prepared.client_request_id,
-                retry_after=retry_after,
-                attempts=attempt,
-                prior_outcome_unknown=unknown,
-                method=prepared.method,
-                url=prepared.url,
-            )
+            request = await self._authorized(prepared)
+            response, decision, cause = await self._attempt(request, call, state, started, stream=stream)
+            if isinstance(decision, Return):
+                assert response is not None
+                return response, state, decision
+            if response is not None:
+                await response.aclose()
+            if isinstance(decision, Raise):
+                raise decision.error from cause
+            await self._before_retry(call, state, decision, request, response)
+            state = decision.next
 
     async def _attempt(
-        self, request: httpx.Request, remaining: float | None, *, stream: bool
-    ) -> httpx.Response:
-        if remaining is not None and remaining <= 0:
-            raise TimeoutError
-        scope = anyio.fail_after(remaining) if remaining is not None else contextlib.nullcontext()
-        with scope:
-            response = await self._http.send(request, stream=True, follow_redirects=False)
-            try:
-                if not stream or not (200 <= response.status_code < 300):
-                    await response.aread()
-            except BaseException:
-                await response.aclose()
+        self, request: HttpRequest, call: Call, state: Attempt, started: float, *, stream: bool
+    ) -> tuple[HttpResponse | None, Decision, BaseException | None]:
+        """One send and the decision on it: ``(response or None, decision, cause to chain)``."""
+        elapsed = self.clock() - started
+        remaining = None if call.deadline is None else call.deadline - elapsed
+        sent_at = time.perf_counter()
+        try:
+            response = await self.transport.send(request, stream=stream, deadline=remaining)
+        except TransportFailed as exc:
+            self._log_attempt(call, state, sent_at, exc.name)
+            if self.transport.is_closed:
+                return None, Raise(self._closed_error(call, state, sent=True)), exc.__cause__
+            at = attrs.evolve(state, elapsed=self.clock() - started)
+            failure = after_failure(
+                call, at, exc.failure, exc.name, exc.text, configuration=exc.configuration
+            )
+            return None, failure, exc.__cause__
+        except TimeoutError as exc:
+            self._log_attempt(call, state, sent_at, "deadline")
+            return None, after_deadline(call, state), exc
+        except BodyTooLarge as exc:
+            raise self._too_large(call, state, exc) from None
+        except RuntimeError:  # httpx refuses to send once closed
+            if not self.transport.is_closed:
                 raise
-        return response
+            return None, Raise(self._closed_error(call, state, sent=False)), None
+        self._log_attempt(call, state, sent_at, response.status_code, response.headers)
+        status = response.status_code
+        error = decode_error_body(response.content) if status >= 400 else None
+        at = attrs.evolve(state, elapsed=self.clock() - started)
+        return response, after_status(call, at, status, response.headers, error), None
 
-    def _fits(self, prepared: _Prepared, started: float, delay: float) -> bool:
-        if prepared.deadline is None:
-            return True
-        return self.clock() - started + delay < prepared.deadline
-
-    async def _wait(self, prepared: _Prepared, attempt: int, delay: float, reason: str) -> None:
+    async def _before_retry(
+        self, call: Call, state: Attempt, decision: Retry, request: HttpRequest, response: HttpResponse | None
+    ) -> None:
+        if decision.reauthorize:
+            assert response is not None
+            await self._authorizer.on_challenge(request.headers.get("Authorization"), response.headers)
+            return
         if logger.isEnabledFor(logging.INFO):
             logger.info(
                 "%s %s: attempt %d failed (%s); retrying in %.3f s [client-request-id=%s]",
-                prepared.method, redact_url(prepared.url), attempt, reason, delay, prepared.client_request_id,
+                call.method, redact_url(call.url), state.number, decision.reason, decision.delay,
+                call.client_request_id,
             )  # fmt: skip
-        await self.sleep(delay)
+        await self.sleep(decision.delay)
 
-    def _transport_error(
-        self, prepared: _Prepared, exc: httpx.HTTPError, attempts: int, unknown: bool
-    ) -> TransportError:
-        cls = OutcomeUnknownError if unknown else RequestNotSentError
-        what = "may have been applied" if unknown else "was not sent"
-        if is_configuration_error(exc):
-            what += " (not retried: the host name or its certificate is wrong; check the endpoint)"
-        return cls(
-            f"{type(exc).__name__}: the request {what}: {redact_text(str(exc)) or type(exc).__name__}",
-            method=prepared.method,
-            url=prepared.url,
-            attempts=attempts,
-            client_request_id=prepared.client_request_id,
+    @staticmethod
+    def _closed_error(call: Call, state: Attempt, *, sent: bool) -> ClientClosedError:
+        unknown = state.outcome_unknown or (sent and call.idempotency is not Idempotency.READ)
+        return ClientClosedError(
+            "the client was closed while the call was in flight"
+            if sent
+            else "the client is closed: the request was not sent",
+            outcome_unknown=unknown,
+            method=call.method,
+            url=call.url,
+            attempts=state.number,
+            client_request_id=call.client_request_id,
+        )
+
+    @staticmethod
+    def _too_large(call: Call, state: Attempt, exc: BodyTooLarge) -> BatchaioError:
+        metadata = ResponseMetadata.from_response(
+            exc, attempts=state.number, sent_client_request_id=call.client_request_id
+        )
+        return ResponseParseError(
+            f"{call.operation_id}: the {exc.status_code} response body is larger than {exc.limit} bytes "
+            "(max_response_bytes); not read",
+            metadata=metadata,
+            operation=call.operation_id,
         )
 
     # -- logging ---------------------------------------------------------------------------------------------
 
-    def _log_response(
-        self, prepared: _Prepared, attempt: int, sent_at: float, response: httpx.Response
+    def _log_attempt(
+        self,
+        call: Call,
+        state: Attempt,
+        sent_at: float,
+        outcome: int | str,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
-                "%s %s -> %d attempt=%d request-id=%s client-request-id=%s elapsed=%.1fms",
-                prepared.method, redact_url(prepared.url), response.status_code, attempt,
-                response.headers.get("request-id"), prepared.client_request_id,
+                "%s %s -> %s attempt=%d request-id=%s client-request-id=%s elapsed=%.1fms",
+                call.method, redact_url(call.url), outcome, state.number,
+                headers.get("request-id") if headers is not None else None, call.client_request_id,
                 (time.perf_counter() - sent_at) * 1000.0,
-            )  # fmt: skip
-
-    def _log_failure(self, prepared: _Prepared, attempt: int, sent_at: float, exc: BaseException) -> None:
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug(
-                "%s %s -> %s attempt=%d client-request-id=%s elapsed=%.1fms",
-                prepared.method, redact_url(prepared.url), type(exc).__name__, attempt,
-                prepared.client_request_id, (time.perf_counter() - sent_at) * 1000.0,
             )  # fmt: skip

@@ -9,7 +9,9 @@
   service's claims after a claims challenge, plainly otherwise.
 
 Neither ever sends the ``Authorization`` header anywhere but the client's endpoint, and tokens never travel
-over plain ``http://``.
+over plain ``http://``. A ``get_token`` that raises surfaces as :class:`~batchaio.errors.CredentialError`
+with the credential's exception as ``__cause__``. The client never closes a credential it was given: close
+it yourself (``async with DefaultAzureCredential() as credential:``).
 """
 
 from __future__ import annotations
@@ -21,15 +23,15 @@ import hmac
 import random
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 import anyio
-import httpx
 
 from batchaio import _constants as C
+from batchaio._redact import redact_text
 from batchaio._shared_key import shared_key_signature, string_to_sign
-from batchaio.errors import ValidationError
+from batchaio.errors import CredentialError, ValidationError
 
 __all__ = [
     "AccessTokenLike",
@@ -39,7 +41,7 @@ __all__ = [
     "shared_key_signature",
 ]
 
-_ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
+_ACCOUNT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
 
 
 class SharedKeyCredential:
@@ -51,7 +53,7 @@ class SharedKeyCredential:
     __slots__ = ("_mac", "account_name")
 
     def __init__(self, account_name: str, key: str) -> None:
-        if not isinstance(account_name, str) or not _ACCOUNT_NAME.match(account_name):
+        if not isinstance(account_name, str) or not _ACCOUNT_NAME.fullmatch(account_name):
             raise ValidationError(
                 "account_name must be 1-64 letters, digits or hyphens, starting with a letter or digit",
                 field="account_name",
@@ -68,7 +70,7 @@ class SharedKeyCredential:
         # Keyed once; each signature continues from a copy (cheaper than keying HMAC per request).
         self._mac = hmac.new(secret, digestmod=hashlib.sha256)
 
-    def sign(self, method: str, url: str, headers: httpx.Headers | dict[str, str]) -> str:
+    def sign(self, method: str, url: str, headers: Mapping[str, str]) -> str:
         """Return the ``Authorization`` value for a request exactly as it will be sent.
 
         ``url`` is the final, encoded URL; ``headers`` the final headers (``ocp-date`` included). Same result
@@ -112,28 +114,34 @@ class AsyncTokenCredential(Protocol):
 
 
 class _Authorizer(Protocol):
-    """How the pipeline authenticates one attempt (internal)."""
+    """How the pipeline authenticates one attempt (internal).
 
-    async def authorize(self, request: httpx.Request) -> None: ...
+    ``authorization`` returns the ``Authorization`` value for a request whose URL and other headers are
+    final; ``on_challenge`` answers a 401 (``sent``: the ``Authorization`` the refused request carried) and
+    says whether to retry; ``answers_challenges`` says whether it ever can.
+    """
 
-    async def on_challenge(self, response: httpx.Response) -> bool: ...
+    answers_challenges: bool
+
+    async def authorization(self, method: str, url: str, headers: Mapping[str, str]) -> str: ...
+
+    async def on_challenge(self, sent: str | None, response_headers: Mapping[str, str]) -> bool: ...
 
 
 class SharedKeyAuth:
     """Adapts a :class:`SharedKeyCredential` to the pipeline: signs every attempt as sent."""
 
     __slots__ = ("_credential",)
+    answers_challenges = False
 
     def __init__(self, credential: SharedKeyCredential) -> None:
         self._credential = credential
 
-    async def authorize(self, request: httpx.Request) -> None:
-        """Set ``Authorization`` on ``request`` (its URL and headers must be final)."""
-        request.headers["Authorization"] = self._credential.sign(
-            request.method, str(request.url), request.headers
-        )
+    async def authorization(self, method: str, url: str, headers: Mapping[str, str]) -> str:
+        """The Shared Key signature of the request as it will be sent."""
+        return self._credential.sign(method, url, headers)
 
-    async def on_challenge(self, response: httpx.Response) -> bool:
+    async def on_challenge(self, sent: str | None, response_headers: Mapping[str, str]) -> bool:
         """Shared Key has no challenge to answer."""
         return False
 
@@ -156,15 +164,11 @@ def claims_from_challenge(www_authenticate: str | None) -> str | None:
     return decoded or None
 
 
-def _sent_token(response: httpx.Response) -> str | None:
-    """The bearer token the request of ``response`` carried, if known."""
-    try:
-        header: str | None = response.request.headers.get("authorization")
-    except RuntimeError:  # a response built without its request
+def _bearer(authorization: str | None) -> str | None:
+    """The bearer token an ``Authorization`` value carried, if any."""
+    if authorization is None or not authorization.startswith("Bearer "):
         return None
-    if header is None or not header.startswith("Bearer "):
-        return None
-    return header[len("Bearer ") :]
+    return authorization[len("Bearer ") :]
 
 
 class TokenCredentialAuth:
@@ -223,7 +227,13 @@ class TokenCredentialAuth:
             return self._token
 
     async def _fetch(self, **kwargs: Any) -> None:
-        access = await self.credential.get_token(self.scope, **kwargs)
+        try:
+            access = await self.credential.get_token(self.scope, **kwargs)
+        except Exception as exc:
+            raise CredentialError(
+                f"the credential {type(self.credential).__name__} could not give a token: "
+                f"{type(exc).__name__}: {redact_text(str(exc))}"
+            ) from exc
         now = self._clock()
         expires_on = float(access.expires_on)
         refresh_on = getattr(access, "refresh_on", None)
@@ -238,13 +248,15 @@ class TokenCredentialAuth:
         self._expires_on = expires_on
         self._refresh_at = refresh_at
 
-    async def authorize(self, request: httpx.Request) -> None:
-        """Set ``Authorization: Bearer ...``; refuses anything but https."""
-        if request.url.scheme != "https":
-            raise ValidationError("Microsoft Entra tokens are only sent over https", field="endpoint")
-        request.headers["Authorization"] = f"Bearer {await self.token()}"
+    answers_challenges = True
 
-    async def on_challenge(self, response: httpx.Response) -> bool:
+    async def authorization(self, method: str, url: str, headers: Mapping[str, str]) -> str:
+        """``Bearer <token>``; refuses anything but https."""
+        if not url.startswith("https://"):
+            raise ValidationError("Microsoft Entra tokens are only sent over https", field="endpoint")
+        return f"Bearer {await self.token()}"
+
+    async def on_challenge(self, sent: str | None, response_headers: Mapping[str, str]) -> bool:
         """Answer a 401 with a new token; ``True``: retry the request once.
 
         A claims challenge fetches a token with ``get_token(scope, claims=...)``; a plain 401 drops the cached
@@ -252,11 +264,11 @@ class TokenCredentialAuth:
         together, one fetch answers them all (a request whose token has already been replaced since it was
         sent just retries with the new one).
         """
-        claims = claims_from_challenge(response.headers.get("www-authenticate"))
-        sent = _sent_token(response)
+        claims = claims_from_challenge(response_headers.get("www-authenticate"))
+        token = _bearer(sent)
         async with self._lock:
-            if sent is not None:
-                replaced = self._token is not None and sent != self._token
+            if token is not None:
+                replaced = self._token is not None and token != self._token
             else:
                 replaced = claims is not None and claims == self._claims
             if not replaced:

@@ -4,12 +4,14 @@
 
     BatchaioError                       base of everything batchaio raises
      ├── ValidationError                bad input, found before anything is sent (also a ValueError)
+     ├── CredentialError                the credential's ``get_token`` raised (its exception is the cause)
      ├── FileChangedError               a file changed on the node while a download was being resumed
      ├── NotModifiedError               304 to a conditional read: the copy held is current (``metadata``)
      ├── ResponseParseError             a success response that cannot be read as the result (``metadata``)
      ├── TransportError                 no HTTP status; ``outcome_unknown``: may it have been applied?
      │    ├── RequestNotSentError       the request provably never reached the service (connect, pool, config)
      │    ├── OutcomeUnknownError       the request may have been applied (reset, read/write timeout, ...)
+     │    ├── ClientClosedError         the client was closed while the call was in flight
      │    └── DeadlineExceededError     the call's overall deadline ran out (also a builtin TimeoutError)
      └── BatchStatusError               the service answered with an error status
           ├── BadRequestError           400
@@ -29,19 +31,23 @@ the Batch error body: ``code``, ``message`` (the ``message.value``), ``values`` 
 from __future__ import annotations
 
 import builtins
+import re
 from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
-from batchaio._redact import redact_text, redact_url
+from batchaio._redact import redact_headers, redact_text, redact_url
+from batchaio.models import BatchError, BatchErrorDetail, BatchErrorMessage
 
 __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "BatchStatusError",
     "BatchaioError",
+    "ClientClosedError",
     "ConflictError",
+    "CredentialError",
     "DeadlineExceededError",
     "FileChangedError",
     "NotModifiedError",
@@ -55,7 +61,9 @@ __all__ = [
     "ThrottledError",
     "TransportError",
     "ValidationError",
+    "decode_error_body",
     "error_class_for_status",
+    "error_message",
     "parse_error_body",
 ]
 
@@ -130,20 +138,25 @@ class DeadlineExceededError(TransportError, builtins.TimeoutError):
 class BatchStatusError(BatchaioError):
     """The service answered with an error status.
 
-    Attributes: ``status_code``; ``code`` (Batch error code such as ``"JobNotFound"``, ``None`` if absent);
-    ``message`` (the error's ``message.value``, possibly empty); ``values`` (dict of the error's key/value
-    details, e.g. ``{"Reason": ...}``); ``request_id`` (server) and ``client_request_id``; ``retry_after``
-    (seconds the service asked to wait, or ``None``); ``attempts``; ``prior_outcome_unknown`` (an earlier
-    attempt of the same call may have been applied, so e.g. a 412 may be caused by our own earlier write);
-    ``method`` and ``url`` (redacted).
+    Attributes: ``status_code``; ``error`` (the Batch error body as the generated
+    :class:`~batchaio.models.BatchError`, redacted, ``None`` without a body); ``headers`` (the response
+    headers, redacted); ``code`` (Batch error code such as ``"JobNotFound"``, ``None`` if absent);
+    ``message`` (the
+    error's ``message.value`` without the service's ``RequestId:``/``Time:`` trailer, possibly empty);
+    ``values`` (dict of the error's key/value details, e.g. ``{"Reason": ...}``); ``request_id`` (server) and
+    ``client_request_id``; ``retry_after`` (seconds the service asked to wait, or ``None``); ``attempts``;
+    ``prior_outcome_unknown`` (an earlier attempt of the same call may have been applied, so e.g. a 412 may be
+    caused by our own earlier write); ``method`` and ``url`` (redacted).
     """
 
     def __init__(
         self,
         status_code: int,
         *,
+        error: BatchError | None = None,
+        headers: Mapping[str, str] | None = None,
         code: str | None = None,
-        message: str = "",
+        message: str | None = None,
         values: Mapping[str, str] | None = None,
         request_id: str | None = None,
         client_request_id: str | None = None,
@@ -152,11 +165,16 @@ class BatchStatusError(BatchaioError):
         prior_outcome_unknown: bool = False,
         method: str | None = None,
         url: str | None = None,
+        hint: str | None = None,
     ) -> None:
+        error = _redacted_error(error) if error is not None else None
         self.status_code = status_code
-        self.code = code
-        self.message = redact_text(message)
-        self.values = {key: redact_text(value) for key, value in (values or {}).items()}
+        self.error = error
+        self.headers = redact_headers(headers or {})
+        self.code = code if code is not None else (error.code if error is not None else None)
+        raw_message = message if message is not None else _message_of(error)
+        self.message = error_message(redact_text(raw_message))
+        self.values = {key: redact_text(value) for key, value in (values or _values_of(error)).items()}
         self.request_id = request_id
         self.client_request_id = client_request_id
         self.retry_after = retry_after
@@ -164,6 +182,7 @@ class BatchStatusError(BatchaioError):
         self.prior_outcome_unknown = prior_outcome_unknown
         self.method = method
         self.url = redact_url(url) if url is not None else None
+        self.hint = hint
         super().__init__(self._describe())
 
     def _describe(self) -> str:
@@ -171,6 +190,8 @@ class BatchStatusError(BatchaioError):
         summary = " ".join(line.strip() for line in self.message.splitlines() if line.strip())
         if summary:
             text += f": {summary}"
+        if self.hint:
+            text += f" ({self.hint})"
         if self.method and self.url:
             text += f" ({self.method} {self.url})"
         ids = [
@@ -240,33 +261,104 @@ def error_class_for_status(status_code: int) -> type[BatchStatusError]:
     return BatchStatusError
 
 
-def parse_error_body(content: bytes) -> tuple[str | None, str, dict[str, str]]:
-    """Extract ``(code, message, values)`` from a Batch error body.
+# The service ends error messages with "\nRequestId:<id>\nTime:<when>"; the ids are fields of their own.
+_TRAILER = re.compile(r"(?:\r?\n\s*(?:RequestId|Time):[^\n]*)+\s*$")
 
-    Tolerates an empty body, a body that is not JSON, and any missing or oddly typed field; ``values`` entries
-    use ``key`` (or ``name``, as autoscale errors do) and ``value``.
+
+def error_message(text: str) -> str:
+    """A Batch error message without the service's ``RequestId:...``/``Time:...`` trailer lines.
+
+    ``"The specified job does not exist.\nRequestId:...\nTime:..."`` becomes
+    ``"The specified job does not exist."``. Used for every status error and for bulk per-task failures.
+    """
+    return _TRAILER.sub("", text).strip() if "\n" in text else text.strip()
+
+
+def decode_error_body(content: bytes) -> BatchError | None:
+    """The Batch error in an error response body, decoded once into the generated model.
+
+    Tolerates an empty body (``None``), a body that is not JSON (its first 200 characters become the
+    message), and any missing or oddly typed field; ``values`` entries use ``key`` (or ``name``, as autoscale
+    errors do) and ``value``. Not redacted: :class:`BatchStatusError` redacts what it keeps.
     """
     if not content:
-        return None, "", {}
+        return None
     try:
         body = orjson.loads(content)
     except orjson.JSONDecodeError:
         text = content[:200].decode("utf-8", "replace").strip()
-        return None, text, {}
+        return BatchError(message=BatchErrorMessage(value=text))
     if not isinstance(body, dict):
-        return None, "", {}
+        return BatchError()
+    return error_from_data(body)
+
+
+def error_from_data(body: Mapping[str, Any]) -> BatchError:
+    """A :class:`~batchaio.models.BatchError` from an already parsed error object (tolerant, as above)."""
     code = body.get("code")
     raw_message = body.get("message")
-    message = raw_message.get("value") if isinstance(raw_message, dict) else raw_message
-    values: dict[str, str] = {}
+    if isinstance(raw_message, dict):
+        lang, text = raw_message.get("lang"), raw_message.get("value")
+    else:
+        lang, text = None, raw_message
+    details = []
     raw_values = body.get("values")
-    if isinstance(raw_values, list):
-        for entry in raw_values:
-            if isinstance(entry, dict):
-                key = entry.get("key", entry.get("name"))
-                if key is not None:
-                    values[str(key)] = "" if entry.get("value") is None else str(entry.get("value"))
-    return (str(code) if code is not None else None), (str(message) if message is not None else ""), values
+    for entry in raw_values if isinstance(raw_values, list) else ():
+        key = entry.get("key", entry.get("name")) if isinstance(entry, dict) else None
+        if key is not None:
+            value = entry.get("value")
+            details.append(BatchErrorDetail(key=str(key), value="" if value is None else str(value)))
+    message = None
+    if text is not None or lang is not None:
+        message = BatchErrorMessage(
+            lang=str(lang) if lang is not None else None, value=str(text) if text is not None else None
+        )
+    return BatchError(code=str(code) if code is not None else None, message=message, values=details or None)
+
+
+def _message_of(error: BatchError | None) -> str:
+    if error is None or error.message is None or error.message.value is None:
+        return ""
+    return error.message.value
+
+
+def _values_of(error: BatchError | None) -> dict[str, str]:
+    if error is None or not error.values:
+        return {}
+    return {detail.key: detail.value or "" for detail in error.values if detail.key is not None}
+
+
+def _redacted_error(error: BatchError) -> BatchError:
+    message = error.message
+    if message is not None and message.value is not None:
+        message = BatchErrorMessage(lang=message.lang, value=redact_text(message.value))
+    values = None
+    if error.values is not None:
+        values = [
+            BatchErrorDetail(
+                key=detail.key, value=redact_text(detail.value) if detail.value else detail.value
+            )
+            for detail in error.values
+        ]
+    return BatchError(code=error.code, message=message, values=values)
+
+
+def parse_error_body(content: bytes) -> tuple[str | None, str, dict[str, str]]:
+    """``(code, message, values)`` of a Batch error body (see :func:`decode_error_body`), message as sent."""
+    error = decode_error_body(content)
+    return (error.code if error is not None else None), _message_of(error), _values_of(error)
+
+
+class CredentialError(BatchaioError):
+    """The credential could not give a token: its ``get_token`` raised (``__cause__`` is its exception).
+    Nothing was sent."""
+
+
+class ClientClosedError(TransportError):
+    """The client was closed while this call was waiting or in flight (or before it started).
+
+    ``outcome_unknown`` says whether the request may have reached the service before the close.
+    """
 
 
 class FileChangedError(BatchaioError):

@@ -1,25 +1,34 @@
 """Optional transports for :class:`batchaio.BatchClient` (``transport=`` argument).
 
-:class:`AiohttpTransport` sends httpx requests through aiohttp (``pip install aiohttp``), which costs much
-less CPU per request than httpx's own connection pool. It is asyncio-only (aiohttp does not run under trio:
-using it there raises ``RuntimeError`` at the first request). Requests go out exactly as built and signed:
-URL not re-encoded, and none of aiohttp's automatic headers (``Content-Type: application/octet-stream`` on a
-bodiless POST, ``Accept``, ``Accept-Encoding``, ``User-Agent``) is added, since some of them are part of the
-Shared Key signature. Redirects are not followed, TLS is verified, and aiohttp's exceptions are translated to
-the matching ``httpx`` exceptions so that retries keep telling "not sent" from "outcome unknown". aiohttp has
-no write timeout: ``Timeout.write`` does not apply (the call's deadline still does).
+:class:`AiohttpTransport` sends the pipeline's requests through aiohttp (``pip install aiohttp``) directly,
+with no httpx object in between, which costs much less CPU per request than httpx's own connection pool. It is
+asyncio-only (aiohttp does not run under trio: using it there raises ``RuntimeError`` at the first request).
+Requests go out exactly as built and signed: URL not re-encoded, and none of aiohttp's automatic headers
+(``Content-Type: application/octet-stream`` on a bodiless POST, ``Accept``, ``Accept-Encoding``,
+``User-Agent``) is added, since some of them are part of the Shared Key signature. Redirects are not followed,
+TLS is verified, and each aiohttp exception is classified as "not sent", "outcome unknown" or "fatal" so that
+retries keep telling them apart. aiohttp has no write timeout: ``write`` does not apply (the call's deadline
+still does).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import sys
+from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from batchaio import _constants as C
-from batchaio._config import Limits
+from batchaio._config import Limits, LimitsLike, limits_of
+from batchaio._http import (
+    BodyTooLarge,
+    HttpRequest,
+    HttpResponse,
+    TransportFailed,
+    is_configuration_error,
+    redacted_cause,
+)
+from batchaio._retry import TransportFailure
 
 if TYPE_CHECKING:
     import aiohttp
@@ -41,35 +50,39 @@ def _import_aiohttp() -> Any:
     return aiohttp
 
 
-class AiohttpTransport(httpx.AsyncBaseTransport):
-    """An ``httpx.AsyncBaseTransport`` over one ``aiohttp.ClientSession`` (created on first use).
+def _timeout_scope(seconds: float) -> Any:
+    if sys.version_info >= (3, 11):
+        return asyncio.timeout(seconds)
+    import anyio  # pragma: no cover - Python 3.10
 
-    ``limits`` sets the connection pool (``max_connections`` and ``keepalive_expiry``); timeouts come from
-    each request (connect, read, pool) as httpx passes them.
+    return anyio.fail_after(seconds)  # pragma: no cover
+
+
+class AiohttpTransport:
+    """A batchaio transport over one ``aiohttp.ClientSession`` (created on first use).
+
+    ``limits`` (``httpx.Limits`` or :class:`~batchaio.Limits`) sets the connection pool (``max_connections``
+    and ``keepalive_expiry``); timeouts come from each request (connect, read, pool).
     """
 
-    def __init__(self, *, limits: Limits | None = None) -> None:
+    def __init__(self, *, limits: LimitsLike | None = None) -> None:
         self._aiohttp = _import_aiohttp()
         import yarl  # installed with aiohttp
 
         self._url = yarl.URL
-        self._limits = limits if limits is not None else Limits()
+        self._limits = limits_of(limits if limits is not None else Limits())
         self._session: aiohttp.ClientSession | None = None
+        self._closed = False
+        self._urls: dict[str, Any] = {}
+        self._timeouts: dict[tuple[float | None, ...], Any] = {}
+        self._errors = (self._aiohttp.ClientError, asyncio.TimeoutError)
+
+    @property
+    def is_closed(self) -> bool:
+        """Whether :meth:`aclose` has been called."""
+        return self._closed
 
     def _open(self) -> aiohttp.ClientSession:
-        aiohttp = self._aiohttp
-        connector = aiohttp.TCPConnector(
-            limit=self._limits.max_connections or 0,
-            keepalive_timeout=self._limits.keepalive_expiry,
-            ssl=True,
-        )
-        self._session = aiohttp.ClientSession(
-            connector=connector, auto_decompress=False, skip_auto_headers=_SKIP_AUTO_HEADERS
-        )
-        return self._session
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        """Send ``request`` as is and return a response whose body streams from aiohttp."""
         aiohttp = self._aiohttp
         try:
             asyncio.get_running_loop()
@@ -78,73 +91,148 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 "AiohttpTransport works under asyncio only; under trio use the built-in transport "
                 "(leave transport= unset)"
             ) from None
-        session = self._session if self._session is not None else self._open()
-        timeouts = request.extensions.get("timeout", {})
-        timeout = aiohttp.ClientTimeout(
-            total=None,
-            connect=timeouts.get("pool"),
-            sock_connect=timeouts.get("connect"),
-            sock_read=timeouts.get("read"),
+        if self._closed:
+            raise RuntimeError("the transport has been closed")
+        connector = aiohttp.TCPConnector(
+            limit=self._limits.max_connections or 0,
+            keepalive_timeout=self._limits.keepalive_expiry,
+            ssl=True,
         )
-        content = await request.aread()
-        headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in request.headers.raw]
-        url = self._url(str(request.url), encoded=True)
+        self._session = aiohttp.ClientSession(
+            connector=connector, auto_decompress=True, skip_auto_headers=_SKIP_AUTO_HEADERS
+        )
+        return self._session
+
+    def _client_timeout(self, phases: Mapping[str, float | None]) -> Any:
+        key = (phases.get("pool"), phases.get("connect"), phases.get("read"))
+        timeout = self._timeouts.get(key)
+        if timeout is None:
+            timeout = self._aiohttp.ClientTimeout(
+                total=None, connect=key[0], sock_connect=key[1], sock_read=key[2]
+            )
+            if len(self._timeouts) >= C.PARSED_URL_CACHE_SIZE:
+                self._timeouts.clear()
+            self._timeouts[key] = timeout
+        return timeout
+
+    def _yarl(self, url: str) -> Any:
+        parsed = self._urls.get(url)
+        if parsed is None:
+            parsed = self._url(url, encoded=True)
+            if len(self._urls) >= C.PARSED_URL_CACHE_SIZE:
+                self._urls.clear()
+            self._urls[url] = parsed
+        return parsed
+
+    async def send(self, request: HttpRequest, *, stream: bool, deadline: float | None) -> HttpResponse:
+        """Send ``request`` as is (see :class:`~batchaio._http.Transport`)."""
+        session = self._session if self._session is not None else self._open()
+        if deadline is None:
+            return await self._send(session, request, stream)
+        if deadline <= 0:
+            raise TimeoutError
+        try:
+            async with _timeout_scope(deadline):
+                return await self._send(session, request, stream)
+        except TimeoutError as exc:
+            if isinstance(exc, self._aiohttp.ClientError):  # aiohttp's own timeouts are TimeoutErrors too
+                raise _failed(self._aiohttp, exc)  # noqa: B904 (chained to a redacted stand-in)
+            raise
+
+    async def _send(self, session: aiohttp.ClientSession, request: HttpRequest, stream: bool) -> HttpResponse:
         try:
             response = await session.request(
                 request.method,
-                url,
-                headers=headers,
-                data=content or None,
+                self._yarl(request.url),
+                headers=request.headers,
+                data=request.content or None,
                 allow_redirects=False,
-                timeout=timeout,
+                timeout=self._client_timeout(request.timeout),
             )
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            raise _translate(aiohttp, exc, request) from exc
-        return httpx.Response(
-            status_code=response.status,
-            headers=[(name, value) for name, value in response.raw_headers],
-            stream=_Body(aiohttp, response, request),
-            extensions={"http_version": b"HTTP/1.1"},
-            request=request,
-        )
+        except self._errors as exc:
+            raise _failed(self._aiohttp, exc)  # noqa: B904 (chained to a redacted stand-in)
+        body = _Response(self._aiohttp, response)
+        if not stream or not 200 <= response.status < 300:
+            try:
+                body.content = await _read(response, request.max_body)
+            except self._errors as exc:
+                response.close()
+                raise _failed(self._aiohttp, exc)  # noqa: B904 (chained to a redacted stand-in)
+            except BaseException:
+                response.close()
+                raise
+        return body
 
     async def aclose(self) -> None:
         """Close the aiohttp session and its connections."""
+        self._closed = True
         if self._session is not None:
             await self._session.close()
             self._session = None
 
 
-class _Body(httpx.AsyncByteStream):
-    def __init__(self, aiohttp: Any, response: aiohttp.ClientResponse, request: httpx.Request) -> None:
+async def _read(response: aiohttp.ClientResponse, limit: int | None) -> bytes:
+    """The whole decoded body; past ``limit`` bytes :class:`BodyTooLarge` (the connection is dropped)."""
+    length = response.content_length
+    if limit is None or (
+        length is not None and length <= limit and "content-encoding" not in response.headers
+    ):
+        return await response.read()
+    chunks = []
+    size = 0
+    async for chunk in response.content.iter_chunked(C.AIOHTTP_READ_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            response.close()
+            raise BodyTooLarge(limit, response.status, response.headers)
+        chunks.append(chunk)
+    response.release()
+    return b"".join(chunks)
+
+
+class _Response:
+    __slots__ = ("_aiohttp", "_response", "content", "headers", "status_code")
+
+    def __init__(self, aiohttp: Any, response: aiohttp.ClientResponse) -> None:
         self._aiohttp = aiohttp
         self._response = response
-        self._request = request
+        self.status_code: int = response.status
+        self.headers: Mapping[str, str] = response.headers
+        self.content = b""
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
+    async def aiter_bytes(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
         try:
-            async for chunk in self._response.content.iter_chunked(C.AIOHTTP_READ_CHUNK):
+            async for chunk in self._response.content.iter_chunked(chunk_size or C.AIOHTTP_READ_CHUNK):
                 yield chunk
         except (self._aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            raise _translate(self._aiohttp, exc, self._request) from exc
+            raise _failed(self._aiohttp, exc)  # noqa: B904 (chained to a redacted stand-in)
 
     async def aclose(self) -> None:
-        self._response.release()
+        # A body read to its end leaves the connection reusable; a partly read one must not be reused.
+        if self._response.content.at_eof():
+            self._response.release()
+        else:
+            self._response.close()
 
 
-def _translate(aiohttp: Any, exc: BaseException, request: httpx.Request) -> httpx.TransportError:
-    """The httpx exception that means the same as an aiohttp (or asyncio) one."""
-    message = f"{type(exc).__name__}: {exc}"
+def _classify(aiohttp: Any, exc: BaseException) -> TransportFailure:
+    """What an aiohttp (or asyncio) exception says about the request."""
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return httpx.ConnectTimeout(message, request=request)
+        return TransportFailure.NOT_SENT
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return TransportFailure.FATAL
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return httpx.ConnectError(message, request=request)
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return httpx.RemoteProtocolError(message, request=request)
-    if isinstance(exc, (aiohttp.ServerTimeoutError, asyncio.TimeoutError)):
-        return httpx.ReadTimeout(message, request=request)
+        return TransportFailure.FATAL if is_configuration_error(exc.os_error) else TransportFailure.NOT_SENT
     if isinstance(exc, aiohttp.InvalidURL):
-        return httpx.UnsupportedProtocol(message, request=request)
-    if isinstance(exc, aiohttp.ClientResponseError):
-        return httpx.RemoteProtocolError(message, request=request)
-    return httpx.ReadError(message, request=request)
+        return TransportFailure.FATAL
+    return TransportFailure.OUTCOME_UNKNOWN
+
+
+def _failed(aiohttp: Any, exc: BaseException) -> TransportFailed:
+    """The classified failure, chained to a redacted stand-in for ``exc`` (aiohttp's texts carry full URLs
+    with their query values, and a traceback would print them)."""
+    failure = _classify(aiohttp, exc)
+    failed = TransportFailed.of(failure, exc, configuration=failure is TransportFailure.FATAL)
+    failed.__cause__ = redacted_cause(exc)
+    failed.__suppress_context__ = True
+    return failed

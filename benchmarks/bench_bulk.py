@@ -1,4 +1,4 @@
-"""Bulk task submission, side by side: batchaio, Microsoft's azure-batch 15.0.0b2 (async), and a raw floor.
+"""Bulk task submission, side by side: batchaio, Microsoft's azure-batch 15.0.0b2 (async), and two raw floors.
 
 One command runs everything against one local server (``_bench_server.py``, uvicorn on 127.0.0.1, in its own
 process) and prints a table::
@@ -11,7 +11,8 @@ Each measurement runs in a fresh subprocess (``--worker``), so imports, caches a
 
 - CPU: ``time.process_time()`` of the client process around the submission of ``--tasks`` tasks at
   ``--concurrency``, after a warm-up of one request per connection. Task objects are built from a generator
-  inside the measured region (users pay for that too); the floor posts JSON bodies prebuilt before it.
+  inside the measured region (users pay for that too); the floors (raw httpx + orjson, raw aiohttp + orjson)
+  post JSON bodies prebuilt before it.
 - Memory: peak RSS (``getrusage`` ``ru_maxrss``) of a fresh process submitting ``--rss-tasks`` tasks from a
   generator; azure-batch's ``create_tasks`` takes a list, built from the same generator
   (``--azure-rss-tasks``).
@@ -41,7 +42,7 @@ HERE = Path(__file__).resolve().parent
 JOB = "job-bench"
 KEY = base64.b64encode(b"benchmark-key-not-a-secret-0123").decode()
 WARM_UP_TASKS = 800
-CLIENTS = ("floor", "batchaio", "batchaio-aiohttp", "azure-batch")
+CLIENTS = ("floor", "floor-aiohttp", "batchaio", "batchaio-aiohttp", "azure-batch", "engine")
 
 
 def task_fields(count: int, prefix: str = "task") -> Iterator[tuple[str, str]]:
@@ -88,6 +89,32 @@ async def floor_run(url: str, bodies: list[bytes], concurrency: int) -> int:
     return created
 
 
+async def floor_aiohttp_run(url: str, bodies: list[bytes], concurrency: int) -> int:
+    """Raw aiohttp + orjson: prebuilt bodies posted by ``concurrency`` coroutines; results checked."""
+    import aiohttp
+    import orjson
+
+    created = 0
+    params = {"api-version": "2024-07-01.20.0"}
+    headers = {"content-type": "application/json; odata=minimalmetadata"}
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(base_url=url, connector=connector) as http:
+        source = iter(bodies)
+
+        async def worker() -> None:
+            nonlocal created
+            for body in source:
+                async with http.post(
+                    f"/jobs/{JOB}/addtaskcollection", data=body, params=params, headers=headers
+                ) as response:
+                    response.raise_for_status()
+                    content = await response.read()
+                created += sum(1 for r in orjson.loads(content)["value"] if r["status"] == "Success")
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return created
+
+
 async def batchaio_run(url: str, count: int, concurrency: int, prefix: str, *, aiohttp: bool = False) -> int:
     """batchaio: ``client.tasks.add_many`` over a generator of models (httpx, or its aiohttp transport)."""
     from batchaio import BatchClient, SharedKeyCredential
@@ -114,11 +141,46 @@ async def azure_run(url: str, count: int, concurrency: int, prefix: str) -> int:
     return sum(1 for r in result.value if str(r.status).lower() == "success")
 
 
+def engine_answers(count: int, prefix: str) -> dict[bytes, bytes]:
+    """The bench server's answers, by the first task ID of each request body, built before the measurement."""
+    import orjson
+
+    answers = {}
+    for start in range(0, count, 100):
+        ids = [f"{prefix}-{n}" for n in range(start, min(start + 100, count))]
+        results = [{"status": "Success", "taskId": i, "eTag": "0x1", "location": f"/tasks/{i}"} for i in ids]
+        answers[ids[0].encode()] = orjson.dumps({"value": results})
+    return answers
+
+
+async def engine_run(answers: dict[bytes, bytes], count: int, concurrency: int, prefix: str) -> int:
+    """The bulk engine alone: ``add_many`` over a generator of models, each chunk answered from memory (no
+    HTTP, no signing), so its CPU is the engine's own (reading, checking, encoding, bookkeeping)."""
+    from batchaio import _bulk
+    from batchaio._bulk_options import BulkOptions
+    from batchaio.models import BatchTaskCreateContent
+
+    async def send(body: bytes) -> bytes:
+        first = body[17 : body.index(b'"', 17)]  # {"value":[{"id":"<first id>"
+        await asyncio.sleep(0)
+        return answers[first]
+
+    tasks = (BatchTaskCreateContent(id=i, command_line=c) for i, c in task_fields(count, prefix))
+    report = await _bulk.add_many(send, tasks, BulkOptions(concurrency=concurrency))
+    return report.created
+
+
 def prepare(client: str, url: str, count: int, concurrency: int, prefix: str) -> Callable[[], Awaitable[int]]:
     """What one measured run does; the floor's bodies are built here, outside the measurement."""
     if client == "floor":
         bodies = floor_bodies(count, prefix)
         return lambda: floor_run(url, bodies, concurrency)
+    if client == "floor-aiohttp":
+        aiohttp_bodies = floor_bodies(count, prefix)
+        return lambda: floor_aiohttp_run(url, aiohttp_bodies, concurrency)
+    if client == "engine":
+        answers = engine_answers(count, prefix)
+        return lambda: engine_run(answers, count, concurrency, prefix)
     if client == "batchaio-aiohttp":
         return lambda: batchaio_run(url, count, concurrency, prefix, aiohttp=True)
     runner = batchaio_run if client == "batchaio" else azure_run
@@ -127,9 +189,11 @@ def prepare(client: str, url: str, count: int, concurrency: int, prefix: str) ->
 
 IMPORTS = {
     "floor": ("httpx", "orjson"),
+    "floor-aiohttp": ("aiohttp", "orjson"),
     "batchaio": ("batchaio", "batchaio.models"),
     "batchaio-aiohttp": ("batchaio", "batchaio.models", "batchaio.transports", "aiohttp"),
     "azure-batch": ("azure.batch.aio", "azure.batch.models", "aiohttp"),
+    "engine": ("batchaio", "batchaio.models"),
 }
 
 
@@ -243,7 +307,7 @@ def main() -> None:
         memory: dict[str, dict[str, Any]] = {}
         if not args.skip_memory:
             for name in clients:
-                if name in ("floor", "batchaio-aiohttp"):
+                if name in ("floor", "floor-aiohttp", "batchaio-aiohttp", "engine"):
                     continue
                 count = args.azure_rss_tasks if name == "azure-batch" else args.rss_tasks
                 memory[name] = measure(name, url, count, args.concurrency, "rss")
@@ -260,15 +324,18 @@ def main() -> None:
         print(
             f"\nSubmit {args.tasks:,} tasks at concurrency {args.concurrency} (median of {args.repeat} runs)"
         )
-        header = f"{'client':<17} {'CPU us/task':>12} {'min-max':>11} {'vs floor':>9} {'vs azure':>9}"
-        print(f"{header} {'wall s':>8}")
+        header = f"{'client':<17} {'CPU us/task':>12} {'min-max':>11} {'vs httpx':>9} {'vs aiohttp':>10}"
+        print(f"{header} {'vs azure':>9} {'wall s':>8}")
         for name, value in per_task.items():
             runs = [r["cpu"] / args.tasks * 1e6 for r in cpu[name]]
             spread = f"{min(runs):.1f}-{max(runs):.1f}"
             wall = statistics.median(r["wall"] for r in cpu[name])
-            vs_floor = f"{value / per_task['floor']:.2f}x" if "floor" in per_task else "-"
-            vs_azure = f"{value / per_task['azure-batch']:.2f}x" if "azure-batch" in per_task else "-"
-            print(f"{name:<17} {value:>12.1f} {spread:>11} {vs_floor:>9} {vs_azure:>9} {wall:>8.2f}")
+            ratios = [
+                f"{value / per_task[reference]:.2f}x" if reference in per_task else "-"
+                for reference in ("floor", "floor-aiohttp", "azure-batch")
+            ]
+            columns = f"{ratios[0]:>9} {ratios[1]:>10} {ratios[2]:>9}"
+            print(f"{name:<17} {value:>12.1f} {spread:>11} {columns} {wall:>8.2f}")
     print_memory(memory)
 
 

@@ -16,7 +16,7 @@ import respx
 from batchaio import BatchClient, RetryPolicy, SharedKeyCredential
 from batchaio._transport import BatchRequest
 from batchaio.auth import TokenCredentialAuth, claims_from_challenge, shared_key_signature
-from batchaio.errors import AuthenticationError, ValidationError
+from batchaio.errors import AuthenticationError, CredentialError, ValidationError
 
 ZERO_KEY = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
 FIXED_KEY = "YmF0Y2hhaW8tZml4ZWQtdGVzdC1rZXktMDEyMzQ1Njc4OQ=="
@@ -244,7 +244,7 @@ def test_tokens_are_refused_over_plain_http_even_when_http_is_allowed() -> None:
 async def test_token_auth_refuses_to_authorize_a_plain_http_request() -> None:
     auth = TokenCredentialAuth(FakeCredential())
     with pytest.raises(ValidationError):
-        await auth.authorize(httpx.Request("GET", "http://acct.batch.azure.com/jobs"))
+        await auth.authorization("GET", "http://acct.batch.azure.com/jobs", {})
 
 
 async def test_fifty_concurrent_claims_challenges_fetch_one_claims_token() -> None:
@@ -275,14 +275,14 @@ async def test_fifty_concurrent_claims_challenges_fetch_one_claims_token() -> No
 async def test_concurrent_challenges_without_their_requests_fetch_once_per_claims_value() -> None:
     credential = FakeCredential()
     auth = TokenCredentialAuth(credential)
-    first = httpx.Response(401, headers={"WWW-Authenticate": _challenge('{"a":1}')})
-    second = httpx.Response(401, headers={"WWW-Authenticate": _challenge('{"b":2}')})
+    first = {"www-authenticate": _challenge('{"a":1}')}
+    second = {"www-authenticate": _challenge('{"b":2}')}
     async with anyio.create_task_group() as group:
         for _ in range(25):
-            group.start_soon(auth.on_challenge, first)
+            group.start_soon(auth.on_challenge, None, first)
     async with anyio.create_task_group() as group:
         for _ in range(25):
-            group.start_soon(auth.on_challenge, second)
+            group.start_soon(auth.on_challenge, None, second)
     assert [call[1]["claims"] for call in credential.calls] == ['{"a":1}', '{"b":2}']
 
 
@@ -333,7 +333,43 @@ async def test_a_failed_refresh_keeps_a_token_with_enough_time_left(monkeypatch:
     now[0] += 500  # due for refresh, 100 s left
     monkeypatch.setattr(_constants, "TOKEN_MIN_REMAINING_AFTER_FAILED_REFRESH", 120.0)
     outcomes.append(RuntimeError("idp down"))
-    with pytest.raises(RuntimeError):
+    with pytest.raises(CredentialError) as info:
         await auth.token()
+    assert isinstance(info.value.__cause__, RuntimeError)
     monkeypatch.setattr(_constants, "TOKEN_MIN_REMAINING_AFTER_FAILED_REFRESH", 60.0)
     assert await auth.token() == "token-1"
+
+
+@pytest.mark.parametrize("name", ["acct\n", "acct\r\n", "\nacct", "ac ct", "acct\x00"])
+def test_account_names_with_control_characters_are_refused(name: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        SharedKeyCredential(name, ZERO_KEY)
+    assert info.value.field == "account_name"
+
+
+async def test_a_credential_that_raises_is_wrapped_with_its_cause_and_nothing_is_sent() -> None:
+    class Broken:
+        async def get_token(self, *scopes: str, **kwargs: Any) -> Token:
+            raise OSError("the identity endpoint at https://login.example/t?code=SECRET is down")
+
+    router = respx.MockRouter(assert_all_called=False)
+    route = router.get(f"{HOST}/jobs/j1").mock(return_value=httpx.Response(200, json={}))
+    async with BatchClient(HOST, Broken(), transport=httpx.MockTransport(router.async_handler)) as client:
+        with pytest.raises(CredentialError) as info:
+            await client._pipeline.send(BatchRequest("Jobs_GetJob", "GET", "/jobs/j1"))
+    assert isinstance(info.value.__cause__, OSError)
+    assert "Broken" in str(info.value) and "SECRET" not in str(info.value)
+    assert not route.called
+
+
+async def test_the_client_does_not_close_a_credential_it_was_given() -> None:
+    class Closable(FakeCredential):
+        closed = False
+
+        async def close(self) -> None:
+            self.closed = True
+
+    credential = Closable()
+    async with BatchClient(HOST, credential):
+        pass
+    assert credential.closed is False

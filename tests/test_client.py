@@ -26,7 +26,7 @@ async def test_context_manager_closes_the_http_client() -> None:
     async with BatchClient(ENDPOINT, credential()) as client:
         assert not client.is_closed
     assert client.is_closed
-    assert client._http.is_closed
+    assert client._transport.is_closed
     await client.aclose()
 
 
@@ -82,7 +82,7 @@ def test_http2_without_h2_is_a_clear_error() -> None:
 def test_timeouts_resolve_against_the_defaults() -> None:
     client = BatchClient(ENDPOINT, credential(), timeout=Timeout(read=5.0, pool=None))
     assert client.timeout == Timeout(connect=10.0, read=5.0, write=60.0, pool=None)
-    assert client._http.timeout == httpx.Timeout(connect=10.0, read=5.0, write=60.0, pool=None)
+    assert client._transport.client.timeout == httpx.Timeout(connect=10.0, read=5.0, write=60.0, pool=None)
     assert BatchClient(ENDPOINT, credential(), timeout=3).timeout == Timeout.of(3)
     assert BatchClient(ENDPOINT, credential(), timeout=None).timeout == Timeout.of(None)
 
@@ -170,14 +170,14 @@ async def test_httpx_request_logs_show_no_query_values(caplog: pytest.LogCapture
     [
         ({"max_connections": 0}, ValueError),
         ({"max_connections": -1}, ValueError),
-        ({"max_connections": 10.5}, TypeError),
-        ({"max_connections": 10.0}, TypeError),
-        ({"max_connections": True}, TypeError),
+        ({"max_connections": 10.5}, ValidationError),
+        ({"max_connections": 10.0}, ValidationError),
+        ({"max_connections": True}, ValidationError),
         ({"max_keepalive_connections": -1}, ValueError),
-        ({"max_keepalive_connections": 2.0}, TypeError),
+        ({"max_keepalive_connections": 2.0}, ValidationError),
         ({"keepalive_expiry": -1.0}, ValueError),
         ({"keepalive_expiry": float("nan")}, ValueError),
-        ({"keepalive_expiry": "30"}, TypeError),
+        ({"keepalive_expiry": "30"}, ValidationError),
     ],
 )
 def test_limits_refuse_counts_that_would_stall_every_call(kwargs: dict[str, Any], error: type) -> None:

@@ -61,7 +61,12 @@ def test_hierarchy() -> None:
     assert RequestNotSentError("x").outcome_unknown is False
     assert OutcomeUnknownError("x").outcome_unknown is True
     for name in errors.__all__:
-        assert name in (errors.__doc__ or "") or name in {"parse_error_body", "error_class_for_status"}
+        assert name in (errors.__doc__ or "") or name in {
+            "parse_error_body",
+            "decode_error_body",
+            "error_class_for_status",
+            "error_message",
+        }
 
 
 def test_validation_error_is_unchanged() -> None:
@@ -114,7 +119,8 @@ def test_status_error_attributes_and_str() -> None:
         url="https://a.batch.azure.com/jobs/j1?api-version=2024-07-01.20.0",
     )
     text = str(error)
-    assert text.startswith("404 JobNotFound: The specified job does not exist. RequestId:abc")
+    assert text.startswith("404 JobNotFound: The specified job does not exist. (GET")
+    assert error.message == "The specified job does not exist."
     assert "request-id=srv-1" in text and "client-request-id=cli-1" in text
     assert "GET https://a.batch.azure.com/jobs/j1?api-version=2024-07-01.20.0" in text
     assert (error.status_code, error.code, error.values) == (404, "JobNotFound", {"Reason": "x"})
@@ -146,3 +152,36 @@ def test_transport_error_str_redacts_and_names_the_call() -> None:
     text = str(error)
     assert "sig=S&" not in text and "timeout=30" in text
     assert "attempts=3" in text and "c-9" in text and "POST" in text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("No such job.\nRequestId:0b1c-2d\nTime:2024-07-01T10:15:30.1234567Z", "No such job."),
+        ("One.\r\nRequestId:abc\r\nTime:2024", "One."),
+        ("Two lines.\nSecond line.", "Two lines.\nSecond line."),
+        ("Mentions RequestId: inline.", "Mentions RequestId: inline."),
+        ("", ""),
+    ],
+)  # fmt: skip
+def test_error_message_drops_the_service_trailer(text: str, expected: str) -> None:
+    assert errors.error_message(text) == expected
+
+
+def test_status_errors_keep_the_decoded_error_redacted() -> None:
+    body = orjson.dumps(
+        {
+            "code": "InvalidPropertyValue",
+            "message": {
+                "lang": "en-US",
+                "value": "bad https://s.blob.core.windows.net/c?sig=SECRET1\nRequestId:r",
+            },
+            "values": [{"key": "PropertyValue", "value": "https://s/c?sig=SECRET2"}],
+        }
+    )
+    error = BadRequestError(400, error=errors.decode_error_body(body), headers={"Set-Cookie": "SECRET3"})
+    assert error.code == "InvalidPropertyValue" and error.error is not None
+    text = f"{error} {error.error!r} {error.headers} {error.values}"
+    for secret in ("SECRET1", "SECRET2", "SECRET3"):
+        assert secret not in text
+    assert error.message == "bad https://s.blob.core.windows.net/c?sig=REDACTED"

@@ -244,3 +244,18 @@ async def test_a_next_link_equal_to_the_resumed_link_stops(
     mock.get(url__startswith=TASKS).mock(return_value=page(["a"], "p2"))
     with pytest.raises(ResponseParseError, match="already followed"):
         [task async for task in client.tasks.list("job-1").from_link(link("p2"))]
+
+
+async def test_a_listing_without_value_is_a_parse_error(client: BatchClient, mock: respx.MockRouter) -> None:
+    mock.get(url__startswith=TASKS).mock(return_value=httpx.Response(200, json={"odata.metadata": "m"}))
+    with pytest.raises(ResponseParseError):
+        [task async for task in client.tasks.list("job-1")]
+
+
+async def test_a_listing_answered_with_a_batch_error_is_a_parse_error(
+    client: BatchClient, mock: respx.MockRouter
+) -> None:
+    error = {"code": "InternalError", "message": {"lang": "en-US", "value": "Server busy"}}
+    mock.get(url__startswith=TASKS).mock(return_value=httpx.Response(200, json=error))
+    with pytest.raises(ResponseParseError):
+        [task async for task in client.tasks.list("job-1")]

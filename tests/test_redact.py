@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from batchaio._redact import redact_data, redact_headers, redact_text, redact_url
@@ -95,3 +97,58 @@ def test_installing_the_log_filter_twice_adds_it_once() -> None:
     install_log_redaction("batchaio.test-redaction")
     filters = logging.getLogger("batchaio.test-redaction").filters
     assert sum(isinstance(f, RedactingLogFilter) for f in filters) == 1
+
+
+def test_the_secret_fields_are_read_from_the_models() -> None:
+    import attrs
+
+    from batchaio import models
+    from batchaio._fields import WIRE
+    from batchaio._redact import SECRET_FIELD_NAMES, SECRET_FIELDS_INSIDE
+
+    marked = {
+        (cls.__name__, field.metadata[WIRE].name)
+        for cls in vars(models).values()
+        if isinstance(cls, type) and attrs.has(cls)
+        for field in attrs.fields(cls)
+        if WIRE in field.metadata and field.metadata[WIRE].secret
+    }
+    covered = {name for _, name in marked if name.lower() in SECRET_FIELD_NAMES}
+    inside = {name for names in SECRET_FIELDS_INSIDE.values() for name in names}
+    assert {name for _, name in marked} == covered | inside
+    assert "protectedsettings" in SECRET_FIELD_NAMES  # marked in the models, missing from the old list
+    assert "value" not in SECRET_FIELD_NAMES  # a listing's "value" is not a secret
+    assert SECRET_FIELDS_INSIDE["uploadheaders"] == {"value"}
+
+
+def test_redact_data_follows_the_model_marks_in_context() -> None:
+    task = {
+        "value": [{"id": "t1", "environmentSettings": [{"name": "K", "value": "s3cret"}]}],
+        "outputFiles": [{"uploadOptions": {}, "destination": {"container": {
+            "uploadHeaders": [{"name": "x-ms-encryption-key", "value": "hdr-secret"}]}}}],
+        "extensions": [{"protectedSettings": {"key": "ext-secret"}}],
+    }  # fmt: skip
+    text = repr(redact_data(task))
+    for secret in ("s3cret", "hdr-secret", "ext-secret"):
+        assert secret not in text
+    assert "'t1'" in text and "x-ms-encryption-key" in text
+
+
+def test_http_stack_debug_lines_with_credential_headers_are_withheld_and_hpack_silenced(caplog) -> None:
+    from batchaio._redact import install_http_stack_redaction
+
+    install_http_stack_redaction()
+    caplog.set_level(logging.DEBUG)
+    logging.getLogger("hpack.hpack").debug(
+        "Decoded %s, consumed %d", (b"authorization", b"SharedKey a:SIG1"), 3
+    )
+    logging.getLogger("hpack.hpack").debug("Encoded header block to %s", b"\x82\x84SIG2")
+    logging.getLogger("httpcore.http11").debug(
+        "send_request_headers.started request=%r", [(b"Authorization", b"Bearer SIG3")]
+    )
+    logging.getLogger("httpcore.connection").debug("connect_tcp.started host='h' port=443")
+    logging.getLogger("aiohttp.client").debug("GET %s", "https://h/jobs?sig=SIG4")
+    text = caplog.text
+    for secret in ("SIG1", "SIG2", "SIG3", "SIG4"):
+        assert secret not in text
+    assert "connect_tcp.started" in text and "withheld" in text

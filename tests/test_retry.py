@@ -12,14 +12,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from batchaio._idempotency import ALREADY_DONE_CONFLICTS
+from batchaio._http import classify_transport_error
+from batchaio._idempotency import ALREADY_DONE_CONFLICTS, Idempotency, idempotency_of
 from batchaio._retry import (
-    Idempotency,
     RetryPolicy,
     TransportFailure,
     backoff_delay,
-    classify_transport_error,
-    idempotency_of,
     may_retry_status,
     may_retry_transport,
     parse_retry_after,

@@ -35,6 +35,7 @@ from batchaio.errors import (
     OutcomeUnknownError,
     PreconditionFailedError,
     RequestNotSentError,
+    ResponseParseError,
     ServerError,
     ThrottledError,
     ValidationError,
@@ -210,7 +211,7 @@ async def test_parsed_urls_are_kept_per_full_url_and_bounded(router, make_client
         ]
         for n in range(C.PARSED_URL_CACHE_SIZE + 10):
             await client._pipeline.send(BatchRequest("Jobs_ListJobs", "GET", "/jobs", query={"n": str(n)}))
-            assert len(client._pipeline._parsed_urls) <= C.PARSED_URL_CACHE_SIZE
+            assert len(client._pipeline.transport._urls) <= C.PARSED_URL_CACHE_SIZE
     assert seen[-1].url.params["n"] == str(C.PARSED_URL_CACHE_SIZE + 9)
 
 
@@ -860,3 +861,170 @@ def test_batch_request_repr_hides_query_values() -> None:
     text = repr(request)
     assert "SECRET" not in text
     assert "'maxresults': '10'" in text and f"api-version={API}" in text and "/jobs/j/tasks" in text
+
+
+# --- hardening (issue 9) -----------------------------------------------------------------------------------
+
+
+async def test_a_head_refused_with_403_says_what_to_check(router, make_client) -> None:
+    router.head("/pools/p1").mock(return_value=httpx.Response(403))
+    async with make_client() as client:
+        with pytest.raises(AuthenticationError) as info:
+            await client._pipeline.send(BatchRequest("Pools_PoolExists", "HEAD", "/pools/p1"))
+    assert "check the account name, the key and this machine's clock" in str(info.value)
+
+
+async def test_the_message_leaves_out_the_request_id_and_time_trailer(router, make_client) -> None:
+    text = "The specified job does not exist.\nRequestId:0b1c\nTime:2024-07-01T10:15:30.1234567Z"
+    router.get("/jobs/j1").mock(return_value=httpx.Response(404, json=error_body("JobNotFound", text)))
+    async with make_client() as client:
+        with pytest.raises(NotFoundError) as info:
+            await client._pipeline.send(BatchRequest("Jobs_GetJob", "GET", "/jobs/j1"))
+    assert info.value.message == "The specified job does not exist."
+    assert "RequestId" not in str(info.value) and "Time:" not in str(info.value)
+    assert info.value.error is not None and info.value.error.code == "JobNotFound"
+    assert info.value.error.message is not None and info.value.error.message.lang == "en-US"
+
+
+async def test_a_success_status_carrying_a_batch_error_is_a_parse_error(router, make_client) -> None:
+    router.get("/jobs/j1").mock(return_value=httpx.Response(200, json=error_body("InternalError", "oops")))
+    async with make_client() as client:
+        with pytest.raises(ResponseParseError, match="carries a Batch error"):
+            await client._pipeline.send(BatchRequest("Jobs_GetJob", "GET", "/jobs/j1"))
+
+
+async def test_a_success_body_with_failure_info_is_not_mistaken_for_an_error(router, make_client) -> None:
+    task = {"id": "t", "executionInfo": {"failureInfo": {"code": "X", "message": "failed"}}}
+    router.get("/jobs/j/tasks/t").mock(return_value=httpx.Response(200, json=task))
+    async with make_client() as client:
+        response = await client._pipeline.send(BatchRequest("Tasks_GetTask", "GET", "/jobs/j/tasks/t"))
+    assert response.json()["id"] == "t"
+
+
+async def test_accept_encoding_is_sent_explicitly(router, make_client) -> None:
+    route = router.get("/jobs/j1").mock(return_value=httpx.Response(200, json={}))
+    async with make_client() as client:
+        await client._pipeline.send(BatchRequest("Jobs_GetJob", "GET", "/jobs/j1"))
+    assert route.calls.last.request.headers["accept-encoding"] == C.ACCEPT_ENCODING
+
+
+async def test_a_body_inflating_past_the_cap_is_refused(router, make_client) -> None:
+    import gzip
+
+    bomb = gzip.compress(b"[" + b"0," * 600_000 + b"0]")
+    assert len(bomb) < 10_000
+    router.get("/jobs").mock(
+        return_value=httpx.Response(200, content=bomb, headers={"Content-Encoding": "gzip"})
+    )
+    async with make_client(max_response_bytes=1_000_000) as client:
+        with pytest.raises(ResponseParseError, match="larger than 1000000 bytes"):
+            await client._pipeline.send(BatchRequest("Jobs_ListJobs", "GET", "/jobs"))
+
+
+@pytest.mark.parametrize("value", [0, -5, 1.5, True])
+def test_max_response_bytes_is_checked(value: Any) -> None:
+    with pytest.raises(ValidationError):
+        BatchClient(ENDPOINT, SharedKeyCredential("testaccount", KEY), max_response_bytes=value)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"deadline": float("nan")}, {"deadline": float("inf")}, {"backoff_base": float("nan")},
+     {"backoff_cap": float("inf")}, {"retry_after_cap": float("nan")}],
+)  # fmt: skip
+def test_retry_policies_refuse_non_finite_numbers(kwargs: dict[str, float]) -> None:
+    with pytest.raises(ValidationError):
+        RetryPolicy(**kwargs)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_timeouts_refuse_non_finite_numbers(value: float) -> None:
+    from batchaio import Timeout
+
+    with pytest.raises(ValidationError):
+        Timeout(read=value)
+    with pytest.raises(ValidationError):
+        BatchClient(ENDPOINT, SharedKeyCredential("testaccount", KEY), timeout=value)
+    with pytest.raises(ValidationError):
+        BatchClient(ENDPOINT, SharedKeyCredential("testaccount", KEY), timeout=httpx.Timeout(5.0, read=value))
+
+
+async def test_a_per_call_non_finite_deadline_is_refused(router, make_client) -> None:
+    route = router.get("/jobs/j1").mock(return_value=httpx.Response(200, json={}))
+    async with make_client() as client:
+        with pytest.raises(ValidationError):
+            await client._pipeline.send(BatchRequest("Jobs_GetJob", "GET", "/jobs/j1", deadline=float("nan")))
+    assert not route.called
+
+
+class _NewlineToken:
+    async def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        class Token:
+            token = "eyJ0eXAi.secret-token-value\n"
+            expires_on = 4_000_000_000
+
+        return Token()
+
+
+async def test_a_token_with_a_newline_is_refused_before_sending_and_not_shown(router, caplog) -> None:
+    route = router.get("/jobs/j1").mock(return_value=httpx.Response(200, json={}))
+    caplog.set_level(logging.DEBUG)
+    async with BatchClient(
+        ENDPOINT, _NewlineToken(), transport=httpx.MockTransport(router.async_handler)
+    ) as client:
+        with pytest.raises(ValidationError) as info:
+            await client._pipeline.send(BatchRequest("Jobs_GetJob", "GET", "/jobs/j1"))
+    assert not route.called
+    assert info.value.field == "credential"
+    assert "secret-token-value" not in str(info.value) and "secret-token-value" not in caplog.text
+
+
+async def test_closing_the_client_fails_calls_in_flight_with_a_batchaio_error() -> None:
+    from batchaio.errors import ClientClosedError
+
+    received = anyio.Event()
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+
+    async def hold(stream: anyio.abc.SocketStream) -> None:
+        await stream.receive()
+        received.set()
+        await anyio.sleep(30)
+
+    client = BatchClient(
+        f"http://127.0.0.1:{port}", SharedKeyCredential("testaccount", KEY), allow_insecure_http=True
+    )
+    errors: list[BaseException] = []
+
+    async def call() -> None:
+        try:
+            await client._pipeline.send(BatchRequest("Jobs_GetJob", "GET", "/jobs/j1"))
+        except Exception as exc:
+            errors.append(exc)
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as group:
+            group.start_soon(listener.serve, hold)
+            async with anyio.create_task_group() as calls:
+                calls.start_soon(call)
+                await received.wait()
+                await client.aclose()
+            group.cancel_scope.cancel()
+    assert len(errors) == 1 and isinstance(errors[0], ClientClosedError), errors
+    assert errors[0].outcome_unknown is False  # a read: nothing it did can have been applied
+    with pytest.raises(ClientClosedError) as after:
+        await client._pipeline.send(BatchRequest("Jobs_GetJob", "GET", "/jobs/j1"))
+    assert after.value.outcome_unknown is False and "not sent" in str(after.value)
+
+
+def test_prepared_requests_and_attempts_show_no_secrets_in_repr() -> None:
+    from batchaio._decide import Call
+    from batchaio._http import HttpRequest
+    from batchaio._idempotency import Idempotency
+
+    url = f"{ENDPOINT}/jobs?api-version={API}&$filter=secret-filter"
+    request = HttpRequest("PUT", url, {"Authorization": "SharedKey a:SIG"}, b'{"password":"pw"}', {})
+    call = Call("Jobs_ListJobs", Idempotency.READ, RetryPolicy(), None, "GET", url, "c")
+    text = repr(request) + repr(call)
+    for secret in ("secret-filter", "SIG", "pw"):
+        assert secret not in text

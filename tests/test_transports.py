@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import socket
 
-import httpx
 import pytest
 
 aiohttp = pytest.importorskip("aiohttp")
+import yarl  # noqa: E402
 from aiohttp import web  # noqa: E402
 from aiohttp.test_utils import TestServer  # noqa: E402
+from multidict import CIMultiDict, CIMultiDictProxy  # noqa: E402
 
 from batchaio import BatchClient, RequestNotSentError, SharedKeyCredential  # noqa: E402
 from batchaio._transport import BatchRequest  # noqa: E402
@@ -168,23 +169,22 @@ def test_under_trio_the_first_request_says_asyncio_only() -> None:
 
 
 @pytest.mark.parametrize(
-    ("raised", "expected", "failure"),
+    ("raised", "failure"),
     [
-        (aiohttp.ConnectionTimeoutError("pool or connect"), httpx.ConnectTimeout, "NOT_SENT"),
-        (aiohttp.SocketTimeoutError("sock_read"), httpx.ReadTimeout, "OUTCOME_UNKNOWN"),
-        (aiohttp.ServerDisconnectedError(), httpx.RemoteProtocolError, "OUTCOME_UNKNOWN"),
-        (aiohttp.ClientPayloadError("truncated"), httpx.ReadError, "OUTCOME_UNKNOWN"),
-        (aiohttp.ClientOSError(104, "reset"), httpx.ReadError, "OUTCOME_UNKNOWN"),
-        (aiohttp.InvalidURL("x"), httpx.UnsupportedProtocol, "FATAL"),
+        (aiohttp.ConnectionTimeoutError("pool or connect"), "NOT_SENT"),
+        (aiohttp.ClientConnectorError(None, OSError(111, "refused")), "NOT_SENT"),  # type: ignore[arg-type]
+        (aiohttp.SocketTimeoutError("sock_read"), "OUTCOME_UNKNOWN"),
+        (aiohttp.ServerDisconnectedError(), "OUTCOME_UNKNOWN"),
+        (aiohttp.ClientPayloadError("truncated"), "OUTCOME_UNKNOWN"),
+        (aiohttp.ClientOSError(104, "reset"), "OUTCOME_UNKNOWN"),
+        (aiohttp.InvalidURL("x"), "FATAL"),
     ],
 )
-def test_aiohttp_errors_keep_their_retry_classification(raised, expected, failure) -> None:
-    from batchaio._retry import TransportFailure, classify_transport_error
-    from batchaio.transports import _translate
+def test_aiohttp_errors_keep_their_retry_classification(raised, failure) -> None:
+    from batchaio._retry import TransportFailure
+    from batchaio.transports import _classify
 
-    translated = _translate(aiohttp, raised, httpx.Request("GET", "http://127.0.0.1/jobs"))
-    assert type(translated) is expected
-    assert classify_transport_error(translated) is TransportFailure[failure]
+    assert _classify(aiohttp, raised) is TransportFailure[failure]
 
 
 async def test_a_partly_read_stream_closes_its_connection_instead_of_reusing_it() -> None:
@@ -204,13 +204,88 @@ async def test_a_partly_read_stream_closes_its_connection_instead_of_reusing_it(
     test_server = TestServer(app, host="127.0.0.1")
     await test_server.start_server()
     try:
-        async with httpx.AsyncClient(transport=AiohttpTransport()) as http:
-            url = f"http://127.0.0.1:{test_server.port}/f"
-            async with http.stream("GET", url) as response:
-                async for _ in response.aiter_raw():
+        async with BatchClient(
+            f"http://127.0.0.1:{test_server.port}",
+            SharedKeyCredential("acct", KEY),
+            allow_insecure_http=True,
+            transport=AiohttpTransport(),
+        ) as batch:
+            request = BatchRequest("Tasks_GetTaskFile", "GET", "/f")
+            async with batch._pipeline.stream(request) as response:
+                async for _ in response.aiter_bytes():
                     break
-            whole = await http.get(url)
+            whole = await batch._pipeline.send(request)
     finally:
         await test_server.close()
     assert len(whole.content) == 2_000_000
     assert len(peers) == 2 and peers[0] != peers[1]
+
+
+async def test_closing_the_client_fails_calls_in_flight_with_a_batchaio_error() -> None:
+    import asyncio
+
+    from batchaio.errors import ClientClosedError
+
+    started = asyncio.Event()
+
+    async def slow(request: web.Request) -> web.Response:
+        started.set()
+        await asyncio.sleep(30)
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", slow)
+    test_server = TestServer(app, host="127.0.0.1")
+    await test_server.start_server()
+    batch = client(f"http://127.0.0.1:{test_server.port}")
+    try:
+        call = asyncio.ensure_future(batch._pipeline.send(BatchRequest("Jobs_GetJob", "GET", "/jobs/j")))
+        await asyncio.wait_for(started.wait(), 10)
+        await batch.aclose()
+        with pytest.raises(ClientClosedError):
+            await asyncio.wait_for(call, 10)
+        with pytest.raises(ClientClosedError, match="not sent"):
+            await batch._pipeline.send(BatchRequest("Jobs_GetJob", "GET", "/jobs/j"))
+    finally:
+        await test_server.close()
+
+
+@pytest.mark.parametrize(
+    "raised",
+    [
+        aiohttp.InvalidURL("https://acct.batch.azure.com/jobs?$filter=SECRET1"),
+        aiohttp.ClientResponseError(
+            aiohttp.RequestInfo(  # type: ignore[call-arg]
+                url=yarl.URL("https://acct.batch.azure.com/jobs?$filter=SECRET1"),
+                method="GET",
+                headers=CIMultiDictProxy(CIMultiDict()),
+                real_url=yarl.URL("https://acct.batch.azure.com/jobs?$filter=SECRET1"),
+            ),
+            (),
+            status=500,
+            message="bad",
+        ),
+    ],
+)
+def test_aiohttp_error_texts_are_redacted_in_the_failure_and_its_cause(raised: BaseException) -> None:
+    from batchaio.transports import _failed
+
+    failed = _failed(aiohttp, raised)
+    assert "SECRET1" in str(raised)
+    assert failed.__cause__ is not None and failed.__suppress_context__
+    assert "SECRET1" not in f"{failed} {failed.text} {failed.__cause__}"
+    assert type(raised).__name__ in str(failed.__cause__)
+
+
+async def test_an_aiohttp_body_past_the_cap_is_refused(server: str) -> None:
+    from batchaio.errors import ResponseParseError
+
+    async with BatchClient(
+        server,
+        SharedKeyCredential("acct", KEY),
+        allow_insecure_http=True,
+        transport=AiohttpTransport(),
+        max_response_bytes=20,
+    ) as batch:
+        with pytest.raises(ResponseParseError, match="larger than 20 bytes"):
+            await batch._pipeline.send(BatchRequest("Jobs_GetJob", "GET", "/jobs/j"))

@@ -42,10 +42,23 @@ GROUPS = {
     "pools": ("Pools", "pools, their size, autoscale, node counts, usage and images"),
     "tasks": ("Tasks", "tasks and the files in their directories"),
 }
-# Hand-written base classes that a generated group extends (extension point for non-REST helpers).
-BASES = {"tasks": ("batchaio.resources._task_extensions", "TaskExtensions")}
+# Hand-written base classes that a generated group extends (extension points for non-REST helpers).
+BASES = {
+    "jobs": (("batchaio.resources._job_extensions", "JobExtensions"),),
+    "pools": (("batchaio.resources._pool_extensions", "PoolExtensions"),),
+    "tasks": (
+        ("batchaio.resources._task_extensions", "TaskExtensions"),
+        ("batchaio.resources._task_workflow", "TaskWorkflow"),
+    ),
+}
 # Hand-written modules in the output package; every other module there must be generated.
-HAND_WRITTEN = {"_base.py", "_task_extensions.py"}
+HAND_WRITTEN = {
+    "_base.py",
+    "_job_extensions.py",
+    "_pool_extensions.py",
+    "_task_extensions.py",
+    "_task_workflow.py",
+}
 
 STANDARD = {"api-version", "timeOut", "client-request-id", "return-client-request-id", "ocp-date"}
 CONDITIONAL = {
@@ -394,7 +407,7 @@ def render_op(op: Op) -> list[str]:
 def render_group(group: str, ops: list[Op]) -> str:
     cls, about = GROUPS[group]
     body = "\n".join(line for op in ops for line in render_op(op))
-    base_module, base_cls = BASES.get(group, ("batchaio.resources._base", "Resource"))
+    bases = BASES.get(group, ())
     text = (
         HEADER + f'"""Operations on {about}: ``client.{group}``."""\n\nfrom __future__ import annotations\n\n'
     )
@@ -419,14 +432,11 @@ def render_group(group: str, ops: list[Op]) -> str:
         imports.append("from batchaio.filters import Filter")
     imports.append("from batchaio.resources import _base")
     raw = [op for op in ops if op.kind not in ("list", "download")]
-    imports.append("from batchaio.resources._base import Call")
-    if base_module != "batchaio.resources._base":
-        imports.append(f"from {base_module} import {base_cls}")
-    else:
-        imports[-1] = imports[-1].replace("import ", f"import {base_cls}, ", 1)
+    imports.append("from batchaio.resources._base import Call" + ("" if bases else ", Resource"))
+    imports += [f"from {module} import {name}" for module, name in bases]
     text += "\n".join(imports) + "\n\n"
     text += f'__all__ = ["{cls}", "{cls}WithRawResponse"]\n\n\n'
-    text += f"class {cls}({base_cls}):\n"
+    text += f"class {cls}({', '.join(name for _, name in bases) or 'Resource'}):\n"
     text += docstring(f"Operations on {about}; reached as ``client.{group}``.", 4) + "\n\n"
     text += body + "\n\n"
     text += f"class {cls}WithRawResponse:\n"

@@ -44,9 +44,19 @@ except ImportError as exc:  # pragma: no cover - exercised in a venv without the
 from batchaio.emulator import _constants as C
 from batchaio.emulator._app import ConnectionDropped, EmulatorApp
 from batchaio.emulator._faults import FaultConfig, FaultInjector, FaultKind
+from batchaio.emulator._realism import RateLimiter, Realism
 from batchaio.emulator._state import Store
+from batchaio.emulator._tls import TlsFiles, generate_self_signed
 
-__all__ = ["ConnectionDropped", "Emulator", "FaultConfig", "FaultInjector", "FaultKind"]
+__all__ = [
+    "ConnectionDropped",
+    "Emulator",
+    "FaultConfig",
+    "FaultInjector",
+    "FaultKind",
+    "Realism",
+    "TlsFiles",
+]
 
 API_VERSION = C.API_VERSION
 DEFAULT_ACCOUNT = C.DEFAULT_ACCOUNT
@@ -71,6 +81,11 @@ class Emulator:
     - ``faults``: a ``FaultConfig`` to start with; change it later with ``emu.faults.configure(...)``.
     - ``delete_delay``: seconds a deleted pool/job/schedule/certificate stays in its ``deleting`` state.
     - ``seed``: seed of the simulated durations.
+    - ``tls``: serve HTTPS (``serve()``, ``start()``) with ``cert_file``/``key_file`` (PEM), or with a
+      self-signed certificate for loopback generated for this emulator; trust ``emu.tls.cert_file``.
+    - ``bearer_audience``: with ``allow_bearer``, accept only JWTs whose ``aud`` is this (unsigned test
+      tokens are fine: the signature is not checked), e.g. ``"https://batch.core.windows.net/"``.
+    - ``realism``: a ``Realism`` turning on slower, service-like behaviours (``Realism.everything()``).
     """
 
     def __init__(
@@ -88,6 +103,11 @@ class Emulator:
         faults: FaultConfig | None = None,
         delete_delay: float = 0.2,
         seed: int | None = None,
+        tls: bool = False,
+        cert_file: str | Path | None = None,
+        key_file: str | Path | None = None,
+        bearer_audience: str | None = None,
+        realism: Realism | None = None,
     ) -> None:
         low, high = task_duration
         if low < 0 or high < low:
@@ -111,8 +131,12 @@ class Emulator:
             discard_tasks=discard_tasks,
             delete_delay=delete_delay,
             seed=seed,
+            realism=realism,
         )
+        self.tls: TlsFiles | None = _tls_files(tls, cert_file, key_file)
         self.faults = FaultInjector(faults or FaultConfig())
+        if realism is not None and realism.throttling:
+            self.faults.rate_limit = (RateLimiter(realism.requests_per_second), realism.retry_after_seconds)
         self.app = EmulatorApp(
             self.store,
             self.faults,
@@ -122,6 +146,7 @@ class Emulator:
             require_auth=require_auth,
             work_root=self.work_dir if execute else None,
             lifespan=self._lifespan,
+            bearer_audience=bearer_audience,
         )
         self.endpoint: str | None = None
         self._background_users = 0
@@ -176,8 +201,8 @@ class Emulator:
         # exception group.
         raised: Exception | None = None
         try:
-            server = EmbeddedServer(make_config(self.app))
-            endpoint = _endpoint(host, sock.getsockname()[1])
+            server = EmbeddedServer(make_config(self.app, tls=self.tls))
+            endpoint = _endpoint(host, sock.getsockname()[1], https=self.tls is not None)
             async with anyio.create_task_group() as group:
                 group.start_soon(server.serve, [sock])
                 while not server.started:
@@ -207,7 +232,7 @@ class Emulator:
             raise RuntimeError("the emulator is already started")
         check_loopback(host, allow_non_loopback)
         sock = bind_socket(host, port)
-        server = EmbeddedServer(make_config(self.app))
+        server = EmbeddedServer(make_config(self.app, tls=self.tls))
         thread = threading.Thread(
             target=lambda: asyncio.run(server.serve([sock])), name="batchaio-emulator", daemon=True
         )
@@ -219,7 +244,7 @@ class Emulator:
             thread.join(0.01)
         self._thread, self._thread_server = thread, server
         self._thread_socket = sock
-        self.endpoint = _endpoint(host, sock.getsockname()[1])
+        self.endpoint = _endpoint(host, sock.getsockname()[1], https=self.tls is not None)
         return self.endpoint
 
     def stop(self) -> None:
@@ -238,6 +263,8 @@ class Emulator:
         self.store.stop_all_processes()
         if self._owns_work_dir and self.work_dir is not None:
             shutil.rmtree(self.work_dir, ignore_errors=True)
+        if self.tls is not None and self.tls.generated:
+            shutil.rmtree(self.tls.cert_file.parent, ignore_errors=True)
 
     def reset(self) -> None:
         """Forget every pool, job, schedule and certificate, and turn faults off.
@@ -250,6 +277,7 @@ class Emulator:
             discard_tasks=self.store.discard_tasks,
             delete_delay=self.store.delete_delay,
             seed=self.store.seed,
+            realism=self.store.realism,
         )
         for name in ("pools", "jobs", "schedules", "certificates", "pending", "schedulers", "random"):
             setattr(self.store, name, getattr(fresh, name))
@@ -268,5 +296,18 @@ def _check_key(key: str) -> None:
         )
 
 
-def _endpoint(host: str, port: int) -> str:
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+def _endpoint(host: str, port: int, *, https: bool = False) -> str:
+    scheme = "https" if https else "http"
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
+
+
+def _tls_files(tls: bool, cert_file: str | Path | None, key_file: str | Path | None) -> TlsFiles | None:
+    """The certificate and key to serve HTTPS with: the given files, or a new self-signed pair."""
+    if (cert_file is None) != (key_file is None):
+        raise ValueError("cert_file and key_file go together")
+    if cert_file is not None and key_file is not None:
+        return TlsFiles(Path(cert_file), Path(key_file))
+    if not tls:
+        return None
+    files = generate_self_signed(Path(tempfile.mkdtemp(prefix="batchaio-emulator-tls-")))
+    return TlsFiles(files.cert_file, files.key_file, generated=True)

@@ -6,9 +6,24 @@ import argparse
 import base64
 import re
 import secrets
+import signal
 import sys
 
 from batchaio.emulator import _constants as C
+from batchaio.emulator._realism import Realism
+
+_REALISM_SWITCHES = {
+    "node_startup": "realism: nodes pass through creating/starting before they take tasks",
+    "throttling": "realism: 429 with Retry-After past a request rate per account",
+    "core_quota": "realism: resizes stop at the account's core quotas (resizeErrors)",
+}
+
+
+def _realism(arguments: argparse.Namespace) -> Realism | None:
+    if arguments.realistic:
+        return Realism.everything()
+    switches = {name: True for name in _REALISM_SWITCHES if getattr(arguments, name)}
+    return Realism(**switches) if switches else None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,6 +52,19 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--allow-bearer", action="store_true", help="accept any 'Authorization: Bearer' token"
     )
+    parser.add_argument(
+        "--bearer-audience",
+        help="with --allow-bearer: accept only JWTs for this audience (signature unchecked), "
+        "e.g. https://batch.core.windows.net/",
+    )
+    parser.add_argument(
+        "--tls", action="store_true", help="serve HTTPS with a generated self-signed certificate"
+    )
+    parser.add_argument("--cert-file", help="serve HTTPS with this PEM certificate (with --key-file)")
+    parser.add_argument("--key-file", help="the PEM private key of --cert-file")
+    parser.add_argument("--realistic", action="store_true", help="turn every realism switch below on")
+    for switch, text in _REALISM_SWITCHES.items():
+        parser.add_argument(f"--{switch.replace('_', '-')}", action="store_true", help=text)
     parser.add_argument("--no-auth", action="store_true", help="do not check Authorization at all")
     parser.add_argument(
         "--allow-non-loopback", action="store_true", help="allow binding a non-loopback address"
@@ -76,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from batchaio.emulator import Emulator, FaultConfig
     from batchaio.emulator._server import bind_socket, check_loopback, make_config
+    from batchaio.emulator._tls import trust_instructions
 
     key = arguments.key
     if key == "random":
@@ -105,6 +134,11 @@ def main(argv: list[str] | None = None) -> int:
             require_auth=not arguments.no_auth,
             faults=faults,
             seed=arguments.seed,
+            tls=arguments.tls,
+            cert_file=arguments.cert_file,
+            key_file=arguments.key_file,
+            bearer_audience=arguments.bearer_audience,
+            realism=_realism(arguments),
         )
     except (ValueError, re.error) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -119,13 +153,20 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     host, port = sock.getsockname()[:2]
-    endpoint = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    scheme = "https" if emulator.tls is not None else "http"
+    endpoint = f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
     print(f"BATCH_ENDPOINT={endpoint}", flush=True)
     print(f"BATCH_ACCOUNT_NAME={arguments.account}", flush=True)
     print(f"BATCH_ACCOUNT_KEY={key}", flush=True)
     if emulator.work_dir is not None:
         print(f"BATCH_EMULATOR_WORK_DIR={emulator.work_dir}", flush=True)
-    server = uvicorn.Server(make_config(emulator.app, log_level=arguments.log_level))
+    if emulator.tls is not None:
+        print(f"BATCH_EMULATOR_CA_FILE={emulator.tls.cert_file}", flush=True)
+        print(trust_instructions(emulator.tls.cert_file), file=sys.stderr, flush=True)
+    server = uvicorn.Server(make_config(emulator.app, log_level=arguments.log_level, tls=emulator.tls))
+    # uvicorn re-raises SIGTERM after its shutdown: let it end the process through SystemExit, so that
+    # close() still removes the temporary work directory and certificate.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         server.run(sockets=[sock])
     finally:

@@ -19,7 +19,7 @@ from batchaio.emulator import _constants as C
 from batchaio.emulator._auth import verify_request
 from batchaio.emulator._bodies import BODY_MODELS
 from batchaio.emulator._call import Call, Handler, _empty, _json, _too_large
-from batchaio.emulator._faults import FaultInjector, retry_after_headers
+from batchaio.emulator._faults import FaultInjector
 from batchaio.emulator._route_table import ROUTES
 from batchaio.emulator._routes_files import FileRoutes
 from batchaio.emulator._routes_jobs import JobRoutes
@@ -68,12 +68,14 @@ class EmulatorApp(MiscRoutes, PoolRoutes, FileRoutes, JobRoutes, TaskRoutes):
         require_auth: bool,
         work_root: Path | None,
         lifespan: Callable[[Any], Any] | None = None,
+        bearer_audience: str | None = None,
     ) -> None:
         self.store = store
         self.faults = faults
         self.account = account
         self.key = key
         self.allow_bearer = allow_bearer
+        self.bearer_audience = bearer_audience
         self.require_auth = require_auth
         self.work_root = work_root
         self.router = Router(routes=self._routes(), default=self._unknown_route, lifespan=lifespan)
@@ -122,6 +124,7 @@ class EmulatorApp(MiscRoutes, PoolRoutes, FileRoutes, JobRoutes, TaskRoutes):
                     key=self.key,
                     allow_bearer=self.allow_bearer,
                     now=time.time(),
+                    bearer_audience=self.bearer_audience,
                 )
             length = headers.get("content-length")
             if length is not None and length.isdigit() and int(length) > C.MAX_REQUEST_BODY_BYTES:
@@ -132,7 +135,7 @@ class EmulatorApp(MiscRoutes, PoolRoutes, FileRoutes, JobRoutes, TaskRoutes):
                 raise ServiceError(
                     "TooManyRequests" if status == 429 else "ServerBusy",
                     status=status,
-                    headers=retry_after_headers(self.faults.config.retry_after),
+                    headers=self.faults.throttle_headers(),
                 )
             if fault == "server_error":
                 raise ServiceError("InternalError")
@@ -181,9 +184,11 @@ class EmulatorApp(MiscRoutes, PoolRoutes, FileRoutes, JobRoutes, TaskRoutes):
             base, ServiceError("InvalidUri", status=404), new_request_id(), scope["method"]
         )(scope, receive, send)
 
-    def _endpoint(self, handler: Handler, body_model: str | None) -> Callable[[Request], Awaitable[Response]]:
+    def _endpoint(
+        self, handler: Handler, body_model: str | None, route: str
+    ) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
-            call = Call(request, self.store, body_model)
+            call = Call(request, self.store, body_model, route)
             try:
                 return await handler(call)
             except ClientDisconnect:
@@ -297,7 +302,7 @@ class EmulatorApp(MiscRoutes, PoolRoutes, FileRoutes, JobRoutes, TaskRoutes):
         service do); a verb the path does not support is 405 ``UnsupportedHttpVerb`` with ``Allow``."""
         key = re.sub(r"\{[^}]*\}", "{}", path)
         endpoints = {
-            method: self._endpoint(handler, BODY_MODELS.get((method, key)))
+            method: self._endpoint(handler, BODY_MODELS.get((method, key)), key)
             for method, handler in handlers.items()
         }
         allowed = sorted({*endpoints, *(("HEAD",) if "GET" in endpoints else ())})

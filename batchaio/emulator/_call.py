@@ -15,7 +15,7 @@ from starlette.responses import Response
 from batchaio.emulator import _constants as C
 from batchaio.emulator._checks import _check_writable
 from batchaio.emulator._faults import FaultInjector
-from batchaio.emulator._odata import FilterError, parse_filter, parse_select, project
+from batchaio.emulator._odata import FILTERABLE, FilterError, parse_filter, parse_select, project
 from batchaio.emulator._state import Entity, Job, Store, TaskRecord
 from batchaio.emulator._wire import JSON_CONTENT_TYPE, ServiceError, format_rfc1123, parse_http_date
 
@@ -23,10 +23,14 @@ from batchaio.emulator._wire import JSON_CONTENT_TYPE, ServiceError, format_rfc1
 class Call:
     """One request as the handlers see it."""
 
-    def __init__(self, request: Request, store: Store, body_model: str | None = None) -> None:
+    def __init__(
+        self, request: Request, store: Store, body_model: str | None = None, route: str = ""
+    ) -> None:
         self.request = request
         self.store = store
         self.body_model = body_model
+        # The route's path with its parameters emptied (``/jobs/{}/tasks``): what the operation is.
+        self.route = route
         self.now = time.time()
         host = request.headers.get("host", "127.0.0.1")
         self.base = f"{request.url.scheme}://{host}"
@@ -172,7 +176,7 @@ def _page(
     filter_text = call.q("$filter")
     if filter_text and filterable:
         try:
-            predicate = parse_filter(filter_text)
+            predicate = parse_filter(filter_text, FILTERABLE.get(call.route))
         except FilterError as error:
             raise ServiceError(
                 "InvalidQueryParameterValue",

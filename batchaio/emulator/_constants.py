@@ -19,13 +19,25 @@ MAX_RESULTS_LIMIT_CERTIFICATES = 100
 # (the real service does the same on sparse filters).
 MAX_SCANNED_PER_PAGE = 5000
 MAX_ID_LENGTH = 64
+# How deep parentheses and ``not`` may nest in a $filter, and how many digits a number there may have.
+MAX_FILTER_DEPTH = 100
+MAX_FILTER_NUMBER_DIGITS = 19
 MAX_OCP_DATE_SKEW_SECONDS = 15 * 60
 
 # Simulated task durations in seconds, drawn uniformly from this range unless the command line says `sleep N`.
 SIMULATED_TASK_SECONDS = (0.05, 0.2)
 DEFAULT_MAX_PROCESSES = 8
 TASK_SLOTS_PER_NODE_DEFAULT = 1
+# A failing start task is retried its maxTaskRetryCount times, at most this many (the service's limit).
+MAX_START_TASK_RETRIES = 100
 
 UNBOUNDED_DURATION = "P10675199DT2H48M5.4775807S"
 DEFAULT_RETENTION = "P7D"
 DEFAULT_RETRY_AFTER_SECONDS = 1
+
+# Nodes: the region in the public FQDN of a pool's load balancer, and the first frontend port of the remote
+# access rule (SSH or RDP) the service adds to every node (ports 50000-55000 are reserved for it).
+EMULATED_REGION = "emulator"
+REMOTE_ACCESS_FRONTEND_PORT_START = 50000
+# How many Batch service log files uploadbatchservicelogs reports (the service uploads its agent's logs).
+UPLOADED_SERVICE_LOG_FILES = 4

@@ -5,8 +5,16 @@ Simulated runs read three things from the command line:
 - ``exit N`` (the last one wins) gives exit code ``N``; otherwise the exit code is 0;
 - ``sleep N`` makes the task run ``N`` seconds (fractions allowed); otherwise the duration is drawn from the
   emulator's ``task_duration`` range;
-- each ``echo TEXT`` adds a line ``TEXT`` (quotes removed) to ``stdout.txt``; without ``echo``, ``stdout.txt``
-  holds the command line. ``stderr.txt`` is empty unless the exit code is not 0.
+- each ``echo TEXT`` adds a line ``TEXT`` (quotes removed) to ``stdout.txt``, or to ``stderr.txt`` when it is
+  redirected there (``>&2``, ``1>&2``, ``>/dev/stderr``); an ``echo`` redirected to a file writes neither.
+  Commands inside ``sh -c '...'`` (``bash``, ``cmd /c``...) count too. Without any ``echo``, ``stdout.txt``
+  holds the command line;
+- an output file whose destination container URL has a host under ``.invalid`` (RFC 2606: it never resolves)
+  fails to upload when its ``uploadCondition`` applies: the task fails with ``FileUploadMiscError`` whatever
+  its exit code, and ``fileuploaderr.txt`` names the files.
+
+Start tasks are simulated the same way, in both modes: their exit code and duration come from their command
+line (instant without ``sleep N``).
 
 Real runs use ``/bin/sh -c`` in a working directory ``<root>/<pool>/<node>/workitems/<job>/job-1/<task>/wd``,
 with stdout and stderr captured to ``stdout.txt`` and ``stderr.txt`` next to ``wd``, a bounded number at a
@@ -26,10 +34,21 @@ import shlex
 import signal
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 
-__all__ = ["SimulatedRun", "kill_group", "run_process", "simulate", "task_environment"]
+__all__ = [
+    "SimulatedRun",
+    "kill_group",
+    "run_process",
+    "simulate",
+    "simulated_output",
+    "task_environment",
+    "upload_failure",
+    "upload_logs",
+]
 
 # What an executed task inherits from the emulator's own environment; everything else (credentials, tokens)
 # stays out of reach of the command lines clients send.
@@ -58,19 +77,159 @@ def simulate(command_line: str) -> SimulatedRun:
     return SimulatedRun(int(exits[-1]) if exits else 0, duration)
 
 
+_SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh"})
+_SEPARATORS = frozenset({";", "&&", "||", "|", "&", "(", ")", ";;", "|&"})
+_REDIRECTS = frozenset({">", ">>", ">&", "&>", ">|"})
+
+
+def _commands(command_line: str) -> list[list[str]]:
+    """The simple commands of ``command_line`` as word lists (``ValueError`` on unbalanced quotes)."""
+    lexer = shlex.shlex(command_line.replace("\n", ";"), posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    commands: list[list[str]] = [[]]
+    for token in lexer:
+        if token in _SEPARATORS:
+            commands.append([])
+        else:
+            commands[-1].append(token)
+    return [words for words in commands if words]
+
+
+def _echo_target(operator: str, target: str) -> str | None:
+    """Where an ``echo`` redirected with ``operator target`` writes: ``out``, ``err`` or ``None`` (a file)."""
+    if operator == ">&":
+        return "err" if target == "2" else "out"
+    if target == "/dev/stderr":
+        return "err"
+    return "out" if target == "/dev/stdout" else None
+
+
+def _echo(words: list[str]) -> tuple[str, str | None]:
+    """The text of ``echo words...`` and where it goes."""
+    text: list[str] = []
+    stream: str | None = "out"
+    index = 0
+    while index < len(words):
+        word = words[index]
+        following = words[index + 1] if index + 1 < len(words) else ""
+        if word.isdigit() and following in _REDIRECTS:
+            target = words[index + 2] if index + 2 < len(words) else ""
+            if word != "2":  # ``2>...`` moves only the echo's own errors
+                stream = _echo_target(following, target)
+            index += 3
+        elif word in _REDIRECTS:
+            stream = _echo_target(word, following)
+            index += 2
+        else:
+            text.append(word)
+            index += 1
+    return " ".join(text), stream
+
+
+def _echo_lines(command_line: str, depth: int = 0) -> tuple[list[str], list[str], bool]:
+    """The lines ``echo`` commands write to stdout and to stderr, and whether there was any ``echo``."""
+    out: list[str] = []
+    err: list[str] = []
+    seen = False
+    for words in _commands(command_line):
+        program = words[0].rsplit("/", 1)[-1].lower()
+        inner = None
+        if program in _SHELLS and "-c" in words[1:-1]:
+            inner = words[words.index("-c", 1) + 1]
+        elif program in ("cmd", "cmd.exe") and len(words) > 2 and words[1].lower() == "/c":
+            inner = " ".join(words[2:])
+        if inner is not None and depth < 4:
+            inner_out, inner_err, inner_seen = _echo_lines(inner, depth + 1)
+            out += inner_out
+            err += inner_err
+            seen = seen or inner_seen
+        elif program == "echo":
+            seen = True
+            text, stream = _echo(words[1:])
+            if stream == "out":
+                out.append(text)
+            elif stream == "err":
+                err.append(text)
+    return out, err, seen
+
+
+def _lines(lines: list[str]) -> bytes:
+    return ("\n".join(lines) + "\n").encode() if lines else b""
+
+
 def simulated_output(command_line: str, exit_code: int | None) -> tuple[bytes, bytes]:
     """The contents of ``stdout.txt`` and ``stderr.txt`` of a simulated run."""
-    lines: list[str] = []
-    for text in _ECHO.findall(command_line):
-        text = text.split(">", 1)[0].strip()
-        try:
-            words = shlex.split(text)
-        except ValueError:
-            words = [text.strip("'\"")]
-        lines.append(" ".join(words))
-    stdout = ("\n".join(lines) + "\n") if lines else (command_line + "\n")
-    stderr = f"exit code {exit_code}\n" if exit_code else ""
-    return stdout.encode(), stderr.encode()
+    try:
+        out, err, seen = _echo_lines(command_line)
+    except ValueError:  # unbalanced quotes: the rough reading
+        out = [
+            " ".join(text.split(">", 1)[0].strip().strip("'\"").split())
+            for text in _ECHO.findall(command_line)
+        ]
+        err, seen = [], bool(out)
+    if not seen:
+        return (command_line + "\n").encode(), b""
+    return _lines(out), _lines(err)
+
+
+# RFC 2606 reserves ``.invalid``: a container URL there can never be reached, on the service either.
+_UNREACHABLE_SUFFIX = ".invalid"
+
+
+def _upload_applies(output_file: dict[str, Any], exit_code: int | None) -> bool:
+    options = output_file.get("uploadOptions")
+    condition = options.get("uploadCondition") if isinstance(options, dict) else None
+    condition = str(condition or "taskcompletion").lower()
+    if condition == "tasksuccess":
+        return exit_code == 0
+    if condition == "taskfailure":
+        return exit_code != 0
+    return True
+
+
+def _container_url(output_file: dict[str, Any]) -> str:
+    destination = output_file.get("destination")
+    container = destination.get("container") if isinstance(destination, dict) else None
+    url = container.get("containerUrl") if isinstance(container, dict) else None
+    return url if isinstance(url, str) else ""
+
+
+def _failed_uploads(doc: dict[str, Any], exit_code: int | None) -> list[tuple[str, str]]:
+    """(file pattern, container host) of every output file of ``doc`` whose upload fails."""
+    failed: list[tuple[str, str]] = []
+    for output_file in doc.get("outputFiles") or []:
+        if not isinstance(output_file, dict) or not _upload_applies(output_file, exit_code):
+            continue
+        host = (urlsplit(_container_url(output_file)).hostname or "").lower()
+        if host.endswith(_UNREACHABLE_SUFFIX):
+            failed.append((str(output_file.get("filePattern", "")), host))
+    return failed
+
+
+def upload_failure(doc: dict[str, Any], exit_code: int | None) -> dict[str, Any] | None:
+    """The ``failureInfo`` of a task (document ``doc``) whose output upload fails after it exits with
+    ``exit_code``, or ``None`` when every upload succeeds."""
+    failed = _failed_uploads(doc, exit_code)
+    if not failed:
+        return None
+    return {
+        "category": "usererror",
+        "code": "FileUploadMiscError",
+        "message": "The compute node hit an unexpected error when uploading Output Files.",
+        "details": [{"name": "Message", "value": f"Cannot reach {failed[0][1]}"}],
+    }
+
+
+def upload_logs(doc: dict[str, Any], exit_code: int | None) -> dict[str, bytes]:
+    """``fileuploadout.txt`` and ``fileuploaderr.txt`` by name, for a task that had output files to upload
+    after exiting with ``exit_code`` (empty when nothing was to be uploaded)."""
+    files = [f for f in doc.get("outputFiles") or [] if isinstance(f, dict) and _upload_applies(f, exit_code)]
+    if not files:
+        return {}
+    failed = _failed_uploads(doc, exit_code)
+    out = [f"Uploading {f.get('filePattern', '')} to {urlsplit(_container_url(f)).hostname}" for f in files]
+    err = [f"Upload of {pattern} failed: the host {host} cannot be resolved" for pattern, host in failed]
+    return {"fileuploadout.txt": _lines(out), "fileuploaderr.txt": _lines(err)}
 
 
 def task_environment(variables: dict[str, str]) -> dict[str, str]:

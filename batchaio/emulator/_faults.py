@@ -11,9 +11,12 @@ import math
 import random
 import re
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
+
+from batchaio.emulator._realism import RateLimiter
 
 __all__ = ["FaultConfig", "FaultInjector", "FaultKind", "retry_after_headers"]
 
@@ -86,7 +89,8 @@ class FaultInjector:
     """Decides, request by request, which fault to inject, and counts what it injected.
 
     ``counts`` keys: ``requests`` (seen), ``throttle``, ``server_error``, ``drop``, ``reset_after_apply``,
-    ``task_server_error``.
+    ``task_server_error``, and ``rate_limited`` (throttled by ``Realism.throttling``, not counted as
+    ``throttle``).
     """
 
     config: FaultConfig = field(default_factory=FaultConfig)
@@ -95,6 +99,9 @@ class FaultInjector:
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._random = random.Random(self.config.seed)
+        # ``Realism.throttling``: a per-account request rate, answered 429 with this Retry-After past it.
+        self.rate_limit: tuple[RateLimiter, int] | None = None
+        self._rate_limited = False
         self._pattern = re.compile(self.config.path_pattern) if self.config.path_pattern else None
         self._scripted: list[_Scripted] = []
 
@@ -127,6 +134,11 @@ class FaultInjector:
         """The fault to inject into a request for ``path``, if any (and count it)."""
         with self._lock:
             self.counts["requests"] += 1
+            self._rate_limited = False
+            if self.rate_limit is not None and not self.rate_limit[0].admit(time.monotonic()):
+                self._rate_limited = True
+                self.counts["rate_limited"] += 1
+                return "throttle"
             for scripted in self._scripted:
                 if scripted.pattern is None or scripted.pattern.search(path):
                     scripted.remaining -= 1
@@ -159,9 +171,18 @@ class FaultInjector:
             return latency
 
     def throttle_status(self) -> int:
-        """The status of the next throttling answer."""
+        """The status of the throttling answer to the request just decided."""
         with self._lock:
+            if self._rate_limited:
+                return 429
             return self._random.choice(self.config.throttle_statuses)
+
+    def throttle_headers(self) -> dict[str, str]:
+        """The ``Retry-After`` headers of the throttling answer to the request just decided."""
+        with self._lock:
+            if self._rate_limited and self.rate_limit is not None:
+                return {"Retry-After": str(self.rate_limit[1])}
+            return retry_after_headers(self.config.retry_after)
 
     def task_server_error(self, path: str) -> bool:
         """Whether one task of an addtaskcollection request should fail with ``servererror``."""

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from batchaio.emulator._executor import simulated_output
+from batchaio.emulator._executor import simulated_output, upload_logs
 from batchaio.emulator._state import Job, Node, Pool, TaskRecord, task_state
 
 __all__ = ["FileEntry", "node_dir", "node_files", "task_dir", "task_files"]
@@ -100,6 +101,12 @@ def task_files(job: Job, task: TaskRecord, now: float, root: Path | None) -> dic
             "stdout.txt": FileEntry("stdout.txt", False, task.start, modified, data=stdout),
             "wd": FileEntry("wd", True, task.start, task.start),
         }
+        if not task.on_windows:
+            # Linux nodes give every task a directory for its certificates.
+            entries["certs"] = FileEntry("certs", True, task.start, task.start)
+        if task_state(task, now) == "completed":
+            for name, data in upload_logs(task.doc, task.exit_code).items():
+                entries[name] = FileEntry(name, False, modified, modified, data=data)
     if task.deleted_files:
         entries = {
             name: entry
@@ -109,23 +116,44 @@ def task_files(job: Job, task: TaskRecord, now: float, root: Path | None) -> dic
     return entries
 
 
-def node_files(pool: Pool, node: Node, root: Path | None) -> dict[str, FileEntry]:
-    """The files of a node: the start task's directory, ``shared`` and ``workitems``."""
+# The directories the node agent lays out at a node's root (``startup`` holds the start task's files).
+_NODE_DIRECTORIES = (
+    "applications",
+    "fsmounts",
+    "shared",
+    "startup",
+    "volatile",
+    "volatile/startup",
+    "workitems",
+)
+
+
+def node_files(
+    pool: Pool, node: Node, root: Path | None, tasks: list[tuple[Job, TaskRecord]], now: float
+) -> dict[str, FileEntry]:
+    """The files of a node by name with ``/`` separators: the agent's directories, the start task's files
+    (only when the pool has a start task) and the directories of the ``tasks`` that ran on it."""
     created = node.created
-    entries: dict[str, FileEntry] = {
-        "shared": FileEntry("shared", True, created, created),
-        "startup": FileEntry("startup", True, created, created),
-        "startup/stdout.txt": FileEntry(
-            "startup/stdout.txt",
-            False,
-            created,
-            created,
-            data=str((pool.doc.get("startTask") or {}).get("commandLine", "")).encode() + b"\n",
-        ),
-        "startup/stderr.txt": FileEntry("startup/stderr.txt", False, created, created, data=b""),
-        "startup/wd": FileEntry("startup/wd", True, created, created),
-        "workitems": FileEntry("workitems", True, created, created),
-    }
+    entries = {name: FileEntry(name, True, created, created) for name in _NODE_DIRECTORIES}
+    run = node.start_task
+    if run is not None:
+        command = str((pool.doc.get("startTask") or {}).get("commandLine", ""))
+        stdout, stderr = simulated_output(command, run.exit_code)
+        started, ended = run.start, min(run.end, time.time())
+        entries["startup/stdout.txt"] = FileEntry("startup/stdout.txt", False, started, ended, data=stdout)
+        entries["startup/stderr.txt"] = FileEntry("startup/stderr.txt", False, started, ended, data=stderr)
+        entries["startup/wd"] = FileEntry("startup/wd", True, started, started)
+    for job, task in tasks:
+        if task.start is None or task_state(task, now) == "active":
+            continue
+        directory = f"workitems/{job.id}/job-1/{task.id}"
+        for name in (f"workitems/{job.id}", f"workitems/{job.id}/job-1", directory):
+            entries.setdefault(name, FileEntry(name, True, task.start, task.start))
+        for name, entry in task_files(job, task, now, root).items():
+            full = f"{directory}/{name}"
+            entries[full] = FileEntry(
+                full, entry.is_directory, entry.created, entry.modified, entry.data, entry.path
+            )
     if root is not None:
         with contextlib.suppress(ValueError):
             entries.update(_walk(node_dir(root, pool.id, node.id)))

@@ -13,9 +13,10 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from batchaio.emulator import _constants as C
 from batchaio.emulator._wire import parse_time
 
-__all__ = ["FilterError", "Predicate", "parse_filter", "parse_select", "project"]
+__all__ = ["Allowed", "FilterError", "Predicate", "parse_filter", "parse_select", "project"]
 
 Predicate = Callable[[Mapping[str, Any]], bool]
 
@@ -38,6 +39,8 @@ _TOKEN = re.compile(
 _COMPARISONS = {"eq", "ne", "gt", "ge", "lt", "le"}
 _FUNCTIONS = {"startswith", "endswith", "substringof"}
 _MISSING = object()
+# Names the filter reference uses for a property the JSON calls otherwise.
+_ALIASES = {"lastmodifiedtime": "lastModified"}
 
 
 def _tokenize(text: str) -> list[tuple[str, str]]:
@@ -56,12 +59,17 @@ def _tokenize(text: str) -> list[tuple[str, str]]:
 
 
 Operand = Callable[[Mapping[str, Any]], Any]
+# What a list operation lets ``$filter`` use: property path (lower case) -> the operators allowed on it
+# (``eq ne gt ge lt le``, and ``startswith`` for the function).
+Allowed = Mapping[str, frozenset[str]]
 
 
 class _Parser:
-    def __init__(self, tokens: list[tuple[str, str]]) -> None:
+    def __init__(self, tokens: list[tuple[str, str]], allowed: Allowed | None) -> None:
         self._tokens = tokens
         self._index = 0
+        self._allowed = allowed
+        self._depth = 0
 
     def _peek(self) -> tuple[str, str] | None:
         return self._tokens[self._index] if self._index < len(self._tokens) else None
@@ -85,6 +93,18 @@ class _Parser:
         if kind != "punct" or value != punct:
             raise FilterError(f"expected {punct!r}")
 
+    def _check(self, path: str | None, operator: str) -> None:
+        """Refuse ``operator`` on ``path`` (``None``: a literal) unless the operation allows it."""
+        if self._allowed is None:
+            return
+        if path is None:
+            raise FilterError(f"{operator} needs a property the operation can filter on")
+        operators = self._allowed.get(path.lower())
+        if operators is None:
+            raise FilterError(f"filtering on {path} is not supported by this operation")
+        if operator not in operators:
+            raise FilterError(f"{operator} is not supported on {path}")
+
     def parse(self) -> Predicate:
         predicate = self._or()
         if self._peek() is not None:
@@ -92,9 +112,13 @@ class _Parser:
         return predicate
 
     def _or(self) -> Predicate:
+        self._depth += 1
+        if self._depth > C.MAX_FILTER_DEPTH:
+            raise FilterError(f"the expression is nested more than {C.MAX_FILTER_DEPTH} levels deep")
         terms = [self._and()]
         while self._keyword("or"):
             terms.append(self._and())
+        self._depth -= 1
         if len(terms) == 1:
             return terms[0]
         return lambda item: any(term(item) for term in terms)
@@ -109,7 +133,11 @@ class _Parser:
 
     def _unary(self) -> Predicate:
         if self._keyword("not"):
+            self._depth += 1
+            if self._depth > C.MAX_FILTER_DEPTH:
+                raise FilterError(f"the expression is nested more than {C.MAX_FILTER_DEPTH} levels deep")
             inner = self._unary()
+            self._depth -= 1
             return lambda item: not inner(item)
         token = self._peek()
         if token == ("punct", "("):
@@ -117,50 +145,58 @@ class _Parser:
             inner = self._or()
             self._expect(")")
             return inner
-        left = self._operand()
+        left, left_path = self._operand()
         operator = self._keyword(*_COMPARISONS)
         if operator is None:
+            if self._allowed is not None and left_path is not None:
+                raise FilterError(f"{left_path} needs a comparison")
             return lambda item: left(item) is True
-        right = self._operand()
+        right, right_path = self._operand()
+        self._check(left_path if left_path is not None else right_path, operator)
         return _comparison(operator, left, right)
 
-    def _operand(self) -> Operand:
+    def _operand(self) -> tuple[Operand, str | None]:
+        """An operand, and its property path when it is one."""
         kind, value = self._next()
         if kind == "string":
             text = value[1:-1].replace("''", "'")
-            return lambda item: text
+            return (lambda item: text), None
         if kind in ("datetime", "guid"):
             literal = value[value.index("'") + 1 : -1]
             if kind == "datetime":
                 moment = parse_time(literal)
                 if moment is None:
                     raise FilterError(f"invalid datetime literal {literal!r}")
-                return lambda item: moment
-            return lambda item: literal
+                return (lambda item: moment), None
+            return (lambda item: literal), None
         if kind == "number":
-            number: float | int = float(value) if "." in value else int(value)
-            return lambda item: number
+            number = _number(value)
+            return (lambda item: number), None
         if kind == "word":
             lowered = value.lower()
             if lowered in ("true", "false"):
                 flag = lowered == "true"
-                return lambda item: flag
+                return (lambda item: flag), None
             if lowered == "null":
-                return lambda item: None
+                return (lambda item: None), None
             if lowered in _FUNCTIONS and self._peek() == ("punct", "("):
-                return self._function(lowered)
-            path = value.split("/")
-            return lambda item: _lookup(item, path)
+                return self._function(lowered), None
+            path = _ALIASES.get(lowered, value).split("/")
+            return (lambda item: _lookup(item, path)), value
         raise FilterError(f"unexpected token {value!r}")
 
     def _function(self, name: str) -> Operand:
         self._expect("(")
-        first = self._operand()
+        first, first_path = self._operand()
         self._expect(",")
-        second = self._operand()
+        second, second_path = self._operand()
         self._expect(")")
         if name == "substringof":
             first, second = second, first
+            first_path, second_path = second_path, first_path
+        self._check(first_path, name)
+        if self._allowed is not None and second_path is not None:
+            raise FilterError(f"the second argument of {name} must be a literal")
 
         def call(item: Mapping[str, Any]) -> bool:
             subject, part = first(item), second(item)
@@ -174,6 +210,16 @@ class _Parser:
             return part in subject
 
         return call
+
+
+def _number(text: str) -> float | int:
+    """A numeric literal; ``FilterError`` past the service's 64-bit range (a 5,000-digit number included)."""
+    if len(text.lstrip("-").split(".")[0]) > C.MAX_FILTER_NUMBER_DIGITS:
+        raise FilterError("the number is out of range")
+    number: float | int = float(text) if "." in text else int(text)
+    if not -(2**63) <= number < 2**63:
+        raise FilterError("the number is out of range")
+    return number
 
 
 def _lookup(item: Mapping[str, Any], path: list[str]) -> Any:
@@ -231,12 +277,15 @@ def _comparison(operator: str, left: Operand, right: Operand) -> Predicate:
     return compare
 
 
-def parse_filter(text: str) -> Predicate:
-    """Compile an OData ``$filter`` expression into a predicate over JSON objects; raise ``FilterError``."""
+def parse_filter(text: str, allowed: Allowed | None = None) -> Predicate:
+    """Compile an OData ``$filter`` expression into a predicate over JSON objects; raise ``FilterError``.
+
+    With ``allowed``, only those properties and operators may appear (``and``/``or``/parentheses always may);
+    without it, any property path and every operator of the module's subset."""
     tokens = _tokenize(text)
     if not tokens:
         raise FilterError("empty expression")
-    return _Parser(tokens).parse()
+    return _Parser(tokens, allowed).parse()
 
 
 def parse_select(text: str) -> list[str]:
@@ -248,3 +297,96 @@ def project(item: Mapping[str, Any], names: list[str]) -> dict[str, Any]:
     """Keep the top-level properties named in ``names`` (names match without regard to case)."""
     wanted = {name.lower() for name in names}
     return {key: value for key, value in item.items() if key.lower() in wanted}
+
+
+_ORDERED = frozenset({"eq", "ne", "gt", "ge", "lt", "le"})
+_EQUALITY = frozenset({"eq", "ne"})
+_ID = _ORDERED | {"startswith"}
+
+
+def _table(**columns: frozenset[str]) -> dict[str, frozenset[str]]:
+    """A filter table from keyword arguments (``__`` stands for ``/`` in a property path)."""
+    return {name.replace("__", "/").lower(): operators for name, operators in columns.items()}
+
+
+_JOB_COLUMNS = {
+    "state": _EQUALITY,
+    "stateTransitionTime": _ORDERED,
+    "creationTime": _ORDERED,
+    "lastModified": _ORDERED,
+    "executionInfo__startTime": _ORDERED,
+    "executionInfo__endTime": _ORDERED,
+    "executionInfo__poolId": _ID,
+}
+_PREPARATION = {
+    f"{task}__{name}": operators
+    for task in ("jobPreparationTaskExecutionInfo", "jobReleaseTaskExecutionInfo")
+    for name, operators in (
+        ("state", _EQUALITY),
+        ("startTime", _ORDERED),
+        ("endTime", _ORDERED),
+        ("exitCode", _ORDERED),
+        ("result", _EQUALITY),
+    )
+}
+_FILES = _table(name=frozenset({"startswith"}))
+
+# The properties and operators each list operation accepts in $filter (REST reference, "OData filters in
+# Batch"), by route with its parameters emptied. ``lastModifiedTime`` is the name that page gives tasks'
+# ``lastModified``; both are accepted.
+FILTERABLE: dict[str, dict[str, frozenset[str]]] = {
+    "/supportedimages": _table(osType=_EQUALITY, verificationType=_EQUALITY, nodeAgentSKUId=_EQUALITY),
+    "/certificates": _table(state=_EQUALITY, stateTransitionTime=_ORDERED),
+    "/pools/{}/nodes": _table(
+        state=_EQUALITY,
+        stateTransitionTime=_ORDERED,
+        lastBootTime=_ORDERED,
+        allocationTime=_ORDERED,
+        startTaskInfo__state=_EQUALITY,
+        startTaskInfo__result=_EQUALITY,
+        startTaskInfo__exitCode=_ORDERED,
+        startTaskInfo__startTime=_ORDERED,
+        startTaskInfo__endTime=_ORDERED,
+    ),
+    "/nodecounts": _table(poolId=frozenset({"eq"})),
+    "/jobs/{}/tasks/{}/files": _FILES,
+    "/pools/{}/nodes/{}/files": _FILES,
+    "/jobschedules/{}/jobs": _table(**_JOB_COLUMNS),
+    "/jobschedules": _table(
+        id=_ID,
+        state=_EQUALITY,
+        stateTransitionTime=_ORDERED,
+        creationTime=_ORDERED,
+        lastModified=_ORDERED,
+        executionInfo__endTime=_ORDERED,
+        schedule__doNotRunUntil=_ORDERED,
+        schedule__doNotRunAfter=_ORDERED,
+    ),
+    "/jobs": _table(id=_ID, **_JOB_COLUMNS),
+    "/pools": _table(
+        id=_ID,
+        state=_EQUALITY,
+        stateTransitionTime=_ORDERED,
+        allocationState=_EQUALITY,
+        allocationStateTransitionTime=_ORDERED,
+        creationTime=_ORDERED,
+        enableAutoScale=_EQUALITY,
+        lastModified=_ORDERED,
+        vmSize=_EQUALITY,
+        enableInterNodeCommunication=_EQUALITY,
+    ),
+    "/jobs/{}/jobpreparationandreleasetaskstatus": _table(poolId=_EQUALITY, nodeId=_EQUALITY, **_PREPARATION),
+    "/jobs/{}/tasks": _table(
+        id=_ID,
+        state=_EQUALITY,
+        stateTransitionTime=_ORDERED,
+        creationTime=_ORDERED,
+        lastModified=_ORDERED,
+        lastModifiedTime=_ORDERED,
+        executionInfo__startTime=_ORDERED,
+        executionInfo__endTime=_ORDERED,
+        executionInfo__exitCode=_ORDERED,
+        executionInfo__result=_EQUALITY,
+    ),
+    "/poolusagemetrics": _table(poolId=frozenset({"eq", "ge", "gt", "le", "lt", "startswith"})),
+}

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+from batchaio.emulator._nodes import inbound_endpoints, task_root_directory
 from batchaio.emulator._state import (
     Certificate,
     Job,
     JobSchedule,
     Node,
     Pool,
+    StartTaskRun,
     Store,
     TaskRecord,
     task_state,
@@ -28,6 +30,7 @@ __all__ = [
     "render_node",
     "render_pool",
     "render_schedule",
+    "render_start_task_info",
     "render_task",
     "schedule_url",
     "task_url",
@@ -102,8 +105,12 @@ def render_pool(pool: Pool, base: str, now: float) -> dict[str, Any]:
     out.pop("previousState", None)
     out.pop("previousStateTransitionTime", None)
     nodes = pool.live_nodes(now)
-    out["allocationState"] = "steady"
-    out["allocationStateTransitionTime"] = format_time(pool.last_modified)
+    creating = [node.booting_at for node in nodes if now < node.booting_at]
+    out["allocationState"] = "resizing" if creating else "steady"
+    settled = max((node.booting_at for node in nodes), default=pool.last_modified)
+    out["allocationStateTransitionTime"] = format_time(
+        pool.last_modified if creating else max(pool.last_modified, settled)
+    )
     for key, value in pool.doc.items():
         if key != "id":
             out[key] = value
@@ -121,44 +128,74 @@ def render_pool(pool: Pool, base: str, now: float) -> dict[str, Any]:
     return out
 
 
-def render_node(pool: Pool, node: Node, base: str, now: float) -> dict[str, Any]:
+def render_node(
+    pool: Pool, node: Node, base: str, now: float, running: tuple[int, int] | None = None
+) -> dict[str, Any]:
+    """A compute node; ``running`` is (tasks, slots) running on it, when the caller knows them."""
     state = node.current_state(now)
-    running = 1 if state == "running" else 0
+    if running is None:
+        running = (1, 1) if state == "running" else (0, 0)
     out: dict[str, Any] = {
         "id": node.id,
         "url": node_url(base, pool.id, node.id),
         "state": state,
         "schedulingState": node.scheduling_state,
-        "stateTransitionTime": format_time(node.state_time),
-        "lastBootTime": format_time(node.state_time),
+        "stateTransitionTime": format_time(_node_transition(node, state)),
+        "lastBootTime": format_time(max(node.state_time, node.booted_at)),
         "allocationTime": format_time(node.created),
         "ipAddress": node.ip_address,
         "affinityId": f"TVM:{node.id}",
         "vmSize": pool.doc.get("vmSize", "standard_d1_v2"),
         "totalTasksRun": node.tasks_run,
-        "runningTasksCount": running,
-        "runningTaskSlotsCount": running,
+        "runningTasksCount": running[0],
+        "runningTaskSlotsCount": running[1],
         "totalTasksSucceeded": node.tasks_succeeded,
         "isDedicated": node.is_dedicated,
         "certificateReferences": pool.doc.get("certificateReferences", []),
-        "endpointConfiguration": {"inboundEndpoints": []},
+        "endpointConfiguration": {"inboundEndpoints": inbound_endpoints(pool.doc, pool.id, node.index)},
         "nodeAgentInfo": {"version": "1.11.0", "lastUpdateTime": format_time(node.created)},
     }
+    if state in ("creating", "starting"):
+        # The node agent has not reported yet: no boot time, no agent information.
+        del out["lastBootTime"], out["nodeAgentInfo"]
     start_task = pool.doc.get("startTask")
-    if start_task:
+    if start_task and state not in ("creating", "starting"):
         out["startTask"] = start_task
-        out["startTaskInfo"] = {
-            "state": "completed",
-            "startTime": format_time(node.created),
-            "endTime": format_time(node.created),
-            "exitCode": 0,
-            "result": "success",
-            "retryCount": 0,
-        }
+        if node.start_task is not None:
+            out["startTaskInfo"] = render_start_task_info(node.start_task, now)
     image = (pool.doc.get("virtualMachineConfiguration") or {}).get("imageReference")
     if image:
         out["virtualMachineInfo"] = {"imageReference": image}
     return out
+
+
+def _node_transition(node: Node, state: str) -> float:
+    """When ``node`` entered ``state`` (start-up ends at ``booting_at``, ``booted_at``, ``ready_at``)."""
+    start = {"creating": node.created, "starting": node.booting_at, "waitingforstarttask": node.booted_at}
+    if state in start:
+        return start[state]
+    return max(node.state_time, node.ready_at)
+
+
+def render_start_task_info(run: StartTaskRun, now: float) -> dict[str, Any]:
+    """``startTaskInfo`` of a node whose start task ``run`` began when the node was allocated."""
+    info: dict[str, Any] = {"state": run.state(now), "startTime": format_time(run.start), "retryCount": 0}
+    if info["state"] == "running":
+        return info
+    info.update(endTime=format_time(run.end), exitCode=run.exit_code, retryCount=run.attempts - 1)
+    info["result"] = "success" if run.exit_code == 0 else "failure"
+    if run.exit_code != 0:
+        info["failureInfo"] = {
+            "category": "usererror",
+            "code": "FailureExitCode",
+            "message": "The task exited with an exit code representing a failure",
+            "details": [{"name": "Message", "value": "The task process exited with an unexpected exit code"}],
+        }
+    if run.attempts > 1:
+        info["lastRetryTime"] = format_time(
+            run.start + (run.end - run.start) * (run.attempts - 1) / run.attempts
+        )
+    return info
 
 
 def render_job(store: Store, job: Job, base: str, now: float) -> dict[str, Any]:
@@ -275,7 +312,7 @@ def render_task(job: Job, task: TaskRecord, base: str, now: float) -> dict[str, 
     out["executionInfo"] = task_execution(task, now)
     if task.start is not None and state != "active" and task.node_id is not None:
         pool_id = task.pool_id or ""
-        root = f"workitems/{job.id}/job-1/{task.id}"
+        root = task_root_directory(job.id, task.id, task.on_windows)
         url = node_url(base, pool_id, task.node_id)
         out["nodeInfo"] = {
             "affinityId": f"TVM:{task.node_id}",
@@ -283,6 +320,6 @@ def render_task(job: Job, task: TaskRecord, base: str, now: float) -> dict[str, 
             "poolId": pool_id,
             "nodeId": task.node_id,
             "taskRootDirectory": root,
-            "taskRootDirectoryUrl": f"{url}/files/{root}",
+            "taskRootDirectoryUrl": f"{url}/files/{task_root_directory(job.id, task.id, False)}",
         }
     return out

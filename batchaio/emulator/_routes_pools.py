@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import time
+import hashlib
 import uuid
 from typing import Any
 from urllib.parse import quote
 
 from starlette.responses import Response
 
+from batchaio.emulator import _constants as C
 from batchaio.emulator._call import (
     Call,
     Handler,
@@ -23,8 +24,9 @@ from batchaio.emulator._call import (
     _single,
 )
 from batchaio.emulator._checks import _replace, _require, _require_id
+from batchaio.emulator._nodes import BATCH_NODE_EXTENSION, remote_login
 from batchaio.emulator._render import node_url, pool_url, render_node, render_pool
-from batchaio.emulator._state import Pool
+from batchaio.emulator._state import NODE_STARTUP_STATES, Pool
 from batchaio.emulator._wire import ServiceError, format_time
 
 
@@ -171,18 +173,31 @@ class PoolRoutes(Routes):
             headers={"DataServiceId": f"{pool_url(call.base, pool.id)}/evaluateautoscale"},
         )
 
+    def _running_by_node(self, pool: Pool, now: float) -> dict[str, tuple[int, int]] | None:
+        """(tasks, slots) running on each node of a simulated pool; ``None`` when the runner executes them."""
+        self.store.advance_pool(pool.id.lower(), now)
+        scheduler = self.store.schedulers.get(pool.id.lower())
+        if not self.store.simulate:
+            return None
+        return scheduler.running_by_node(now) if scheduler is not None else {}
+
     async def list_nodes(self, call: Call) -> Response:
         pool = self.store.pool(call.params["poolId"], call.now)
+        running = self._running_by_node(pool, call.now)
         return _page(
             call,
             "nodes",
             lambda start: pool.nodes.scan(start, call.now),
-            lambda node: render_node(pool, node, call.base, call.now),
+            lambda node: render_node(
+                pool, node, call.base, call.now, None if running is None else running.get(node.id, (0, 0))
+            ),
         )
 
     async def get_node(self, call: Call) -> Response:
         pool, node = self.store.node(call.params["poolId"], call.params["nodeId"], call.now)
-        return _single(call, "nodes/@Element", render_node(pool, node, call.base, call.now))
+        running = self._running_by_node(pool, call.now)
+        counts = None if running is None else running.get(node.id, (0, 0))
+        return _single(call, "nodes/@Element", render_node(pool, node, call.base, call.now, counts))
 
     def node_action(self, action: str) -> Handler:
         transient = {
@@ -227,10 +242,13 @@ class PoolRoutes(Routes):
         return handler
 
     def _extensions(self, call: Call) -> list[dict[str, Any]]:
+        """The service's own extension, then the pool's; ``Creating`` until the node has started."""
         _, node = self.store.node(call.params["poolId"], call.params["nodeId"], call.now)
+        ready = node.current_state(call.now) not in NODE_STARTUP_STATES
+        installed = format_time(node.ready_at if ready else node.created)
         return [
             {
-                "provisioningState": "Succeeded",
+                "provisioningState": "Succeeded" if ready else "Creating",
                 "vmExtension": extension,
                 "instanceView": {
                     "name": extension.get("name"),
@@ -239,12 +257,19 @@ class PoolRoutes(Routes):
                             "code": "ProvisioningState/succeeded",
                             "displayStatus": "Provisioning succeeded",
                             "level": "Info",
-                            "time": format_time(node.created),
+                            "time": installed,
+                        }
+                        if ready
+                        else {
+                            "code": "ProvisioningState/creating",
+                            "displayStatus": "Provisioning in progress",
+                            "level": "Info",
+                            "time": installed,
                         }
                     ],
                 },
             }
-            for extension in node.extensions
+            for extension in [dict(BATCH_NODE_EXTENSION), *node.extensions]
         ]
 
     async def list_extensions(self, call: Call) -> Response:
@@ -257,13 +282,14 @@ class PoolRoutes(Routes):
         raise ServiceError("ExtensionNotFound")
 
     async def remote_login_settings(self, call: Call) -> Response:
-        _, node = self.store.node(call.params["poolId"], call.params["nodeId"], call.now)
+        pool, node = self.store.node(call.params["poolId"], call.params["nodeId"], call.now)
+        address, port = remote_login(pool.doc, pool.id, node.index, node.ip_address)
         return _json(
             {
                 "odata.metadata": f"{call.base}/$metadata#Microsoft.Azure.Batch.Protocol.Entities."
                 "RemoteLoginSettings",
-                "remoteLoginIPAddress": "127.0.0.1",
-                "remoteLoginPort": 50000 + node.seq,
+                "remoteLoginIPAddress": address,
+                "remoteLoginPort": port,
             }
         )
 
@@ -272,13 +298,15 @@ class PoolRoutes(Routes):
         doc = await call.body()
         _require(doc, "containerUrl")
         _require(doc, "startTime")
-        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(call.now))
+        # The service names the directory <account>-<account hash>/<pool>/<node>/<request id>.
+        account_hash = hashlib.sha256(self.account.encode()).hexdigest()[:16].upper()
+        request_id = call.request.scope.get("batchaio.request_id") or str(uuid.uuid4())
         return _json(
             {
                 "odata.metadata": f"{call.base}/$metadata#Microsoft.Azure.Batch.Protocol.Entities."
                 "UploadBatchServiceLogsResult",
-                "virtualDirectoryName": f"{self.account}/{pool.id}/{node.id}/{stamp}Z-{uuid.uuid4()}",
-                "numberOfFilesUploaded": 0,
+                "virtualDirectoryName": f"{self.account}-{account_hash}/{pool.id}/{node.id}/{request_id}",
+                "numberOfFilesUploaded": C.UPLOADED_SERVICE_LOG_FILES,
             }
         )
 

@@ -6,12 +6,14 @@ A task starts when its job is enabled, its dependencies have succeeded, its pool
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
+from typing import Any
 
 import anyio
 
-from batchaio.emulator._executor import run_process, task_environment
+from batchaio.emulator._executor import run_process, task_environment, upload_failure, upload_logs
 from batchaio.emulator._files import task_dir
 from batchaio.emulator._scheduler import required_slots
 from batchaio.emulator._state import Job, Node, Store, TaskRecord, task_state
@@ -149,4 +151,13 @@ class TaskRunner:
         task.process_group = None
         if task.failure is None:
             task.exit_code = code
+            task.failure = upload_failure(task.doc, code)
+            _write_upload_logs(directory, task.doc, code)
             task.end = time.time()
+
+
+def _write_upload_logs(directory: Path, doc: dict[str, Any], exit_code: int) -> None:
+    """Write ``fileuploadout.txt`` and ``fileuploaderr.txt`` next to ``wd`` when the task had uploads."""
+    for name, data in upload_logs(doc, exit_code).items():
+        with contextlib.suppress(OSError):
+            (directory / name).write_bytes(data)

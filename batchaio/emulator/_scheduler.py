@@ -90,6 +90,15 @@ class PoolScheduler:
         heapq.heappush(self._ready, (task.not_before, task.seq, next(self._tie), task.generation, job, task))
         self.dirty = True
 
+    def running_by_node(self, now: float) -> dict[str, tuple[int, int]]:
+        """Per node id: the tasks running at ``now`` and the slots they take (call after ``advance``)."""
+        counts: dict[str, tuple[int, int]] = {}
+        for end, _, generation, _, task, node_id, need in self._running:
+            if generation == task.generation and task.start is not None and task.start <= now < end:
+                tasks, slots = counts.get(node_id, (0, 0))
+                counts[node_id] = (tasks + 1, slots + need)
+        return counts
+
     # ---- time ------------------------------------------------------------------------------------------
 
     def advance(self, now: float, slots: _Slots, slots_per_node: int) -> None:
@@ -150,14 +159,17 @@ class PoolScheduler:
     ) -> None:
         free[1] -= need
         self._used[node_id] = self._used.get(node_id, 0) + need
+        node: Node | None = free[0]
+        # A node that became usable (its start task done) after ``moment`` starts the task when it did.
+        moment = max(moment, node.ready_at) if node is not None else moment
         task.start = moment
         task.end = moment + task.duration * task.attempts
         task.node_id = node_id
         task.pool_id = job.pool_id
-        node: Node | None = free[0]
+        task.on_windows = node is not None and node.windows
         if node is not None:
             node.tasks_run += 1
-            if task.exit_code == 0:
+            if task.exit_code == 0 and task.failure is None:
                 node.tasks_succeeded += 1
             if moment >= node.busy_until:
                 node.busy_from = moment

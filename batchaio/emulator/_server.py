@@ -13,6 +13,7 @@ import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from batchaio.emulator._app import ConnectionDropped
+from batchaio.emulator._tls import TlsFiles
 
 __all__ = ["DroppingH11Protocol", "EmbeddedServer", "bind_socket", "check_loopback", "make_config"]
 
@@ -71,7 +72,8 @@ class EmbeddedServer(uvicorn.Server):
         yield
 
 
-def make_config(app: Any, *, log_level: str = "warning") -> uvicorn.Config:
+def make_config(app: Any, *, log_level: str = "warning", tls: TlsFiles | None = None) -> uvicorn.Config:
+    """uvicorn's configuration for the emulator app; HTTPS with ``tls``'s certificate and key when given."""
     return uvicorn.Config(
         app,
         log_level=log_level,
@@ -79,4 +81,6 @@ def make_config(app: Any, *, log_level: str = "warning") -> uvicorn.Config:
         http=DroppingH11Protocol,
         access_log=False,
         timeout_graceful_shutdown=1,
+        ssl_certfile=str(tls.cert_file) if tls is not None else None,
+        ssl_keyfile=str(tls.key_file) if tls is not None else None,
     )

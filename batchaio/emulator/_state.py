@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import math
 import random
 import re
 import time
@@ -18,11 +19,14 @@ from collections.abc import Iterator
 from typing import Any, Generic, TypeVar
 
 from batchaio.emulator import _constants as C
-from batchaio.emulator._executor import kill_group, simulate
+from batchaio.emulator._executor import kill_group, simulate, upload_failure
+from batchaio.emulator._nodes import is_windows
+from batchaio.emulator._realism import Realism, nodes_within_quota, plan_start_up, vm_cores
 from batchaio.emulator._scheduler import PoolScheduler, required_slots
 from batchaio.emulator._wire import ServiceError, new_etag, parse_duration
 
 __all__ = [
+    "NODE_STARTUP_STATES",
     "Certificate",
     "Collection",
     "Entity",
@@ -30,6 +34,7 @@ __all__ = [
     "JobSchedule",
     "Node",
     "Pool",
+    "StartTaskRun",
     "Store",
     "TaskRecord",
     "task_state",
@@ -146,6 +151,7 @@ class TaskRecord(Entity):
         "job_id",
         "node_id",
         "not_before",
+        "on_windows",
         "pool_id",
         "process_group",
         "requeue_count",
@@ -165,6 +171,7 @@ class TaskRecord(Entity):
         self.failure: dict[str, Any] | None = None
         self.node_id: str | None = None
         self.pool_id: str | None = None
+        self.on_windows = False  # set when scheduled on a node of a Windows pool
         self.requeue_count = 0
         self.deleted_files: set[str] | None = None
         self.process_group: int | None = None
@@ -243,27 +250,62 @@ class JobSchedule(Entity):
         self.end_time: float | None = None
 
 
+# The states of a node between its allocation and its first idle moment (``Realism.node_startup``).
+NODE_STARTUP_STATES = ("creating", "starting", "waitingforstarttask")
+
+
+class StartTaskRun:
+    """The simulated run of a pool's start task on one node, decided when the node is allocated."""
+
+    __slots__ = ("attempts", "end", "exit_code", "start", "wait_for_success")
+
+    def __init__(self, start_task: dict[str, Any], now: float) -> None:
+        outcome = simulate(str(start_task.get("commandLine", "")))
+        retries = start_task.get("maxTaskRetryCount")
+        retries = retries if isinstance(retries, int) and not isinstance(retries, bool) else 0
+        self.exit_code = outcome.exit_code
+        self.attempts = 1 if outcome.exit_code == 0 else 1 + min(max(retries, 0), C.MAX_START_TASK_RETRIES)
+        self.start = now
+        self.end = now + (outcome.duration or 0.0) * self.attempts
+        if outcome.exit_code != 0 and retries < 0:
+            self.end = math.inf  # retried without limit: it never ends
+        self.wait_for_success = start_task.get("waitForSuccess") is not False
+
+    def state(self, now: float) -> str:
+        return "running" if now < self.end else "completed"
+
+
 class Node(Entity):
-    """A simulated compute node."""
+    """A simulated compute node.
+
+    ``booting_at`` and ``booted_at`` end its start-up states ``creating`` and ``starting``; they equal
+    ``created`` unless ``Realism.node_startup`` is on. Its start task (if any) starts at ``booted_at``."""
 
     __slots__ = (
+        "booted_at",
+        "booting_at",
         "busy_from",
         "busy_until",
         "extensions",
+        "index",
         "ip_address",
         "is_dedicated",
         "pool_id",
         "scheduling_state",
+        "start_task",
         "state_until",
         "tasks_run",
         "tasks_succeeded",
         "transient_state",
         "users",
+        "windows",
     )
 
     def __init__(self, node_id: str, pool_id: str, is_dedicated: bool, now: float, index: int) -> None:
         super().__init__(node_id, {}, now, state="idle")
         self.pool_id = pool_id
+        # The node's place in its pool (lowest free when allocated): its endpoint names and ports.
+        self.index = index
         self.is_dedicated = is_dedicated
         self.scheduling_state = "enabled"
         self.transient_state: str | None = None
@@ -275,9 +317,20 @@ class Node(Entity):
         self.ip_address = f"10.0.{index // 250}.{index % 250 + 4}"
         self.users: dict[str, dict[str, Any]] = {}
         self.extensions: list[dict[str, Any]] = []
+        self.start_task: StartTaskRun | None = None
+        self.windows = False
+        self.booting_at = self.booted_at = now
+
+    @property
+    def ready_at(self) -> float:
+        """When the node can first run tasks: once started, and its start task succeeded if tasks wait."""
+        run = self.start_task
+        return run.end if run is not None and run.wait_for_success else self.booted_at
 
     def current_state(self, now: float) -> str:
         """The node state at ``now``."""
+        if now < self.booted_at:
+            return "creating" if now < self.booting_at else "starting"
         if self.transient_state is not None:
             if now < self.state_until:
                 return self.transient_state
@@ -286,6 +339,12 @@ class Node(Entity):
             self.transient_state = None
         if self.state == "deallocated":
             return "deallocated"
+        run = self.start_task
+        if run is not None and run.wait_for_success:
+            if now < run.end:
+                return "waitingforstarttask"
+            if run.exit_code != 0:
+                return "starttaskfailed"
         if self.busy_from <= now < self.busy_until:
             return "running"
         return "idle"
@@ -356,8 +415,10 @@ class Store:
         delete_delay: float = 0.2,
         seed: int | None = None,
         applications: list[dict[str, Any]] | None = None,
+        realism: Realism | None = None,
     ) -> None:
         self.simulate = simulate
+        self.realism = realism or Realism()
         self.task_duration = task_duration
         self.discard_tasks = discard_tasks
         self.delete_delay = delete_delay
@@ -444,23 +505,50 @@ class Store:
         pool.doc["targetDedicatedNodes"] = dedicated
         pool.doc["targetLowPriorityNodes"] = low_priority
         nodes = pool.live_nodes(now)
+        pool.resize_errors = [error for error in pool.resize_errors if "CoreQuota" not in error["code"]]
         for is_dedicated, target in ((True, dedicated), (False, low_priority)):
             group = [node for node in nodes if node.is_dedicated == is_dedicated]
+            target, quota_error = self._within_quota(pool, is_dedicated, target, now)
+            if quota_error is not None:
+                pool.resize_errors.append(quota_error)
             for node in group[target:]:
                 pool.nodes.remove(node)
-            for _ in range(target - len(group)):
+            for index in _free_indices(pool, target - len(group), now):
                 pool.node_serial += 1
                 digest = hashlib.sha256(f"{pool.id}/{pool.node_serial}".encode()).hexdigest()
                 node_id = f"tvmps_{digest}_{'d' if is_dedicated else 'p'}"
-                node = Node(node_id, pool.id, is_dedicated, now, pool.node_serial)
+                node = Node(node_id, pool.id, is_dedicated, now, index)
+                node.windows = is_windows(pool.doc)
+                node.booting_at, node.booted_at = plan_start_up(self.realism, now)
                 node.extensions = [
                     dict(extension)
                     for extension in (pool.doc.get("virtualMachineConfiguration") or {}).get("extensions")
                     or []
                 ]
+                start_task = pool.doc.get("startTask")
+                if isinstance(start_task, dict) and start_task.get("commandLine"):
+                    node.start_task = StartTaskRun(start_task, node.booted_at)
+                    if self.realism.node_startup:
+                        node.start_task.end += self.realism.start_task_seconds
                 pool.nodes.add(node)
         self.capacity_changed(pool.id)
         pool.touch(now)
+
+    def _within_quota(
+        self, pool: Pool, dedicated: bool, target: int, now: float
+    ) -> tuple[int, dict[str, Any] | None]:
+        """How many such nodes ``pool`` may hold within the account cores (``Realism.core_quota``)."""
+        if not self.realism.core_quota:
+            return target, None
+        elsewhere = sum(
+            vm_cores(str(other.doc.get("vmSize", "")))
+            for _, other in self.pools.scan(0, now)
+            if other is not pool and other.deleting_until is None
+            for node in other.live_nodes(now)
+            if node.is_dedicated == dedicated
+        )
+        per_node = vm_cores(str(pool.doc.get("vmSize", "")))
+        return nodes_within_quota(self.realism, per_node, elsewhere, target, dedicated)
 
     def run_autoscale(self, pool: Pool, formula: str, now: float, *, apply: bool) -> dict[str, Any]:
         values, error = evaluate_formula(formula)
@@ -693,6 +781,7 @@ class Store:
         task.duration = outcome.duration if outcome.duration is not None else self.random.uniform(low, high)
         retries = int((task.doc.get("constraints") or {}).get("maxTaskRetryCount") or 0)
         task.attempts = 1 if outcome.exit_code == 0 else 1 + (3 if retries < 0 else retries)
+        task.failure = upload_failure(task.doc, outcome.exit_code)
 
     def dependency_ids(self, job: Job, task: TaskRecord) -> list[str]:
         """The ids of the tasks ``task`` depends on."""
@@ -864,6 +953,15 @@ class Store:
         if certificate is None:
             raise ServiceError("CertificateNotFound")
         return certificate
+
+
+def _free_indices(pool: Pool, count: int, now: float) -> list[int]:
+    """The ``count`` lowest node indices no live node of ``pool`` holds."""
+    if count <= 0:
+        return []
+    taken = {node.index for node in pool.live_nodes(now)}
+    free = (index for index in range(len(taken) + count) if index not in taken)
+    return [next(free) for _ in range(count)]
 
 
 def _positive(value: Any, default: int) -> int:

@@ -7,8 +7,10 @@ import random
 
 from batchaio import _bulk
 from batchaio import _constants as C
-from batchaio._bulk import BulkAddStream, ProgressCallback, TaskSource
+from batchaio._bulk import TaskSource
+from batchaio._bulk_options import BulkOptions, ProgressCallback
 from batchaio._bulk_report import BulkAddReport
+from batchaio._bulk_stream import BulkAddStream
 from batchaio._retry import RetryPolicy
 from batchaio.resources._base import Resource
 
@@ -30,6 +32,7 @@ class TaskExtensions(Resource):
         max_attempts: int | None = None,
         max_failures_kept: int = C.BULK_MAX_FAILURES_KEPT,
         deadline: float | None = None,
+        stop_grace: float = C.BULK_STOP_GRACE,
         progress: ProgressCallback | None = None,
         server_timeout: int | None = None,
         rng: random.Random | None = None,
@@ -46,34 +49,31 @@ class TaskExtensions(Resource):
         ``rng`` shape the waits. Each task rides in at most ``max_attempts`` requests; by default one when the
         policy makes no retries (``RetryPolicy.no_retries()``), otherwise the larger of the policy's
         ``max_attempts`` and 10, since a bulk run must outlast throttling a single call would give up on.
-        The policy's ``deadline`` (meant for one call) does not apply: a run has no overall deadline unless
-        ``deadline`` is given, as a million tasks can take hours.
+        Each retried chunk is logged at INFO on the ``batchaio`` logger. The policy's ``deadline`` bounds each
+        request, as it bounds any call; the run has no overall deadline unless ``deadline`` is given, as a
+        million tasks can take hours.
         ``TaskExists`` counts as created when an earlier attempt carrying the task may have landed, as
         already existing otherwise. Invalid tasks, duplicate IDs among the tasks in flight (compared without
         case), tasks too large for one request and ``clienterror`` results fail alone; the rest go on.
 
         Returns a :class:`~batchaio.BulkAddReport` (counts, failures, timings); its ``failures`` list keeps
         the first ``max_failures_kept`` failures (``failures_dropped`` counts the rest; ``failed`` counts
-        all). ``progress`` is called with the live report after each answer and once at the end, also when
-        the run is cancelled; if it raises, the run stops as for any other failure. Raises
-        :class:`~batchaio.BulkAddDeadlineExceeded` when ``deadline`` (seconds for the whole run) passes and
-        :class:`~batchaio.BulkAddError` when the service refuses the job itself (``JobNotFound``, bad
-        credentials), reading ``tasks`` raises or ``progress`` raises; both carry the report. Nothing is
-        sent if ``job_id`` or an option is invalid (:class:`~batchaio.ValidationError`).
+        all). ``progress`` (a function or an ``async def``, awaited) is called with the live report after each
+        answer and once at the end, also when the run is cancelled; if it raises, the run stops as for any
+        other failure.
+
+        Raises :class:`~batchaio.BulkAddDeadlineExceeded` when ``deadline`` (seconds for the whole run)
+        passes; :class:`~batchaio.BulkAddRefusedError` when the service refuses the job itself
+        (``JobNotFound``, bad credentials), which is also of the refusal's class
+        (:class:`~batchaio.NotFoundError`...); :class:`~batchaio.BulkAddUnreachableError` when no request
+        reached the service and a chunk failed unsent as often as one call tries (every task read is then
+        pending); :class:`~batchaio.BulkAddError` when reading ``tasks`` raises or ``progress`` raises. All
+        carry the report. A run stopping early sends nothing more and gives the requests in flight
+        ``stop_grace`` seconds to finish. Nothing is sent if ``job_id`` or an option is invalid
+        (:class:`~batchaio.ValidationError`).
         """
-        return await _bulk.add_many(
-            _bulk.pipeline_sender(self._pipeline, job_id, server_timeout=server_timeout),
-            tasks,
-            concurrency=concurrency,
-            chunk_size=chunk_size,
-            max_chunk_bytes=max_chunk_bytes,
-            retry=retry if retry is not None else self._pipeline.retry,
-            max_attempts=max_attempts,
-            max_failures_kept=max_failures_kept,
-            deadline=deadline,
-            progress=progress,
-            rng=rng,
-        )
+        options = BulkOptions.from_arguments(locals())
+        return await _bulk.submit_to_job(self._pipeline, job_id, tasks, options)
 
     def iter_add(
         self,
@@ -87,6 +87,7 @@ class TaskExtensions(Resource):
         max_attempts: int | None = None,
         max_failures_kept: int = C.BULK_MAX_FAILURES_KEPT,
         deadline: float | None = None,
+        stop_grace: float = C.BULK_STOP_GRACE,
         progress: ProgressCallback | None = None,
         server_timeout: int | None = None,
         rng: random.Random | None = None,
@@ -106,16 +107,5 @@ class TaskExtensions(Resource):
         may have landed) or ``PENDING`` (not created by this run), then the error :meth:`add_many` would
         raise is raised. A slow consumer slows the submission down rather than growing memory.
         """
-        return _bulk.iter_add(
-            _bulk.pipeline_sender(self._pipeline, job_id, server_timeout=server_timeout),
-            tasks,
-            concurrency=concurrency,
-            chunk_size=chunk_size,
-            max_chunk_bytes=max_chunk_bytes,
-            retry=retry if retry is not None else self._pipeline.retry,
-            max_attempts=max_attempts,
-            max_failures_kept=max_failures_kept,
-            deadline=deadline,
-            progress=progress,
-            rng=rng,
-        )
+        options = BulkOptions.from_arguments(locals())
+        return _bulk.stream_to_job(self._pipeline, job_id, tasks, options)

@@ -12,12 +12,13 @@ from batchaio._paging import AsyncPager
 from batchaio._response import ResponseMetadata
 from batchaio.filters import Filter
 from batchaio.resources import _base
-from batchaio.resources._base import Call, Resource
+from batchaio.resources._base import Call
+from batchaio.resources._job_extensions import JobExtensions
 
 __all__ = ["Jobs", "JobsWithRawResponse"]
 
 
-class Jobs(Resource):
+class Jobs(JobExtensions):
     """Operations on jobs; reached as ``client.jobs``."""
 
     def _create(

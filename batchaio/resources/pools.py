@@ -12,12 +12,13 @@ from batchaio._paging import AsyncPager
 from batchaio._response import ResponseMetadata
 from batchaio.filters import Filter
 from batchaio.resources import _base
-from batchaio.resources._base import Call, Resource
+from batchaio.resources._base import Call
+from batchaio.resources._pool_extensions import PoolExtensions
 
 __all__ = ["Pools", "PoolsWithRawResponse"]
 
 
-class Pools(Resource):
+class Pools(PoolExtensions):
     """Operations on pools, their size, autoscale, node counts, usage and images; reached as
     ``client.pools``.
     """

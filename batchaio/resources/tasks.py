@@ -16,11 +16,12 @@ from batchaio.filters import Filter
 from batchaio.resources import _base
 from batchaio.resources._base import Call
 from batchaio.resources._task_extensions import TaskExtensions
+from batchaio.resources._task_workflow import TaskWorkflow
 
 __all__ = ["Tasks", "TasksWithRawResponse"]
 
 
-class Tasks(TaskExtensions):
+class Tasks(TaskExtensions, TaskWorkflow):
     """Operations on tasks and the files in their directories; reached as ``client.tasks``."""
 
     def _add_collection(

@@ -16,8 +16,22 @@ import attrs
 import httpx
 import orjson
 
+from batchaio import _bulk
+from batchaio._bulk_options import BulkOptions
+from batchaio._bulk_report import BulkAddReport
+from batchaio._bulk_stream import BulkAddStream
 from batchaio.errors import OutcomeUnknownError, error_class_for_status
 from batchaio.models import BatchTaskCreateContent
+
+
+async def add_many(send: _bulk.SendChunk, tasks: _bulk.TaskSource, **options: Any) -> BulkAddReport:
+    """The engine's ``add_many`` with the options given as keywords (checked by :class:`BulkOptions`)."""
+    return await _bulk.add_many(send, tasks, BulkOptions(**options))
+
+
+def iter_add(send: _bulk.SendChunk, tasks: _bulk.TaskSource, **options: Any) -> BulkAddStream:
+    """The engine's ``iter_add`` with the options given as keywords."""
+    return _bulk.iter_add(send, tasks, BulkOptions(**options))
 
 
 def make_tasks(count: int, prefix: str = "task") -> Iterator[BatchTaskCreateContent]:

@@ -10,10 +10,9 @@ import anyio
 import anyio.lowlevel
 import orjson
 import pytest
-from _bulk_fake import FakeBatchService, Faults, make_tasks
+from _bulk_fake import FakeBatchService, Faults, add_many, iter_add, make_tasks
 
 from batchaio import _constants as C
-from batchaio._bulk import add_many, iter_add
 from batchaio._bulk_report import (
     BulkAddDeadlineExceeded,
     BulkAddError,
@@ -268,7 +267,7 @@ def test_whole_request_throttling_gives_up_after_bounded_waits(run: Run, sleeps:
     assert {failure.code for failure in report.failures} == {"ServerBusy"}
     assert "5 attempt" in report.failures[0].message
     assert report.in_doubt == []  # a 503 means not processed
-    assert len(sleeps) == 4 and all(1.0 <= delay <= 1.0 + C.BULK_RETRY_AFTER_JITTER for delay in sleeps)
+    assert len(sleeps) == 4 and all(1.0 <= delay <= 1.0 + C.RETRY_AFTER_JITTER for delay in sleeps)
 
 
 def test_exhausted_500s_leave_tasks_in_doubt(run: Run, sleeps: list[float]) -> None:

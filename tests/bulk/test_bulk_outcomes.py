@@ -9,10 +9,9 @@ import anyio
 import anyio.lowlevel
 import orjson
 import pytest
-from _bulk_fake import FakeBatchService, make_tasks
+from _bulk_fake import FakeBatchService, add_many, make_tasks
 
 from batchaio import _constants as C
-from batchaio._bulk import add_many
 from batchaio._bulk_report import BulkAddError, BulkAddReport
 from batchaio._retry import RetryPolicy
 from batchaio.errors import (

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
-from _bulk_fake import FakeBatchService, make_tasks
+from _bulk_fake import FakeBatchService, add_many, iter_add, make_tasks
 
-from batchaio._bulk import add_many, iter_add
 from batchaio._bulk_report import BulkAddError, BulkAddReport, TaskOutcome
 
 Run = Callable[[Callable[[], Any]], Any]
@@ -86,3 +87,64 @@ def test_iter_add_callback_raising_ends_the_stream_with_bulk_add_error(run: Run,
 
     assert sorted(outcome.index for outcome in outcomes) == list(range(len(outcomes)))
     assert sum(outcome.ok for outcome in outcomes) == len(service.tasks)
+
+
+def test_an_async_callback_is_awaited(run: Run, sleeps: list[float]) -> None:
+    service = FakeBatchService()
+    seen: list[tuple[int, bool]] = []
+
+    async def progress(report: BulkAddReport) -> None:
+        await anyio.lowlevel.checkpoint()
+        seen.append((report.created, report.complete))
+
+    report: BulkAddReport = run(lambda: add_many(service.send_chunk, make_tasks(450), progress=progress))
+
+    assert len(seen) == report.requests + 1 == 6
+    assert seen[-1] == (450, True) and seen == sorted(seen)
+
+
+def test_an_async_callback_raising_stops_the_run(run: Run, sleeps: list[float]) -> None:
+    service = FakeBatchService()
+
+    async def progress(report: BulkAddReport) -> None:
+        await anyio.lowlevel.checkpoint()
+        raise ValueError("display gone")
+
+    with pytest.raises(BulkAddError, match="progress callback raised ValueError") as caught:
+        run(lambda: add_many(service.send_chunk, make_tasks(1000), concurrency=1, progress=progress))
+
+    assert caught.value.report.created == 100
+
+
+def test_an_async_callback_still_hears_of_a_cancelled_run(run: Run, sleeps: list[float]) -> None:
+    final: list[BulkAddReport] = []
+
+    async def progress(report: BulkAddReport) -> None:
+        await anyio.lowlevel.checkpoint()  # awaited although the run is cancelled
+        final.append(report)
+
+    async def stuck(body: bytes) -> bytes:
+        await anyio.sleep_forever()
+        raise AssertionError
+
+    async def main() -> None:
+        with anyio.CancelScope() as scope:
+            async with anyio.create_task_group() as task_group:
+                task_group.start_soon(lambda: add_many(stuck, make_tasks(50), progress=progress))
+                await anyio.wait_all_tasks_blocked()
+                scope.cancel()
+
+    run(main)
+
+    [report] = final
+    assert report.cancelled and report.in_doubt == [f"task-{n}" for n in range(50)]
+
+
+def test_the_progress_parameter_is_typed_so_a_wrong_callable_is_an_error() -> None:
+    mypy_api = pytest.importorskip("mypy.api")
+    root = Path(__file__).resolve().parents[2]
+    checked = Path(__file__).with_name("progress_typing.py")
+    out, err, status = mypy_api.run(
+        ["--strict", "--warn-unused-ignores", "--cache-dir", str(root / ".mypy_cache"), str(checked)]
+    )
+    assert status == 0, out + err

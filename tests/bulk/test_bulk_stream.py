@@ -8,9 +8,8 @@ from typing import Any
 import anyio
 import anyio.lowlevel
 import pytest
-from _bulk_fake import FakeBatchService, make_tasks
+from _bulk_fake import FakeBatchService, iter_add, make_tasks
 
-from batchaio._bulk import iter_add
 from batchaio._bulk_report import (
     BulkAddDeadlineExceeded,
     BulkAddError,

@@ -312,6 +312,7 @@ async def test_task_files_properties_and_ranges(client: httpx.AsyncClient) -> No
     await wait_for(client, "/jobs/job/tasks/t", lambda body: body["state"] == "completed")
     listing = (await client.get("/jobs/job/tasks/t/files", params={"recursive": "true"})).json()["value"]
     assert {entry["name"]: entry["isDirectory"] for entry in listing} == {
+        "certs": True,
         "stderr.txt": False,
         "stdout.txt": False,
         "wd": True,
@@ -321,7 +322,7 @@ async def test_task_files_properties_and_ranges(client: httpx.AsyncClient) -> No
     assert part.content == b"world"
     head = await client.head("/jobs/job/tasks/t/files/stdout.txt")
     assert head.headers["Content-Length"] == "12" and head.headers["ocp-batch-file-isdirectory"] == "False"
-    assert head.headers["ocp-batch-file-url"].endswith("/jobs/job/tasks/t/files/stdout.txt")
+    assert head.headers["ocp-batch-file-url"].endswith("%2Fjobs%2Fjob%2Ftasks%2Ft%2Ffiles%2Fstdout.txt")
     assert head.headers["ocp-batch-file-mode"] == "0o100644"
     modified = head.headers["Last-Modified"]
     response = await client.get("/jobs/job/tasks/t/files/stdout.txt", headers={"If-Modified-Since": modified})
@@ -331,8 +332,10 @@ async def test_task_files_properties_and_ranges(client: httpx.AsyncClient) -> No
     )
     assert_error(response, 412, "ConditionNotMet")
     node_id = (await client.get("/jobs/job/tasks/t")).json()["nodeInfo"]["nodeId"]
-    node_file = await client.get(f"/pools/pool/nodes/{node_id}/files/startup%2Fstdout.txt")
-    assert node_file.status_code == 200
+    node_file = await client.get(
+        f"/pools/pool/nodes/{node_id}/files/workitems%2Fjob%2Fjob-1%2Ft%2Fstdout.txt"
+    )
+    assert node_file.content == b"hello world\n"
     top = (await client.get(f"/pools/pool/nodes/{node_id}/files")).json()["value"]
     assert all("/" not in entry["name"] for entry in top)
     assert (await client.delete("/jobs/job/tasks/t/files/stderr.txt")).status_code == 200
@@ -386,7 +389,7 @@ async def test_job_lifecycle_schedules_and_pool_operations(client: httpx.AsyncCl
     assert (await client.post(f"/pools/pool/nodes/{node_id}/reboot")).status_code == 202
     assert (await client.get(f"/pools/pool/nodes/{node_id}")).json()["state"] == "rebooting"
     login = (await client.get(f"/pools/pool/nodes/{node_id}/remoteloginsettings")).json()
-    assert login["remoteLoginIPAddress"] == "127.0.0.1"
+    assert login["remoteLoginIPAddress"].startswith("203.0.113.") and login["remoteLoginPort"] == 50000
     assert (await client.get("/supportedimages")).json()["value"]
     assert (await client.get("/applications/emulator-app")).json()["versions"] == ["1.0"]
 

@@ -58,12 +58,34 @@ class Recording(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
-def make_transport(name: str) -> httpx.AsyncBaseTransport:
+class RecordingSeam:
+    """The same for a batchaio transport (the pipeline's seam), recording each ``HttpRequest``."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.operation = ""
+        self.sent: list[Sent] = []
+
+    @property
+    def is_closed(self) -> bool:
+        return bool(self.inner.is_closed)
+
+    async def send(self, request: Any, *, stream: bool, deadline: float | None) -> Any:
+        response = await self.inner.send(request, stream=stream, deadline=deadline)
+        url, headers = httpx.URL(request.url), httpx.Headers(request.headers)
+        self.sent.append(Sent(self.operation, request.method, url, headers, response.status_code))
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def make_transport(name: str) -> Any:
     if name == "aiohttp":
         pytest.importorskip("aiohttp")
         from batchaio.transports import AiohttpTransport
 
-        return AiohttpTransport()
+        return RecordingSeam(AiohttpTransport())
     # What BatchClient builds when transport= is left unset.
     return httpx.AsyncHTTPTransport(limits=Limits().as_httpx(), verify=True)
 
@@ -72,7 +94,8 @@ def make_transport(name: str) -> httpx.AsyncBaseTransport:
 async def recorded(
     request: pytest.FixtureRequest, emulator: Emulator
 ) -> AsyncIterator[tuple[BatchClient, Recording]]:
-    recording = Recording(make_transport(request.param))
+    transport = make_transport(request.param)
+    recording = transport if isinstance(transport, RecordingSeam) else Recording(transport)
     assert emulator.endpoint is not None
     async with BatchClient(
         emulator.endpoint,

@@ -1,0 +1,22 @@
+"""The ``batchaio`` command line (``pip install 'batchaio[cli]'``): bulk task submission with live progress,
+task factories, listing, waiting and downloads, built on the library's public client.
+
+Run ``batchaio --help``; the same program runs as ``python -m batchaio``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from batchaio.cli import _cmd_emulator, _cmd_files, _cmd_tasks  # noqa: F401  (they register their commands)
+from batchaio.cli._app import cli
+
+__all__ = ["cli", "main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default: ``sys.argv[1:]``) and return its exit code."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="batchaio")
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
