@@ -18,16 +18,31 @@ from a request body or a header other than the two request ids is recorded.
 from __future__ import annotations
 
 import contextvars
+import functools
 import importlib.util
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import parse_qsl, quote, urlsplit
+from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
+
+from batchaio._operation_names import OPERATIONS
 
 if TYPE_CHECKING:
-    from opentelemetry.trace import Span, Tracer
+    from opentelemetry.trace import Span, Tracer, TracerProvider
 
-__all__ = ["AttemptSpan", "attempt_span", "call_span", "redacted_url", "tracing_enabled"]
+__all__ = [
+    "AttemptSpan",
+    "attempt_span",
+    "call_span",
+    "operation_span",
+    "path_ids",
+    "redacted_url",
+    "traced",
+    "tracing_enabled",
+]
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 NAMESPACE: Final = "Microsoft.Batch"
 REDACTED: Final = "REDACTED"
@@ -46,8 +61,12 @@ _OTEL_INSTALLED: Final = importlib.util.find_spec("opentelemetry") is not None
 _in_call_span: contextvars.ContextVar[bool] = contextvars.ContextVar("batchaio_in_call_span", default=False)
 
 
+_cached: tuple[TracerProvider, Tracer] | None = None
+
+
 def _tracer() -> Tracer | None:
     """The batchaio tracer, or ``None`` when tracing is off (no opentelemetry, or no provider set)."""
+    global _cached
     if not _OTEL_INSTALLED:
         return None
     from opentelemetry import trace
@@ -55,7 +74,9 @@ def _tracer() -> Tracer | None:
     provider = trace.get_tracer_provider()
     if isinstance(provider, trace.ProxyTracerProvider):
         return None
-    return provider.get_tracer(TRACER_NAME)
+    if _cached is None or _cached[0] is not provider:
+        _cached = (provider, provider.get_tracer(TRACER_NAME))
+    return _cached[1]
 
 
 def tracing_enabled() -> bool:
@@ -74,6 +95,17 @@ def redacted_url(url: str) -> str:
     names = [quote(name, safe="$") for name, _ in parse_qsl(parts.query, keep_blank_values=True)]
     query = "&".join(f"{name}={REDACTED}" for name in names)
     return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
+
+
+def path_ids(template: str, url: str) -> dict[str, str]:
+    """The values of ``template``'s whole-segment parameters in ``url``'s path (``{jobId}`` -> ``"j1"``)."""
+    wanted = template.strip("/").split("/")
+    path = urlsplit(url).path.strip("/").split("/")
+    found: dict[str, str] = {}
+    for pattern, segment in zip(wanted, path, strict=False):
+        if pattern.startswith("{") and pattern.endswith("}"):
+            found[pattern[1:-1]] = unquote(segment)
+    return found
 
 
 def error_type(exc: BaseException) -> str:
@@ -113,6 +145,48 @@ def call_span(name: str, path_ids: Mapping[str, str] | None = None) -> Iterator[
                 raise
     finally:
         _in_call_span.reset(token)
+
+
+@contextmanager
+def operation_span(operation_id: str, url: str) -> Iterator[None]:
+    """The call span of the REST operation ``operation_id`` sent to ``url``: ``BatchClient.<group>.<method>``
+    with the ids of its path (computed only when tracing is on)."""
+    if _tracer() is None or _in_call_span.get():
+        yield
+        return
+    name, template = OPERATIONS.get(operation_id, (operation_id, ""))
+    with call_span(f"BatchClient.{name}", path_ids(template, url) if template else None):
+        yield
+
+
+def traced(
+    name: str, **id_arguments: str
+) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
+    """Decorate a public helper (``add_many``, ``wait_for_tasks``...) with its call span, named
+    ``BatchClient.<name>``; ``id_arguments`` maps a keyword or positional argument to a path parameter
+    (``job_id="jobId"``) whose value becomes the span's id attribute."""
+
+    def decorate(function: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+        import inspect
+
+        signature = inspect.signature(function)
+
+        @functools.wraps(function)
+        async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            if _tracer() is None or _in_call_span.get():
+                return await function(*args, **kwargs)
+            bound = signature.bind_partial(*args, **kwargs).arguments
+            ids = {
+                parameter: str(bound[argument])
+                for argument, parameter in id_arguments.items()
+                if argument in bound
+            }
+            with call_span(f"BatchClient.{name}", ids):
+                return await function(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
 
 
 def _record_error(span: Span, exc: BaseException) -> None:
