@@ -16,7 +16,6 @@ from email.utils import format_datetime
 from typing import TYPE_CHECKING, Generic, ParamSpec, TypeVar
 
 import attrs
-import httpx
 
 from batchaio import _constants as C
 from batchaio._files import BatchFileProperties
@@ -26,7 +25,7 @@ from batchaio._results import read_result
 from batchaio._serde import decode, encode
 from batchaio._serde import format_datetime as format_wire_datetime
 from batchaio._transport import BatchRequest
-from batchaio.errors import NotFoundError, ValidationError
+from batchaio.errors import ValidationError
 from batchaio.filters import Filter
 from batchaio.models import (
     BatchJobCreateContent,
@@ -95,11 +94,8 @@ class Call(Generic[T]):
 
     async def send(self) -> T:
         """Send the request and return the parsed result."""
-        try:
-            response = await self.pipeline.send(self.request)
-        except NotFoundError:
-            if self.when_missing is None:
-                raise
+        response = await self._send()
+        if self.when_missing is not None and response.status_code == 404:
             return self.when_missing()
         return read_result(self.parse, response, self.request.operation_id)
 
@@ -109,14 +105,18 @@ class Call(Generic[T]):
         For the existence checks a 404 is a response too: its :meth:`RawResponse.parse` returns ``False``.
         """
         operation = self.request.operation_id
-        try:
-            response = await self.pipeline.send(self.request)
-        except NotFoundError as err:
-            if self.when_missing is None:
-                raise
+        response = await self._send()
+        if self.when_missing is not None and response.status_code == 404:
             when_missing = self.when_missing
-            return RawResponse(_not_found_response(err), lambda _: when_missing(), operation)
+            return RawResponse(response, lambda _: when_missing(), operation)
         return RawResponse(response, self.parse, operation)
+
+    async def _send(self) -> BatchResponse:
+        """One pipeline call; for the existence checks the pipeline returns a 404 as the answer."""
+        request = self.request
+        if self.when_missing is not None:
+            request = attrs.evolve(request, missing_is_an_answer=True)
+        return await self.pipeline.send(request)
 
 
 class RawResponse(Generic[T]):
@@ -159,27 +159,6 @@ class RawResponse(Generic[T]):
 
     def __repr__(self) -> str:
         return f"<RawResponse [{self.status_code}]>"
-
-
-def _not_found_response(err: NotFoundError) -> BatchResponse:
-    headers = httpx.Headers()
-    if err.request_id:
-        headers["request-id"] = err.request_id
-    if err.client_request_id:
-        headers["client-request-id"] = err.client_request_id
-    return BatchResponse(
-        status_code=err.status_code,
-        headers=headers,
-        content=b"",
-        metadata=ResponseMetadata(
-            status_code=err.status_code,
-            request_id=err.request_id,
-            client_request_id=err.client_request_id,
-            attempts=err.attempts,
-        ),
-        method=err.method or "HEAD",
-        url=err.url or "",
-    )
 
 
 def raw_response(builder: Callable[P, Call[T]]) -> Callable[P, Awaitable[RawResponse[T]]]:

@@ -287,3 +287,14 @@ async def test_unreadable_bodies_raise_response_parse_error(
     assert info.value.status_code == 200
     assert "r-bad" in str(info.value)
     assert info.value.__cause__ is not None
+
+
+async def test_raw_exists_on_404_is_the_response_as_received(
+    client: BatchClient, mock: respx.MockRouter
+) -> None:
+    answer = httpx.Response(404, headers={"request-id": "r-404", "DataServiceVersion": "3.0"})
+    route = mock.head("/pools/pool-1").mock(return_value=answer)
+    raw = await client.with_raw_response.pools.exists("pool-1")
+    assert raw.headers["dataserviceversion"] == "3.0"  # the service's own headers, not a rebuilt subset
+    assert raw.metadata.attempts == 1 and route.call_count == 1
+    assert raw.parse() is False
