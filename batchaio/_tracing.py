@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import importlib.util
+import inspect
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar
@@ -62,15 +63,19 @@ _in_call_span: contextvars.ContextVar[bool] = contextvars.ContextVar("batchaio_i
 
 
 _cached: tuple[TracerProvider, Tracer] | None = None
+_trace_api: Any = None
 
 
 def _tracer() -> Tracer | None:
     """The batchaio tracer, or ``None`` when tracing is off (no opentelemetry, or no provider set)."""
-    global _cached
+    global _cached, _trace_api
     if not _OTEL_INSTALLED:
         return None
-    from opentelemetry import trace
+    trace = _trace_api
+    if trace is None:
+        from opentelemetry import trace
 
+        _trace_api = trace
     provider = trace.get_tracer_provider()
     if isinstance(provider, trace.ProxyTracerProvider):
         return None
@@ -164,11 +169,10 @@ def traced(
 ) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
     """Decorate a public helper (``add_many``, ``wait_for_tasks``...) with its call span, named
     ``BatchClient.<name>``; ``id_arguments`` maps a keyword or positional argument to a path parameter
-    (``job_id="jobId"``) whose value becomes the span's id attribute."""
+    (``job_id="jobId"``) whose value (or its ``id``, for a model such as ``job``) becomes the span's id
+    attribute."""
 
     def decorate(function: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-        import inspect
-
         signature = inspect.signature(function)
 
         @functools.wraps(function)
@@ -177,9 +181,9 @@ def traced(
                 return await function(*args, **kwargs)
             bound = signature.bind_partial(*args, **kwargs).arguments
             ids = {
-                parameter: str(bound[argument])
+                parameter: _id_of(bound[argument])
                 for argument, parameter in id_arguments.items()
-                if argument in bound
+                if bound.get(argument) is not None
             }
             with call_span(f"BatchClient.{name}", ids):
                 return await function(*args, **kwargs)
@@ -187,6 +191,10 @@ def traced(
         return wrapper
 
     return decorate
+
+
+def _id_of(value: object) -> str:
+    return value if isinstance(value, str) else str(getattr(value, "id", value))
 
 
 def _record_error(span: Span, exc: BaseException) -> None:

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 pytest.importorskip("opentelemetry.sdk")
 
+import base64
+
+import httpx
+import respx
 from opentelemetry import context, trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from batchaio import _tracing
-from batchaio.errors import NotFoundError
+from batchaio import BatchClient, NotFoundError, RetryPolicy, SharedKeyCredential, _tracing
+from batchaio.models import BatchTaskCreateContent
 
 
 @pytest.fixture
@@ -137,3 +141,155 @@ def test_http_instrumentation_is_suppressed_inside_an_attempt(spans: InMemorySpa
 )
 def test_redacted_url(url: str, expected: str) -> None:
     assert _tracing.redacted_url(url) == expected
+
+
+# --- through the client (respx) ---------------------------------------------------------------------------
+
+ENDPOINT = "https://acct.westeurope.batch.azure.com"
+KEY = base64.b64encode(b"k" * 32).decode()
+TASK = {"id": "t1", "state": "active", "url": "https://acct.westeurope.batch.azure.com/jobs/j1/tasks/t1"}
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[BatchClient]:
+    retry = RetryPolicy(max_attempts=3, backoff_base=0.0, backoff_cap=0.0)
+    async with BatchClient(ENDPOINT, SharedKeyCredential("acct", KEY), retry=retry) as batch:
+        yield batch
+
+
+def tree(exporter: InMemorySpanExporter) -> list[tuple[str, str, str | None]]:
+    """(name, kind, parent name) of every finished span, in the order they ended."""
+    finished = exporter.get_finished_spans()
+    names = {span.context.span_id: span.name for span in finished}
+    return [
+        (span.name, span.kind.name, names.get(span.parent.span_id) if span.parent else None)
+        for span in finished
+    ]
+
+
+def no_secret_in(exporter: InMemorySpanExporter) -> None:
+    for span in exporter.get_finished_spans():
+        for name, value in (span.attributes or {}).items():
+            text = str(value)
+            assert KEY not in text and "SharedKey" not in text and "sig=" not in text, (name, text)
+            if name == "url.full" and "?" in text:
+                assert all(item.endswith("=REDACTED") for item in text.split("?", 1)[1].split("&")), text
+
+
+async def test_a_plain_call(spans: InMemorySpanExporter, client: BatchClient) -> None:
+    with respx.mock(base_url=ENDPOINT) as mock:
+        mock.get("/jobs/j1/tasks/t1").respond(200, json=TASK, headers={"request-id": "rid-1"})
+        await client.tasks.get("j1", "t1", select=["id", "state"])
+    assert tree(spans) == [
+        ("GET", "CLIENT", "BatchClient.tasks.get"),
+        ("BatchClient.tasks.get", "INTERNAL", None),
+    ]
+    call, http = by_name(spans)["BatchClient.tasks.get"], by_name(spans)["GET"]
+    assert call.attributes == {
+        "az.namespace": "Microsoft.Batch",
+        "az.batch.job.id": "j1",
+        "az.batch.task.id": "t1",
+    }
+    attributes = dict(http.attributes or {})
+    assert attributes["http.response.status_code"] == 200
+    assert attributes["az.service_request_id"] == "rid-1"
+    assert attributes["az.client_request_id"]
+    assert attributes["url.full"].startswith(f"{ENDPOINT}/jobs/j1/tasks/t1?api-version=REDACTED")  # type: ignore[union-attr]
+    assert "http.request.resend_count" not in attributes
+    no_secret_in(spans)
+
+
+async def test_a_failing_call(spans: InMemorySpanExporter, client: BatchClient) -> None:
+    error = {
+        "code": "JobNotFound",
+        "message": {"lang": "en-US", "value": "The specified job does not exist."},
+    }
+    with respx.mock(base_url=ENDPOINT) as mock:
+        mock.get("/jobs/nope").respond(404, json=error, headers={"request-id": "rid-2"})
+        with pytest.raises(NotFoundError):
+            await client.jobs.get("nope")
+    call, http = by_name(spans)["BatchClient.jobs.get"], by_name(spans)["GET"]
+    assert http.attributes["error.type"] == "404"  # type: ignore[index]
+    assert http.status.status_code is StatusCode.ERROR
+    assert call.attributes["error.type"] == "batchaio.errors.NotFoundError"  # type: ignore[index]
+    assert call.status.status_code is StatusCode.ERROR
+    no_secret_in(spans)
+
+
+async def test_a_retried_call_has_two_attempt_spans(spans: InMemorySpanExporter, client: BatchClient) -> None:
+    with respx.mock(base_url=ENDPOINT) as mock:
+        mock.get("/pools/p1").mock(
+            side_effect=[
+                httpx.Response(503, headers={"retry-after": "0"}),
+                httpx.Response(200, json={"id": "p1"}),
+            ]
+        )
+        await client.pools.get("p1")
+    attempts = [span for span in spans.get_finished_spans() if span.kind is SpanKind.CLIENT]
+    assert [dict(span.attributes or {}).get("http.request.resend_count") for span in attempts] == [None, 1]
+    assert [dict(span.attributes or {})["http.response.status_code"] for span in attempts] == [503, 200]
+    assert by_name(spans)["BatchClient.pools.get"].status.status_code is StatusCode.UNSET
+    assert len({dict(span.attributes or {})["az.client_request_id"] for span in attempts}) == 1
+
+
+async def test_a_connection_failure_is_an_error_type(
+    spans: InMemorySpanExporter, client: BatchClient
+) -> None:
+    with respx.mock(base_url=ENDPOINT) as mock:
+        mock.get("/pools/p1").mock(
+            side_effect=[httpx.ConnectError("refused"), httpx.Response(200, json={"id": "p1"})]
+        )
+        await client.pools.get("p1")
+    first = next(span for span in spans.get_finished_spans() if span.kind is SpanKind.CLIENT)
+    assert first.status.status_code is StatusCode.ERROR
+    assert "error.type" in (first.attributes or {})
+    assert "http.response.status_code" not in (first.attributes or {})
+
+
+async def test_a_bulk_run_is_one_span_with_a_client_span_per_request(
+    spans: InMemorySpanExporter, client: BatchClient
+) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        tasks = httpx.Response(200, content=request.content).json()["value"]
+        values = [{"status": "success", "taskId": task["id"]} for task in tasks]
+        return httpx.Response(200, json={"value": values})
+
+    with respx.mock(base_url=ENDPOINT) as mock:
+        mock.post("/jobs/j1/addtaskcollection").mock(side_effect=answer)
+        tasks = (BatchTaskCreateContent(id=f"t{n}", command_line="echo") for n in range(250))
+        report = await client.tasks.add_many("j1", tasks, concurrency=2)
+    assert report.created == 250
+    shape = tree(spans)
+    assert shape[-1] == ("BatchClient.tasks.add_many", "INTERNAL", None)
+    assert shape[:-1] == [("POST", "CLIENT", "BatchClient.tasks.add_many")] * 3
+    assert by_name(spans)["BatchClient.tasks.add_many"].attributes["az.batch.job.id"] == "j1"  # type: ignore[index]
+    no_secret_in(spans)
+
+
+async def test_a_listing_has_a_span_per_page(spans: InMemorySpanExporter, client: BatchClient) -> None:
+    next_link = f"{ENDPOINT}/jobs/j1/tasks?api-version=2024-07-01.20.0&$skiptoken=secret-token"
+    with respx.mock(base_url=ENDPOINT) as mock:
+        mock.get("/jobs/j1/tasks").mock(
+            side_effect=[
+                httpx.Response(200, json={"value": [TASK], "odata.nextLink": next_link}),
+                httpx.Response(200, json={"value": [TASK]}),
+            ]
+        )
+        assert len([task async for task in client.tasks.list("j1")]) == 2
+    assert (
+        tree(spans)
+        == [
+            ("GET", "CLIENT", "BatchClient.tasks.list"),
+            ("BatchClient.tasks.list", "INTERNAL", None),
+        ]
+        * 2
+    )
+    assert all("secret-token" not in str(span.attributes) for span in spans.get_finished_spans())
+    no_secret_in(spans)
+
+
+async def test_no_spans_without_a_provider(client: BatchClient) -> None:
+    with respx.mock(base_url=ENDPOINT) as mock:
+        mock.get("/pools/p1").respond(200, json={"id": "p1"})
+        await client.pools.get("p1")
+    assert not _tracing.tracing_enabled()
