@@ -293,3 +293,23 @@ async def test_no_spans_without_a_provider(client: BatchClient) -> None:
         mock.get("/pools/p1").respond(200, json={"id": "p1"})
         await client.pools.get("p1")
     assert not _tracing.tracing_enabled()
+
+
+async def test_httpx_instrumentation_does_not_double_the_attempt_spans(spans: InMemorySpanExporter) -> None:
+    instrumentation = pytest.importorskip("opentelemetry.instrumentation.httpx")
+    instrumentor = instrumentation.HTTPXClientInstrumentor()
+    instrumentor.instrument()
+    try:
+        async with BatchClient(ENDPOINT, SharedKeyCredential("acct", KEY)) as client:
+            with respx.mock(base_url=ENDPOINT) as mock:
+                mock.get("/pools/p1").respond(200, json={"id": "p1"})
+                await client.pools.get("p1")
+            async with httpx.AsyncClient() as plain:  # the instrumentation is active outside batchaio
+                with respx.mock() as mock:
+                    mock.get("https://example.test/").respond(200)
+                    await plain.get("https://example.test/")
+    finally:
+        instrumentor.uninstrument()
+    kinds = [(span.name, span.kind.name) for span in spans.get_finished_spans()]
+    assert kinds == [("GET", "CLIENT"), ("BatchClient.pools.get", "INTERNAL"), ("GET", "CLIENT")]
+    assert spans.get_finished_spans()[2].attributes.get("az.namespace") is None  # type: ignore[union-attr]
