@@ -18,4 +18,8 @@ def _run() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(_run())
+    try:
+        sys.exit(_run())
+    except KeyboardInterrupt:  # Ctrl-C while still starting up
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)

@@ -153,8 +153,8 @@ class _Submission:
         if self._error is None:
             self._error, self._cause = error, cause
         self._stopping = True
-        for scope in self._idle:
-            scope.cancel()
+        for idle in list(self._idle):
+            idle.cancel()
         assert self._task_group is not None
         scope = self._task_group.cancel_scope
         scope.deadline = min(scope.deadline, anyio.current_time() + self._options.stop_grace)

@@ -95,7 +95,7 @@ def _why_never_ready(
     if pool.allocation_state != AllocationState.STEADY:
         return None
     if pool.resize_errors:
-        return _resize_error(pool, ready, need)
+        return _resize_error(pool, len(nodes), ready, need)
     message = f"pool {pool_id} has {len(nodes)} node(s) and none to come, {need} needed"
     return NodesUnusableError(message, pool_id=pool_id, pool=pool, states={})
 
@@ -137,11 +137,13 @@ def _start_task_error(pool: BatchPool, failed: Sequence[BatchNode], need: int) -
     return StartTaskFailedError(message, pool_id=pool.id or "", pool=pool, failures=failures)
 
 
-def _resize_error(pool: BatchPool, ready: int, need: int) -> PoolResizeError:
+def _resize_error(pool: BatchPool, nodes: int, ready: int, need: int) -> PoolResizeError:
     errors = list(pool.resize_errors or ())
     codes = quota_codes(pool)
     described = "; ".join(f"{e.code}: {e.message}" for e in errors)
-    message = f"pool {pool.id} stopped resizing with {ready} of {need} node(s) ready: {described}"
+    message = (
+        f"pool {pool.id} stopped resizing with {nodes} node(s), {ready} ready, {need} needed: {described}"
+    )
     if codes:
         message += f" (quota: {', '.join(codes)})"
     return PoolResizeError(message, pool_id=pool.id or "", pool=pool, resize_errors=errors, quota_codes=codes)

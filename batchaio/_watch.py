@@ -10,9 +10,10 @@ The decisions are pure and apart from the polling:
   or after the low edge of the next listing are remembered: memory follows the completions of one overlap
   window, not the job's size.
 - The watermark is a time of the service, never of the local clock: after a listing it moves up to the
-  latest ``stateTransitionTime`` listed, but not past the service's ``Date`` of the poll that came just
-  before the listing. A listing of several pages takes time, and a task that completes meanwhile in a part
-  already read is not in it; it completed after that ``Date``, so the next listing, which starts from there,
+  latest ``stateTransitionTime`` listed, but not past a time known to precede the listing's first page: the
+  service's ``Date`` of the poll just before it, or the latest completion on that first page, whichever is
+  later. A listing of several pages takes time, and a task that completes meanwhile in a part already read
+  is not in it; it completed after the first page was served, so the next listing, which starts from there,
   finds it. (Without a ``Date``, the latest time of the listing before stands in.)
 - :func:`next_step` decides from the task counts whether to list (the counts of completed tasks moved), to
   finish (no task active or running: confirm it, then list once more), or to wait.
@@ -57,6 +58,9 @@ __all__ = [
 ]
 
 Completion = tuple[str, datetime]
+# The service keeps times to 100 ns, a parsed datetime to 1 us (truncated): a task listed as just below the
+# low edge may be at or above it for the service's filter, so it is remembered a microsecond longer.
+PARSED_PRECISION = timedelta(microseconds=1)
 T = TypeVar("T")
 
 
@@ -126,6 +130,8 @@ class CompletionTracker:
         self.bound = position.bound
         self.link = position.link
         self.skip = position.skip
+        # Reading the first page of a listing (not a resumed one): its completions precede the listing too.
+        self._first_page = False
 
     def low_edge(self) -> datetime | None:
         """The ``stateTransitionTime`` from which the listing asks for completions (``None``: all)."""
@@ -135,15 +141,19 @@ class CompletionTracker:
         """A listing starts (from its first page); ``service_time`` is the service's ``Date`` before it."""
         self.listing, self.link, self.skip = True, None, 0
         self.bound = service_time if service_time is not None else self.high
+        self._first_page = True
 
     def page_started(self, link: str | None) -> None:
         """The listing moved on to the page at ``link``."""
         if link != self.link:
             self.link, self.skip = link, 0
+            self._first_page = False
 
     def admit(self, task_id: str, moment: datetime) -> bool:
         """Whether the completion of ``task_id`` at ``moment`` is new; remember it if so."""
         self.skip += 1
+        if self._first_page and (self.bound is None or moment > self.bound):
+            self.bound = moment  # served on the first page: it completed before the listing began
         key = (task_id, moment)
         if key in self._before or key in self._fresh:
             return False
@@ -184,7 +194,7 @@ class CompletionTracker:
     def _keep(self, keys: Iterable[Completion], edge: datetime | None) -> set[Completion]:
         if edge is None:
             return set(keys)
-        low = edge - self.overlap
+        low = edge - self.overlap - PARSED_PRECISION
         return {key for key in keys if key[1] >= low}
 
 
@@ -251,8 +261,9 @@ def delay_after_error(error: Exception, poll_interval: float) -> float | None:
 class TaskWatch(AsyncIterator[BatchTask]):
     """The async iterator returned by ``client.tasks.watch``; :attr:`position` says where it stands.
 
-    Use ``async for task in client.tasks.watch(job_id): ...``. Leaving the loop early (``break``) and calling
-    :meth:`aclose` (or using ``contextlib.aclosing``) stops it; a new watch resumes from :attr:`position`.
+    Use ``async for task in client.tasks.watch(job_id): ...``. To leave the loop early (``break``), use it
+    as ``async with client.tasks.watch(job_id) as watch:`` (or call :meth:`aclose`), which closes the listing
+    in progress; a new watch resumes from :attr:`position`.
     """
 
     def __init__(
@@ -292,6 +303,12 @@ class TaskWatch(AsyncIterator[BatchTask]):
     async def aclose(self) -> None:
         """Stop the watch (closing the listing in progress)."""
         await self._iterator.aclose()
+
+    async def __aenter__(self) -> TaskWatch:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
     async def _run(self) -> AsyncGenerator[BatchTask, None]:
         listed: TaskProgress | None = None

@@ -18,10 +18,13 @@ from batchaio.cli._jsonl import TaskFile
 from batchaio.cli._listing import ListWriter, plan_columns
 from batchaio.cli._running import Interrupts
 from batchaio.cli._submit import FailureLog, submit
+from batchaio.cli._waiting import task_failed, watch_line, watch_record
 from batchaio.errors import ValidationError
 from batchaio.models import BatchTaskCreateContent
 
 __all__ = ["tasks"]
+
+WATCH_SELECT = ["id", "executionInfo", "nodeInfo"]
 
 
 @cli.group()
@@ -304,5 +307,38 @@ def list_tasks(app: App, job_id: str, filter_: str | None, select: str | None, f
             writer.write_page([converter.unstructure(task) for task in page.items])
         writer.finish()
         return 0
+
+    app.run_with_client(body)
+
+
+@tasks.command("watch")
+@click.argument("job_id")
+@click.option(
+    "--jsonl", is_flag=True, help="One JSON line per completion: id, exitCode, failureCode, nodeId, seconds."
+)
+@click.option(
+    "--poll-interval",
+    type=click.FloatRange(min=0, min_open=True),
+    default=C.WATCH_POLL_INTERVAL,
+    show_default=True,
+    help="Seconds between task-count polls.",
+)
+@pass_app
+def watch(app: App, job_id: str, jsonl: bool, poll_interval: float) -> None:
+    """Print each task of JOB_ID as it completes (those already completed first), until none is left to run.
+
+    Cheap on the service: it polls the job's task counts and lists only tasks that completed since the last
+    listing. Exit code 0 when every task printed succeeded, 1 when one failed.
+    """
+
+    async def body(client: BatchClient, interrupts: Interrupts) -> int:
+        completed = failed = 0
+        async for task in client.tasks.watch(job_id, poll_interval=poll_interval, select=WATCH_SELECT):
+            completed += 1
+            failed += task_failed(task)
+            line = orjson.dumps(watch_record(task)).decode() if jsonl else watch_line(task)
+            print(line, file=app.out, flush=True)
+        app.say(f"{completed:,} completions: {completed - failed:,} succeeded, {failed:,} failed")
+        return 1 if failed else 0
 
     app.run_with_client(body)

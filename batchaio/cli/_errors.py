@@ -2,13 +2,14 @@
 
 Every failure becomes one line on standard error (the Batch code, the message and the request id for a service
 error); ``--debug`` adds the traceback. Exit codes: 0 success, 1 failure (a task failed, the service refused,
-the network failed), 2 bad usage or input found before anything was sent (and ``jobs wait`` timing out),
-130 interrupted.
+the network failed), 2 bad usage or input found before anything was sent, or a wait that timed out (``jobs
+wait``, ``pools ensure``), 130 interrupted.
 """
 
 from __future__ import annotations
 
 from batchaio._bulk_report import BulkAddError
+from batchaio._workflow_errors import WaitTimeoutError
 from batchaio.errors import BatchaioError, BatchStatusError, TransportError, ValidationError
 
 __all__ = [
@@ -82,28 +83,33 @@ def describe_status(exc: BatchStatusError) -> str:
 def error_line(exc: BaseException) -> str:
     """The single line printed for ``exc`` (without the ``error:`` prefix)."""
     exc = unwrap(exc)
-    status = _status_error(exc)
-    if status is not None:
+    if isinstance(exc, BatchStatusError):
+        return describe_status(exc)
+    status = _status_error(exc.__cause__) if exc.__cause__ is not None else None
+    if isinstance(exc, BulkAddError) and status is not None:  # the service refused the run: say what it said
         return describe_status(status)
     if isinstance(exc, ValidationError):
         return f"invalid input: {_one_line(str(exc))}"
     if isinstance(exc, TransportError):
         return f"{type(exc).__name__}: {_one_line(str(exc))}"
-    if isinstance(exc, BulkAddError) and exc.__cause__ is not None:
-        return f"{_one_line(str(exc))} ({error_line(exc.__cause__)})"
     if isinstance(exc, OSError) and exc.strerror:
         where = f": {exc.filename}" if exc.filename is not None else ""
         return f"{exc.strerror}{where}"
     if isinstance(exc, (CliError, BatchaioError)):
-        return _one_line(str(exc))
+        text = _one_line(str(exc))
+        if exc.__cause__ is not None and not isinstance(exc, CliError):
+            text += f" ({error_line(exc.__cause__) if status is None else describe_status(status)})"
+        return text
     return f"{type(exc).__name__}: {_one_line(str(exc))}"
 
 
 def exit_code_for(exc: BaseException) -> int:
-    """2 for bad usage or input found before sending, 1 for everything else."""
+    """2 for bad usage or input found before sending and for a wait that timed out, 1 for everything else."""
     exc = unwrap(exc)
     if isinstance(exc, CliError):
         return exc.exit_code
     if isinstance(exc, ValidationError):
         return EXIT_USAGE
+    if isinstance(exc, WaitTimeoutError):
+        return EXIT_TIMEOUT
     return EXIT_FAILED

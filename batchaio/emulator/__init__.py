@@ -279,7 +279,16 @@ class Emulator:
             seed=self.store.seed,
             realism=self.store.realism,
         )
-        for name in ("pools", "jobs", "schedules", "certificates", "pending", "schedulers", "random"):
+        for name in (
+            "pools",
+            "jobs",
+            "schedules",
+            "certificates",
+            "pending",
+            "schedulers",
+            "random",
+            "count_snapshots",
+        ):
             setattr(self.store, name, getattr(fresh, name))
         self.faults.clear()
 

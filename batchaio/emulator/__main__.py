@@ -16,6 +16,10 @@ _REALISM_SWITCHES = {
     "node_startup": "realism: nodes pass through creating/starting before they take tasks",
     "throttling": "realism: 429 with Retry-After past a request rate per account",
     "core_quota": "realism: resizes stop at the account's core quotas (resizeErrors)",
+    "task_count_lag": "realism: task counts are a snapshot up to a second old",
+    "preemption": "realism: spot nodes are preempted once, requeueing their running tasks",
+    "job_scheduling": "realism: job priority and maxParallelTasks in the pool's queue",
+    "schedule_recurrence": "realism: job schedules recur (doNotRunUntil/After, recurrenceInterval)",
 }
 
 

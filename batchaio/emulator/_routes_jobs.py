@@ -44,6 +44,7 @@ class JobRoutes(Routes):
         return job
 
     async def list_jobs(self, call: Call) -> Response:
+        self.store.catch_up_schedules(call.now)
         jobs = self.store.jobs
 
         def items(start: int) -> Iterator[tuple[int, Job]]:
@@ -168,6 +169,7 @@ class JobRoutes(Routes):
         return _page(call, "jobpreparationandreleasetaskstatus", _listing(entries), dict)
 
     async def list_schedules(self, call: Call) -> Response:
+        self.store.catch_up_schedules(call.now)
         schedules = self.store.schedules
         return _page(
             call,

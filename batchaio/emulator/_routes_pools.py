@@ -106,7 +106,8 @@ class PoolRoutes(Routes):
         low = int(doc.get("targetLowPriorityNodes", pool.doc.get("targetLowPriorityNodes") or 0))
         if "resizeTimeout" in doc:
             pool.doc["resizeTimeout"] = doc["resizeTimeout"]
-        self.store.resize_pool(pool, dedicated, low, call.now)
+        option = str(doc.get("nodeDeallocationOption") or "requeue")
+        self.store.resize_pool(pool, dedicated, low, call.now, option)
         return _empty(202, _entity_headers(pool, pool_url(call.base, pool.id)))
 
     async def stop_resize(self, call: Call) -> Response:
@@ -123,10 +124,12 @@ class PoolRoutes(Routes):
         nodes = [pool.nodes.find(str(node_id), call.now) for node_id in node_ids]
         if any(node is None for node in nodes):
             raise ServiceError("NodeNotFound")
+        option = str(doc.get("nodeDeallocationOption") or "requeue").lower()
         self.store.advance_pool(pool.id.lower(), call.now)
         self.store.capacity_changed(pool.id)
         for node in nodes:
             assert node is not None
+            self.store.deallocate_node(node, option, call.now)
             pool.nodes.remove(node)
             key = "targetDedicatedNodes" if node.is_dedicated else "targetLowPriorityNodes"
             pool.doc[key] = max(0, int(pool.doc.get(key) or 0) - 1)

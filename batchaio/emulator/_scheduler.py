@@ -36,16 +36,21 @@ _Slots = dict[str, "tuple[Node | None, int]"]
 class PoolScheduler:
     """The queue and the running set of one pool (by id: the pool may not exist, or not yet)."""
 
-    def __init__(self, now: float) -> None:
+    def __init__(self, now: float, *, job_policies: bool = False) -> None:
         self.clock = now
         self.dirty = True
-        # (queued at, position in its job, tie, generation, job, task)
-        self._ready: list[tuple[float, int, int, int, Job, TaskRecord]] = []
+        # ``Realism.job_scheduling``: higher job ``priority`` first, at most ``maxParallelTasks`` per job.
+        self.job_policies = job_policies
+        # (key: queued at, or (-job priority, queued at); position in its job, tie, generation, job, task)
+        self._ready: list[tuple[Any, int, int, int, Job, TaskRecord]] = []
         # (end, tie, generation, job, task, node id, slots)
         self._running: list[tuple[float, int, int, Job, TaskRecord, str, int]] = []
         self._used: dict[str, int] = {}
-        self._oversized: list[tuple[float, int, int, int, Job, TaskRecord]] = []
+        self._oversized: list[tuple[Any, int, int, int, Job, TaskRecord]] = []
         self._tie = itertools.count()
+        # Per job id (lower case): its tasks running now, and the queue entries held by its maxParallelTasks.
+        self._job_running: dict[str, int] = {}
+        self._held: dict[str, list[tuple[Any, int, int, int, Job, TaskRecord]]] = {}
 
     # ---- changes -------------------------------------------------------------------------------------
 
@@ -70,6 +75,7 @@ class PoolScheduler:
             and (task.end is None or task.end > self.clock)
         ):
             self._used[task.node_id] = self._used.get(task.node_id, 0) - required_slots(task)
+            self._job_stopped(task.job_id.lower())
         task.generation += 1
         self.dirty = True
 
@@ -87,8 +93,25 @@ class PoolScheduler:
         self.dirty = True
 
     def _push(self, job: Job, task: TaskRecord) -> None:
-        heapq.heappush(self._ready, (task.not_before, task.seq, next(self._tie), task.generation, job, task))
+        key: Any = task.not_before
+        if self.job_policies:
+            priority = job.doc.get("priority")
+            key = (-priority if isinstance(priority, int) else 0, task.not_before)
+        heapq.heappush(self._ready, (key, task.seq, next(self._tie), task.generation, job, task))
         self.dirty = True
+
+    def _at_parallel_limit(self, job: Job) -> bool:
+        limit = job.doc.get("maxParallelTasks")
+        if not self.job_policies or not isinstance(limit, int) or limit < 1:
+            return False
+        return self._job_running.get(job.id.lower(), 0) >= limit
+
+    def _job_stopped(self, job_key: str) -> None:
+        """A task of the job stopped running: count it, and let the entries its limit held compete again."""
+        if job_key in self._job_running:
+            self._job_running[job_key] -= 1
+        for entry in self._held.pop(job_key, ()):
+            heapq.heappush(self._ready, entry)
 
     def running_by_node(self, now: float) -> dict[str, tuple[int, int]]:
         """Per node id: the tasks running at ``now`` and the slots they take (call after ``advance``)."""
@@ -98,6 +121,17 @@ class PoolScheduler:
                 tasks, slots = counts.get(node_id, (0, 0))
                 counts[node_id] = (tasks + 1, slots + need)
         return counts
+
+    def running_on(self, node_id: str, at: float) -> list[tuple[Job, TaskRecord]]:
+        """The tasks running on ``node_id`` at ``at`` (call after ``advance`` to ``at``)."""
+        return [
+            (job, task)
+            for end, _, generation, job, task, running_node, _ in self._running
+            if running_node == node_id
+            and generation == task.generation
+            and task.start is not None
+            and task.start <= at < end
+        ]
 
     # ---- time ------------------------------------------------------------------------------------------
 
@@ -141,6 +175,9 @@ class PoolScheduler:
             if need > per_node:
                 self._oversized.append(heapq.heappop(ready))
                 continue
+            if self._at_parallel_limit(job):
+                self._held.setdefault(job.id.lower(), []).append(heapq.heappop(ready))
+                continue
             chosen = None
             for step in range(len(order)):
                 node_id = order[(cursor + step) % len(order)]
@@ -159,6 +196,7 @@ class PoolScheduler:
     ) -> None:
         free[1] -= need
         self._used[node_id] = self._used.get(node_id, 0) + need
+        self._job_running[job.id.lower()] = self._job_running.get(job.id.lower(), 0) + 1
         node: Node | None = free[0]
         # A node that became usable (its start task done) after ``moment`` starts the task when it did.
         moment = max(moment, node.ready_at) if node is not None else moment
@@ -185,6 +223,7 @@ class PoolScheduler:
         self._used[node_id] = self._used.get(node_id, 0) - need
         if node_id in free:
             free[node_id][1] += need
+        self._job_stopped(job.id.lower())
         if task.exit_code != 0 or task.failure is not None:
             return
         for dependent, dependent_generation in job.dependents.pop(task.id.lower(), ()):

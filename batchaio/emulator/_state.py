@@ -21,9 +21,17 @@ from typing import Any, Generic, TypeVar
 from batchaio.emulator import _constants as C
 from batchaio.emulator._executor import kill_group, simulate, upload_failure
 from batchaio.emulator._nodes import is_windows
-from batchaio.emulator._realism import Realism, nodes_within_quota, plan_start_up, vm_cores
+from batchaio.emulator._realism import (
+    Realism,
+    Recurrence,
+    next_scheduled_job,
+    nodes_within_quota,
+    plan_preemption,
+    plan_start_up,
+    vm_cores,
+)
 from batchaio.emulator._scheduler import PoolScheduler, required_slots
-from batchaio.emulator._wire import ServiceError, new_etag, parse_duration
+from batchaio.emulator._wire import ServiceError, new_etag, parse_duration, parse_time
 
 __all__ = [
     "NODE_STARTUP_STATES",
@@ -241,10 +249,12 @@ class Job(Entity):
 class JobSchedule(Entity):
     """A job schedule; it creates one job when created (recurrence is not modelled)."""
 
-    __slots__ = ("end_time", "job_count", "recent_job_id")
+    __slots__ = ("end_time", "job_count", "next_due", "recent_job_id")
 
     def __init__(self, schedule_id: str, doc: dict[str, Any], now: float) -> None:
         super().__init__(schedule_id, doc, now)
+        # ``Realism.schedule_recurrence``: when the next job is due (``None``: no more jobs).
+        self.next_due: float | None = None
         self.job_count = 0
         self.recent_job_id: str | None = None
         self.end_time: float | None = None
@@ -291,6 +301,9 @@ class Node(Entity):
         "ip_address",
         "is_dedicated",
         "pool_id",
+        "preempt_at",
+        "preempted_from",
+        "preempted_until",
         "scheduling_state",
         "start_task",
         "state_until",
@@ -320,6 +333,10 @@ class Node(Entity):
         self.start_task: StartTaskRun | None = None
         self.windows = False
         self.booting_at = self.booted_at = now
+        # ``Realism.preemption`` (spot nodes): preempted over [preempted_from, preempted_until);
+        # ``preempt_at`` is that moment until the tasks running then are requeued.
+        self.preempt_at: float | None = None
+        self.preempted_from = self.preempted_until = math.inf
 
     @property
     def ready_at(self) -> float:
@@ -339,6 +356,8 @@ class Node(Entity):
             self.transient_state = None
         if self.state == "deallocated":
             return "deallocated"
+        if self.preempted_from <= now < self.preempted_until:
+            return "preempted"
         run = self.start_task
         if run is not None and run.wait_for_success:
             if now < run.end:
@@ -433,6 +452,8 @@ class Store:
         ]
         self.pending: list[tuple[Job, TaskRecord]] = []
         self.schedulers: dict[str, PoolScheduler] = {}
+        # ``Realism.task_count_lag``: per job (lower-case id), the job, when its counts were taken, and them.
+        self.count_snapshots: dict[str, tuple[Job, float, dict[str, dict[str, int]]]] = {}
 
     # ---- lookups -------------------------------------------------------------------------------------
 
@@ -443,6 +464,7 @@ class Store:
         return pool
 
     def job(self, job_id: str, now: float) -> Job:
+        self.catch_up_schedules(now)
         job = self.jobs.find(job_id, now)
         if job is None:
             raise ServiceError("JobNotFound")
@@ -450,6 +472,7 @@ class Store:
         return job
 
     def schedule(self, schedule_id: str, now: float) -> JobSchedule:
+        self.catch_up_schedules(now)
         schedule = self.schedules.find(schedule_id, now)
         if schedule is None:
             raise ServiceError("JobScheduleNotFound")
@@ -498,7 +521,11 @@ class Store:
             )
         return pool
 
-    def resize_pool(self, pool: Pool, dedicated: int, low_priority: int, now: float) -> None:
+    def resize_pool(
+        self, pool: Pool, dedicated: int, low_priority: int, now: float, deallocation: str = "requeue"
+    ) -> None:
+        """Resize ``pool``; the tasks running on nodes it loses are requeued unless ``deallocation`` (the
+        request's ``nodeDeallocationOption``) is ``taskcompletion`` or ``retaineddata`` (they finish)."""
         if dedicated < 0 or low_priority < 0:
             raise ServiceError("InvalidPropertyValue", values=[("Reason", "Node counts cannot be negative")])
         self.advance_pool(pool.id.lower(), now)
@@ -512,6 +539,7 @@ class Store:
             if quota_error is not None:
                 pool.resize_errors.append(quota_error)
             for node in group[target:]:
+                self.deallocate_node(node, deallocation, now)
                 pool.nodes.remove(node)
             for index in _free_indices(pool, target - len(group), now):
                 pool.node_serial += 1
@@ -530,6 +558,9 @@ class Store:
                     node.start_task = StartTaskRun(start_task, node.booted_at)
                     if self.realism.node_startup:
                         node.start_task.end += self.realism.start_task_seconds
+                if not is_dedicated and self.realism.preemption:
+                    node.preempted_from, node.preempted_until = plan_preemption(self.realism, node.ready_at)
+                    node.preempt_at = node.preempted_from
                 pool.nodes.add(node)
         self.capacity_changed(pool.id)
         pool.touch(now)
@@ -688,14 +719,53 @@ class Store:
                 "JobScheduleBeingDeleted" if existing.deleting_until is not None else "JobScheduleExists"
             )
         schedule = self.schedules.add(JobSchedule(doc["id"], doc, now))
-        self.start_scheduled_job(schedule, now)
+        if self.realism.schedule_recurrence:
+            not_until = _recurrence(schedule).not_until
+            schedule.next_due = max(now, not_until) if not_until is not None else now
+            self.catch_up_schedules(now)
+        else:
+            self.start_scheduled_job(schedule, now)
         return schedule
+
+    def catch_up_schedules(self, now: float) -> None:
+        """Create the jobs the active schedules owe by ``now`` (``Realism.schedule_recurrence``); complete a
+        schedule once ``doNotRunAfter`` has passed and it has no active job."""
+        if not self.realism.schedule_recurrence:
+            return
+        for _, schedule in self.schedules.scan(0, now):
+            recurrence = _recurrence(schedule)
+            while schedule.state == "active" and schedule.next_due is not None and schedule.next_due <= now:
+                active, end = self._recent_job(schedule, now)
+                create_at, following = next_scheduled_job(recurrence, schedule.next_due, end, active, now)
+                if create_at is None and following == schedule.next_due:
+                    break  # waiting for the previous job
+                schedule.next_due = following
+                if create_at is not None:
+                    self._create_scheduled_job(schedule, create_at)
+            not_after = recurrence.not_after
+            if schedule.state == "active" and not_after is not None and now > not_after:
+                active, end = self._recent_job(schedule, now)
+                if not active:
+                    schedule.next_due = None
+                    schedule.set_state("completed", max(not_after, end or not_after))
+                    schedule.end_time = schedule.state_time
+
+    def _recent_job(self, schedule: JobSchedule, now: float) -> tuple[bool, float | None]:
+        """Whether the schedule's most recent job is still active, and when it ended."""
+        previous = self.jobs.find(schedule.recent_job_id, now) if schedule.recent_job_id else None
+        if previous is None:
+            return False, None
+        self.refresh_job(previous, now)
+        return previous.state not in ("completed", "deleting"), previous.end_time
 
     def start_scheduled_job(self, schedule: JobSchedule, now: float) -> None:
         configuration = schedule.doc.get("schedule") or {}
         not_until = configuration.get("doNotRunUntil")
         if not_until is not None:
             return
+        self._create_scheduled_job(schedule, now)
+
+    def _create_scheduled_job(self, schedule: JobSchedule, now: float) -> None:
         schedule.job_count += 1
         job_doc = copy.deepcopy(schedule.doc.get("jobSpecification") or {})
         job_doc["id"] = f"{schedule.id}:job-{schedule.job_count}"
@@ -807,7 +877,7 @@ class Store:
         key = job.scheduler_key
         scheduler = self.schedulers.get(key)
         if scheduler is None:
-            scheduler = self.schedulers[key] = PoolScheduler(now)
+            scheduler = self.schedulers[key] = PoolScheduler(now, job_policies=self.realism.job_scheduling)
         return scheduler
 
     def slots(self, key: str, now: float) -> tuple[dict[str, tuple[Node | None, int]], int]:
@@ -838,8 +908,52 @@ class Store:
         scheduler = self.schedulers.get(key)
         if scheduler is None or (now <= scheduler.clock and not scheduler.dirty):
             return
+        if self.realism.preemption:
+            self._preempt(key, scheduler, now)
         slots, per_node = self.slots(key, now)
         scheduler.advance(now, slots, per_node)
+
+    def _preempt(self, key: str, scheduler: PoolScheduler, now: float) -> None:
+        """Preempt the spot nodes of pool ``key`` due by ``now``, requeueing the tasks they ran then."""
+        pool = self.pools.find(key, now)
+        due = sorted(
+            (node.preempt_at, node.seq, node)
+            for node in (pool.live_nodes(now) if pool is not None else [])
+            if node.preempt_at is not None and node.preempt_at <= now
+        )
+        for moment, _, node in due:
+            node.preempt_at = None
+            if moment > scheduler.clock:
+                slots, per_node = self.slots(key, moment)
+                scheduler.advance(moment, slots, per_node)
+            self.requeue_tasks_on(node, moment)
+
+    def deallocate_node(self, node: Node, option: str, now: float) -> None:
+        """What becomes of the tasks running on a node leaving its pool (``nodeDeallocationOption``):
+        ``requeue`` (the default) puts them back in the queue, ``terminate`` ends them; ``taskcompletion``
+        and ``retaineddata`` let them finish. Call after the pool was advanced to ``now``."""
+        option = option.lower()
+        if option == "requeue":
+            self.requeue_tasks_on(node, now)
+        elif option == "terminate":
+            scheduler = self.schedulers.get(node.pool_id.lower())
+            for job, task in scheduler.running_on(node.id, now) if scheduler is not None else []:
+                self._terminate_task(job, task, now)
+
+    def requeue_tasks_on(self, node: Node, at: float) -> None:
+        """Put the tasks running on ``node`` at ``at`` back in the queue (it was preempted or removed).
+
+        Call after the node's pool was advanced to ``at``; a no-op when tasks are executed for real."""
+        scheduler = self.schedulers.get(node.pool_id.lower())
+        if scheduler is None or not self.simulate:
+            return
+        for job, task in scheduler.running_on(node.id, at):
+            scheduler.release(task)
+            task.start = task.end = None
+            task.node_id = None
+            task.requeue_count += 1
+            task.touch(at)
+            scheduler.enqueue(job, task, [])
 
     def sync(self, job: Job, now: float) -> None:
         """Bring the simulated tasks of ``job``'s pool up to ``now``."""
@@ -923,6 +1037,16 @@ class Store:
         job.tasks.remove(task)
 
     def task_counts(self, job: Job, now: float) -> dict[str, dict[str, int]]:
+        """The job's task counts; with ``Realism.task_count_lag`` a snapshot up to that many seconds old."""
+        if not self.realism.task_count_lag:
+            return self._exact_task_counts(job, now)
+        key = job.id.lower()
+        cached = self.count_snapshots.get(key)
+        if cached is None or cached[0] is not job or now - cached[1] >= self.realism.task_count_lag_seconds:
+            cached = self.count_snapshots[key] = (job, now, self._exact_task_counts(job, now))
+        return copy.deepcopy(cached[2])
+
+    def _exact_task_counts(self, job: Job, now: float) -> dict[str, dict[str, int]]:
         counts = {"active": 0, "running": 0, "completed": 0, "succeeded": 0, "failed": 0}
         slots = dict(counts)
         self.sync(job, now)
@@ -953,6 +1077,26 @@ class Store:
         if certificate is None:
             raise ServiceError("CertificateNotFound")
         return certificate
+
+
+def _recurrence(schedule: JobSchedule) -> Recurrence:
+    """A schedule's ``schedule`` settings in seconds."""
+    configuration = schedule.doc.get("schedule") or {}
+
+    def moment(name: str) -> float | None:
+        value = configuration.get(name)
+        return parse_time(value) if isinstance(value, str) else None
+
+    def seconds(name: str) -> float | None:
+        value = configuration.get(name)
+        return parse_duration(value) if isinstance(value, str) else None
+
+    return Recurrence(
+        moment("doNotRunUntil"),
+        moment("doNotRunAfter"),
+        seconds("recurrenceInterval"),
+        seconds("startWindow"),
+    )
 
 
 def _free_indices(pool: Pool, count: int, now: float) -> list[int]:

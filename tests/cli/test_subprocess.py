@@ -15,7 +15,7 @@ import anyio
 import orjson
 import pytest
 
-from batchaio import models
+from batchaio import BatchClient, models
 from batchaio.emulator import Emulator
 from tests.cli.conftest import POOL_ID, client_of, environment_of
 
@@ -184,22 +184,66 @@ def test_ctrl_c_stops_reading_sends_what_was_read_and_exits_130(fast_emulator: E
     assert task_count(fast_emulator, job) == 550
 
 
-def test_a_second_ctrl_c_cancels_requests_in_flight_at_once(fast_emulator: Emulator, tmp_path: Path) -> None:
-    job = new_job(fast_emulator, "intr2")
+@pytest.fixture
+def slow_emulator_process() -> Iterator[dict[str, str]]:
+    """An emulator in its own process whose addtaskcollection takes 4 s (the variables it prints).
+
+    Its own process, not a thread of this one: a child started while this process serves the emulator from
+    a thread did not get the signals sent to it on this machine, which is not what the test is about."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "batchaio.emulator",
+            "--port",
+            "0",
+            "--discard-tasks",
+            "--latency",
+            "4",
+            "--fault-path",
+            "addtaskcollection",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert process.stdout is not None
+        variables = dict(process.stdout.readline().decode().strip().split("=", 1) for _ in range(3))
+        yield variables
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_a_second_ctrl_c_cancels_requests_in_flight_at_once(
+    slow_emulator_process: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**os.environ, **slow_emulator_process}
+
+    async def create_job() -> None:
+        async with BatchClient.from_env(environ=env, allow_insecure_http=True) as client:
+            await client.jobs.create(
+                models.BatchJobCreateContent(id="held", pool_info=models.BatchPoolInfo(pool_id=POOL_ID))
+            )
+
+    anyio.run(create_job)
     path = tmp_path / "tasks.jsonl"
     path.write_bytes(lines(*({"id": f"h{n}", "commandLine": "x"} for n in range(100))))
-    # Long enough that the request is in flight at both signals, short enough to end before the module does.
-    fast_emulator.faults.configure(latency=4, path_pattern="addtaskcollection")
-    try:
-        process = batchaio(fast_emulator, "tasks", "add", job, str(path))
-        time.sleep(1.5)  # started, and the chunk's request is in flight, held by the injected latency
-        sent = time.monotonic()
-        process.send_signal(signal.SIGINT)
-        time.sleep(0.2)
-        process.send_signal(signal.SIGINT)
-        code, out, err = finish(process, timeout=10)
-    finally:
-        fast_emulator.faults.configure()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "batchaio", "tasks", "add", "held", str(path)],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    assert process.stderr.readline().startswith(b"adding tasks from")  # running, its request about to go out
+    time.sleep(1.0)  # the request is in flight, held 4 s by the emulator
+    sent = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    code, out, err = finish(process, timeout=10)
     assert code == 130, err
     assert time.monotonic() - sent < 2
     assert "interrupted after" in out

@@ -81,11 +81,21 @@ def test_required_slots_wait_for_enough_room_on_one_node() -> None:
     }
 
 
+def test_a_resize_to_zero_requeues_running_tasks_by_default() -> None:
+    """REST reference, "Pools - Resize Pool": ``nodeDeallocationOption`` "Determines what to do with a Compute
+    Node and its running task(s) if the Pool size is decreasing. The default value is requeue." """
+    store, job = make_store(nodes=1, slots=1)
+    add(store, job, "a")
+    store.resize_pool(store.pool("pool", T0 + 0.5), 0, 0, T0 + 0.5)
+    assert states(store, job, T0 + 0.6) == {"a": "active"}
+    assert job.tasks.find("a", T0 + 0.6).requeue_count == 1  # type: ignore[union-attr]
+
+
 def test_a_resize_to_zero_lets_running_tasks_finish_and_holds_the_rest() -> None:
     store, job = make_store(nodes=1, slots=1)
     add(store, job, "a")
     add(store, job, "b")
-    store.resize_pool(store.pool("pool", T0 + 0.5), 0, 0, T0 + 0.5)
+    store.resize_pool(store.pool("pool", T0 + 0.5), 0, 0, T0 + 0.5, "taskcompletion")
     assert states(store, job, T0 + 0.6) == {"a": "running", "b": "active"}
     assert states(store, job, T0 + 50) == {"a": "completed", "b": "active"}
     store.resize_pool(store.pool("pool", T0 + 50), 1, 0, T0 + 50)

@@ -165,7 +165,7 @@ async def test_wait_until_ready_raises_the_resize_error_with_its_quota_code(clie
         with pytest.raises(PoolResizeError) as caught:
             await client.pools.wait_until_ready("p", poll_interval=0.001)
     assert caught.value.quota_codes == ("AccountCoreQuotaReached",)
-    assert "1 of 4" in str(caught.value)
+    assert "with 1 node(s), 1 ready, 4 needed" in str(caught.value)
 
 
 async def test_wait_until_ready_times_out_with_a_typed_error(client: BatchClient) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from batchaio import (
     BatchClient,
+    FailureReport,
     JobCannotProgressError,
     NodesUnusableError,
     PoolNotReadyError,
@@ -19,8 +20,9 @@ from batchaio import (
     WaitTimeoutError,
     models,
 )
+from batchaio.emulator import Emulator
 
-from .conftest import new_job, task
+from .conftest import connect, new_job, task
 
 pytestmark = pytest.mark.integration
 
@@ -204,3 +206,23 @@ async def test_run_creates_submits_waits_and_reports(
     finished = await client.jobs.get(job_id)
     assert finished.on_all_tasks_complete == models.OnAllBatchTasksComplete.TERMINATE_JOB
     assert finished.state in (models.BatchJobState.COMPLETED, models.BatchJobState.TERMINATING)
+
+
+def test_run_wait_and_failure_report_under_trio(emulator: Emulator) -> None:
+    trio = pytest.importorskip("trio")
+
+    async def main() -> tuple[TaskProgress, FailureReport | None, models.BatchPool]:
+        async with connect(emulator) as client:
+            pool = await client.pools.wait_until_ready("workflow-pool", timeout=10, poll_interval=0.02)
+            job = models.BatchJobCreateContent(
+                id="run-under-trio", pool_info=models.BatchPoolInfo(pool_id="workflow-pool")
+            )
+            tasks = [task(f"t{n}", f"echo t{n} failed >&2; exit {int(n % 10 == 0)}") for n in range(100)]
+            outcome = await client.jobs.run(job, tasks, poll_interval=0.02, timeout=30)
+            return outcome.progress, outcome.failures, pool
+
+    progress, failures, pool = trio.run(main)
+    assert progress == TaskProgress(completed=100, succeeded=90, failed=10)
+    assert failures is not None and failures.groups[0].count == 10
+    assert failures.groups[0].examples[0].stderr_tail == "t0 failed\n"
+    assert pool.id == "workflow-pool"

@@ -34,17 +34,25 @@ def at(seconds: float) -> datetime:
 
 
 def listing(
-    tracker: CompletionTracker, completions: list[tuple[str, float]], service_time: float | None = None
+    tracker: CompletionTracker,
+    completions: list[tuple[str, float]],
+    service_time: float | None = None,
+    *,
+    later_pages: tuple[list[tuple[str, float]], ...] = (),
 ) -> list[str]:
-    """One listing: what the service returns at or after the tracker's low edge, in the given order, after a
-    poll whose ``Date`` was ``service_time`` (``None``: no date)."""
+    """One listing: what the service returns at or after the tracker's low edge, in the given order (the
+    first page, then ``later_pages``), after a poll whose ``Date`` was ``service_time`` (``None``: none)."""
     tracker.begin_listing(None if service_time is None else at(service_time))
     low = tracker.low_edge()
-    new = [
-        task_id
-        for task_id, seconds in completions
-        if (low is None or at(seconds) >= low) and tracker.admit(task_id, at(seconds))
-    ]
+    new = []
+    for number, page in enumerate([completions, *later_pages]):
+        if number:
+            tracker.page_started(f"https://acct/jobs/j/tasks?page={number + 1}")
+        new += [
+            task_id
+            for task_id, seconds in page
+            if (low is None or at(seconds) >= low) and tracker.admit(task_id, at(seconds))
+        ]
     tracker.end_listing()
     return new
 
@@ -81,23 +89,43 @@ def test_listing_after_a_watermark(
 
 def test_the_watermark_stops_at_the_service_time_before_a_listing() -> None:
     """A listing of many pages takes time: a task that completes meanwhile in a part already read (here "b",
-    at 100.5, after the poll's Date of 100) is missing from it, while later pages list one at 160. The
+    at 100.5, after the poll's Date of 100) is missing from it, while a later page lists one at 160. The
     watermark moves to 100, not 160, so the next listing asks from 95 and finds "b"."""
     tracker = CompletionTracker(overlap=5)
-    assert listing(tracker, [("a", 99), ("c", 160)], service_time=100) == ["a", "c"]
+    assert listing(tracker, [("a", 99)], service_time=100, later_pages=([("c", 160)],)) == ["a", "c"]
     assert tracker.watermark == at(100)
     assert listing(tracker, [("a", 99), ("b", 100.5), ("c", 160)], service_time=170) == ["b"]
     assert tracker.watermark == at(160)
+
+
+def test_the_first_page_bounds_the_watermark_more_finely_than_the_date() -> None:
+    """The Date has whole seconds; a completion served on the first page precedes the listing as well."""
+    tracker = CompletionTracker(overlap=5)
+    assert listing(tracker, [("a", 100.75)], service_time=100, later_pages=([("c", 160)],)) == ["a", "c"]
+    assert tracker.watermark == at(100.75)
+    assert listing(tracker, [("d", 170)], service_time=150) == ["d"]  # one page: up to its latest
+    assert tracker.watermark == at(170)
 
 
 def test_without_a_service_date_the_previous_listing_bounds_the_watermark() -> None:
     tracker = CompletionTracker(overlap=5)
     listing(tracker, [("a", 10)])
     assert tracker.watermark == at(10)
-    assert listing(tracker, [("c", 160)]) == ["c"]
+    assert listing(tracker, [], later_pages=([("c", 160)],)) == ["c"]
     assert tracker.watermark == at(10)  # the latest time known before this listing began
     assert listing(tracker, [("b", 100), ("c", 160)]) == ["b"]
     assert tracker.watermark == at(160)
+
+
+def test_a_completion_a_microsecond_below_the_low_edge_is_still_remembered() -> None:
+    """The service compares 100 ns times, the client sees them truncated to 1 us: a task it parses as just
+    below the low edge (94.9999995 s seen as 94.999999 s) can still match ``ge 95``; not yielded twice."""
+    tracker = CompletionTracker(overlap=5)
+    listing(tracker, [("edge", 94.999999), ("top", 100)])
+    assert tracker.low_edge() == at(95)
+    tracker.begin_listing(at(101))
+    assert tracker.admit("edge", at(94.999999)) is False  # returned by the service for "ge 95"
+    assert tracker.admit("top", at(100)) is False
 
 
 def test_the_watermark_never_moves_back() -> None:

@@ -75,13 +75,12 @@ async def test_resuming_from_a_saved_position_repeats_nothing_and_misses_nothing
     job_id = await new_job(client, unique("resume"))
     await client.tasks.add_many(job_id, (mixed(n) for n in range(1500)))
     first = []
-    watch = client.tasks.watch(job_id, poll_interval=0.02, overlap=0.2, select=["id"])
-    async for completed in watch:
-        first.append(completed.id)
-        if len(first) == 1234:  # in the middle of a page of 1000
-            break
+    async with client.tasks.watch(job_id, poll_interval=0.02, overlap=0.2, select=["id"]) as watch:
+        async for completed in watch:
+            first.append(completed.id)
+            if len(first) == 1234:  # in the middle of a page of 1000
+                break
     saved = watch.position.to_dict()
-    await watch.aclose()
 
     rest = [
         completed.id
