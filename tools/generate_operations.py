@@ -493,8 +493,8 @@ def render_operation_names(ops: list[Op]) -> str:
     rows = "".join(f'    "{op.operation_id}": ("{op.group}.{op.name}", "{op.path}"),\n' for op in ops)
     return (
         HEADER
-        + '"""The public name (``<group>.<method>`` of :class:`~batchaio.BatchClient`) and the path template of\n'
-        + 'each operation, keyed by ``operationId``."""\n\nfrom __future__ import annotations\n\n'
+        + '"""The public name (``<group>.<method>`` of :class:`~batchaio.BatchClient`) and the path\n'
+        + 'template of each operation, keyed by ``operationId``."""\n\nfrom __future__ import annotations\n\n'
         + "from collections.abc import Mapping\nfrom typing import Final\n\n"
         + '__all__ = ["OPERATIONS"]\n\n# operationId: (group.method, path template)\n'
         + f"OPERATIONS: Final[Mapping[str, tuple[str, str]]] = {{\n{rows}}}\n"
