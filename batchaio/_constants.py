@@ -30,7 +30,8 @@ RETRYABLE_STATUSES: Final = frozenset({408, 429, 500, 502, 503, 504})
 THROTTLING_STATUSES: Final = frozenset({429, 503})
 
 # --- Request building ---------------------------------------------------------------------------------------
-# Parsed request URLs kept per client (a bulk run posts to one URL thousands of times; parsing costs ~10 us).
+# Parsed request URLs (and their Shared Key resources) kept per client: a bulk run posts to one URL thousands
+# of times, and a parse costs ~10 us.
 PARSED_URL_CACHE_SIZE: Final = 256
 
 # --- Server-side timeout (query ``timeout``) ---------------------------------------------------------------

@@ -68,12 +68,11 @@ class Call:
 
 @attrs.frozen
 class Attempt:
-    """Where a call stands after an attempt: which attempt it was, how many are allowed, seconds since the
-    call started, and what earlier attempts left behind."""
+    """Where a call stands after an attempt: which attempt it was, how many are allowed, and what earlier
+    attempts left behind."""
 
     number: int = 1
     budget: int = 1
-    elapsed: float = 0.0
     outcome_unknown: bool = False
     challenged: bool = False
 
@@ -112,9 +111,9 @@ class Raise:
 Decision = Return | Retry | Raise
 
 
-def _fits(call: Call, state: Attempt, delay: float) -> bool:
+def _fits(call: Call, elapsed: float, delay: float) -> bool:
     """A wait that would end past the deadline is not started."""
-    return call.deadline is None or state.elapsed + delay < call.deadline
+    return call.deadline is None or elapsed + delay < call.deadline
 
 
 def _next(state: Attempt, *, outcome_unknown: bool = False, extra_budget: int = 0) -> Attempt:
@@ -128,9 +127,16 @@ def _next(state: Attempt, *, outcome_unknown: bool = False, extra_budget: int = 
 
 
 def after_status(
-    call: Call, state: Attempt, status: int, headers: Mapping[str, str], error: BatchError | None
+    call: Call,
+    state: Attempt,
+    status: int,
+    headers: Mapping[str, str],
+    error: BatchError | None,
+    *,
+    elapsed: float = 0.0,
 ) -> Decision:
-    """Decide after an answer with ``status`` (``error``: its decoded body, for statuses >= 400)."""
+    """Decide after an answer with ``status`` (``error``: its decoded body, for statuses >= 400), ``elapsed``
+    seconds after the call started."""
     if 200 <= status < 300 or status == 304 or (status == 404 and call.missing_is_an_answer):
         return Return()
     code = error.code if error is not None else None
@@ -145,7 +151,7 @@ def after_status(
             call.policy, state.number, retry_after=retry_after, operation_id=call.operation_id,
             status_code=status,
         )  # fmt: skip
-        if _fits(call, state, delay):
+        if _fits(call, elapsed, delay):
             return Retry(delay, _next(state, outcome_unknown=status_outcome_unknown(status)), str(status))
     return Raise(
         error_class_for_status(status)(
@@ -181,12 +187,14 @@ def after_failure(
     text: str = "",
     *,
     configuration: bool = False,
+    elapsed: float = 0.0,
 ) -> Decision:
-    """Decide after a transport failure (``name`` of the exception and its redacted ``text``)."""
+    """Decide after a transport failure (``name`` of the exception and its redacted ``text``), ``elapsed``
+    seconds after the call started."""
     unknown = state.outcome_unknown or failure is TransportFailure.OUTCOME_UNKNOWN
     if may_retry_transport(call.idempotency, failure) and state.number < state.budget:
         delay = retry_delay(call.policy, state.number)
-        if _fits(call, state, delay):
+        if _fits(call, elapsed, delay):
             return Retry(delay, _next(state, outcome_unknown=unknown), name)
     cls = OutcomeUnknownError if unknown else RequestNotSentError
     what = "may have been applied" if unknown else "was not sent"

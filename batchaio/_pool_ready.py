@@ -18,6 +18,7 @@ import attrs
 
 from batchaio import _constants as C
 from batchaio._failures import read_file_tail
+from batchaio._polling import keep_polling
 from batchaio._workflow_checks import check_count, check_seconds
 from batchaio._workflow_errors import (
     NodesUnusableError,
@@ -195,7 +196,7 @@ async def wait_until_ready(
     check_seconds("poll_interval", poll_interval, optional=False, zero=False)
     deadline = None if time_limit is None else anyio.current_time() + time_limit
     while True:
-        pool, listed = await read_pool(pools, nodes, pool_id)
+        pool, listed = await keep_polling(partial(read_pool, pools, nodes, pool_id), poll_interval, deadline)
         verdict = pool_verdict(pool, listed, min_nodes)
         if verdict.ready:
             return pool

@@ -13,7 +13,7 @@ import hmac
 from collections.abc import Mapping
 from urllib.parse import parse_qsl, urlsplit
 
-__all__ = ["shared_key_signature", "string_to_sign"]
+__all__ = ["canonical_resource", "shared_key_signature", "string_to_sign"]
 
 _SIGNED_STANDARD_HEADERS = (
     "content-encoding",
@@ -30,11 +30,27 @@ _SIGNED_STANDARD_HEADERS = (
 )
 
 
-def string_to_sign(method: str, url: str, headers: Mapping[str, str], account_name: str) -> str:
+def canonical_resource(url: str, account_name: str) -> str:
+    """The last part of the signed text: ``/<account><path>`` and the query values, sorted by name.
+
+    ``url`` is the full URL exactly as it goes on the wire (path still percent-encoded).
+    """
+    parts = urlsplit(url)
+    resource = f"/{account_name}{parts.path or '/'}"
+    query = sorted((name, value) for name, value in parse_qsl(parts.query, keep_blank_values=True) if value)
+    for name, value in query:
+        resource += f"\n{name}:{value}"
+    return resource
+
+
+def string_to_sign(
+    method: str, url: str, headers: Mapping[str, str], account_name: str, *, resource: str | None = None
+) -> str:
     """Return the canonical text that Shared Key signs for one request.
 
     ``url`` is the full URL exactly as it goes on the wire (path still percent-encoded). ``headers`` are the
-    request headers; names are matched without regard to case.
+    request headers; names are matched without regard to case. ``resource``: the
+    :func:`canonical_resource` of ``url`` when the caller already has it.
     """
     lowered = {name.lower(): value for name, value in headers.items()}
     verb = method.upper()
@@ -46,12 +62,7 @@ def string_to_sign(method: str, url: str, headers: Mapping[str, str], account_na
         lines.append(value)
     for name in sorted(n for n, v in lowered.items() if n.startswith("ocp-") and v):
         lines.append(f"{name}:{lowered[name]}")
-    parts = urlsplit(url)
-    resource = f"/{account_name}{parts.path or '/'}"
-    query = sorted((name, value) for name, value in parse_qsl(parts.query, keep_blank_values=True) if value)
-    for name, value in query:
-        resource += f"\n{name}:{value}"
-    lines.append(resource)
+    lines.append(resource if resource is not None else canonical_resource(url, account_name))
     return "\n".join(lines)
 
 

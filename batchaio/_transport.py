@@ -159,6 +159,7 @@ class _HttpDate:
         return self._text
 
 
+_NOT_IN_PATH: Final = re.compile(r"[?#\r\n\t ]")
 _HEADER_NAME: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _HEADER_VALUE: Final = re.compile(r"[\t\x20-\x7e]*")
 
@@ -256,6 +257,7 @@ class Pipeline:
         self._new_request_id = request_id_factory
         self._http_date = _HttpDate()
         self.event_hooks = event_hooks if event_hooks is not None else EventHooks()
+        self._idempotency_classes: dict[str, Idempotency] = {}
 
     # -- public interface ------------------------------------------------------------------------------------
 
@@ -331,10 +333,15 @@ class Pipeline:
 
     def _prepare(self, request: BatchRequest) -> _Prepared:
         policy = request.retry if request.retry is not None else self.retry
-        deadline = request.deadline if request.deadline is not None else policy.deadline
-        check_seconds("deadline", deadline)
-        client_request_id = request.client_request_id or self._new_request_id()
-        _check_header("client-request-id", client_request_id, "client_request_id")
+        deadline = policy.deadline  # checked by RetryPolicy
+        if request.deadline is not None:
+            check_seconds("deadline", request.deadline)
+            deadline = request.deadline
+        client_request_id = request.client_request_id
+        if client_request_id:
+            _check_header("client-request-id", client_request_id, "client_request_id")
+        else:
+            client_request_id = self._new_request_id()
         query: list[tuple[str, str]] = list(request.query.items())
         if request.server_timeout is not None:
             _check_server_timeout(request.server_timeout)
@@ -343,7 +350,7 @@ class Pipeline:
         method = request.method.upper()
         call = Call(
             operation_id=request.operation_id,
-            idempotency=idempotency_of(request.operation_id),
+            idempotency=self._idempotency(request.operation_id),
             policy=policy,
             deadline=deadline,
             method=method,
@@ -356,6 +363,13 @@ class Pipeline:
         if request.timeout is not NOT_GIVEN:
             timeout = timeout_phases(request.timeout, self.timeout)
         return _Prepared(call, self._headers(request, client_request_id), request.content or b"", timeout)
+
+    def _idempotency(self, operation_id: str) -> Idempotency:
+        """The operation's idempotency class, looked up once per operation id."""
+        found = self._idempotency_classes.get(operation_id)
+        if found is None:
+            found = self._idempotency_classes[operation_id] = idempotency_of(operation_id)
+        return found
 
     def _headers(self, request: BatchRequest, client_request_id: str) -> dict[str, str]:
         headers = _Headers(
@@ -381,7 +395,7 @@ class Pipeline:
         for name, value in query:
             _check_query(name, value, f"query[{name!r}]")
         if path.startswith("/"):
-            if "?" in path or "#" in path or any(ch in path for ch in "\r\n\t "):
+            if _NOT_IN_PATH.search(path):
                 raise ValidationError(
                     "path must be a percent-encoded path without query or fragment", field="path"
                 )
@@ -478,8 +492,8 @@ class Pipeline:
         self._log_attempt(call, state, sent_at, response.status_code, response.headers)
         status = response.status_code
         error = decode_error_body(response.content) if status >= 400 else None
-        at = attrs.evolve(state, elapsed=self.clock() - started)
-        return response, after_status(call, at, status, response.headers, error), None
+        decision = after_status(call, state, status, response.headers, error, elapsed=self.clock() - started)
+        return response, decision, None
 
     async def _emit_response(
         self, call: Call, state: Attempt, sent_at: float, response: HttpResponse | None, failure: str | None
@@ -502,10 +516,10 @@ class Pipeline:
             self._log_attempt(call, state, sent_at, exc.name)
             if self.transport.is_closed:
                 return None, Raise(self._closed_error(call, state, sent=True)), exc.__cause__
-            at = attrs.evolve(state, elapsed=self.clock() - started)
             failure = after_failure(
-                call, at, exc.failure, exc.name, exc.text, configuration=exc.configuration
-            )
+                call, state, exc.failure, exc.name, exc.text, configuration=exc.configuration,
+                elapsed=self.clock() - started,
+            )  # fmt: skip
             return None, failure, exc.__cause__
         if isinstance(exc, TimeoutError):
             self._log_attempt(call, state, sent_at, "deadline")

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING
 
 import anyio
 import attrs
 
 from batchaio import _constants as C
+from batchaio._polling import keep_polling
 from batchaio._pool_ready import pool_verdict, read_pool, with_start_task_tails
 from batchaio._task_progress import TaskProgress
 from batchaio._workflow_checks import check_seconds
@@ -98,10 +100,12 @@ async def wait_for_tasks(
     check_seconds("stall_timeout", stall_timeout)
     check_seconds("poll_interval", poll_interval, optional=False, zero=False)
     started = anyio.current_time()
+    deadline = None if time_limit is None else started + time_limit
     clock = Clock(now=started, started=started, last_change=started)
     last: TaskProgress | None = None
     while True:
-        counts = TaskProgress.from_counts(await api.jobs.get_task_counts(job_id))
+        read = await keep_polling(partial(api.jobs.get_task_counts, job_id), poll_interval, deadline)
+        counts = TaskProgress.from_counts(read)
         now = anyio.current_time()
         clock = attrs.evolve(clock, now=now, last_change=now if counts != last else clock.last_change)
         last = counts
@@ -125,7 +129,7 @@ async def wait_for_tasks(
             )
         if step is Step.CHECK_POOL:
             clock = attrs.evolve(clock, last_pool_check=now)
-            await _raise_if_blocked(api, job_id, counts)
+            await keep_polling(partial(_raise_if_blocked, api, job_id, counts), poll_interval, deadline)
         left = None if time_limit is None else started + time_limit - anyio.current_time()
         await anyio.sleep(poll_interval if left is None else max(0.0, min(poll_interval, left)))
 

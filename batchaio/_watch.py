@@ -35,6 +35,7 @@ import attrs
 
 from batchaio import _constants as C
 from batchaio import filters as f
+from batchaio._polling import delay_after_error, keep_polling
 from batchaio._serde import format_datetime
 from batchaio._task_progress import TaskProgress
 from batchaio._workflow_checks import check_seconds
@@ -51,7 +52,6 @@ __all__ = [
     "TaskWatch",
     "WatchPosition",
     "completed_filter",
-    "delay_after_error",
     "next_step",
     "service_date",
     "watch_fields",
@@ -243,21 +243,6 @@ def watch_fields(select: Sequence[str] | None) -> list[str] | None:
     return fields
 
 
-def delay_after_error(error: Exception, poll_interval: float) -> float | None:
-    """Seconds to wait before polling again after ``error`` escaped the client's retries; ``None``: raise.
-
-    Throttling waits at least its ``Retry-After``; a server error waits a poll interval. A long-lived watch
-    outlasts both, as the client's per-call retries have already backed off.
-    """
-    if isinstance(error, ThrottledError):
-        return max(poll_interval, error.retry_after or 0.0)
-    if isinstance(error, ServerError) or (
-        isinstance(error, BatchStatusError) and error.status_code in C.RETRYABLE_STATUSES
-    ):
-        return poll_interval
-    return None
-
-
 class TaskWatch(AsyncIterator[BatchTask]):
     """The async iterator returned by ``client.tasks.watch``; :attr:`position` says where it stands.
 
@@ -379,11 +364,7 @@ class TaskWatch(AsyncIterator[BatchTask]):
             skip = 0
 
     async def _poll(self, call: Callable[[], Awaitable[T]]) -> T:
-        while True:
-            try:
-                return await call()
-            except BatchStatusError as err:
-                await self._wait_after(err)
+        return await keep_polling(call, self._poll_interval)
 
     async def _wait_after(self, err: BatchStatusError) -> None:
         delay = delay_after_error(err, self._poll_interval)

@@ -30,7 +30,7 @@ import anyio
 
 from batchaio import _constants as C
 from batchaio._redact import redact_text
-from batchaio._shared_key import shared_key_signature, string_to_sign
+from batchaio._shared_key import canonical_resource, shared_key_signature, string_to_sign
 from batchaio.errors import CredentialError, ValidationError
 
 __all__ = [
@@ -50,7 +50,7 @@ class SharedKeyCredential:
     The key is checked and decoded once, at construction; it never appears in ``repr()`` or error messages.
     """
 
-    __slots__ = ("_mac", "account_name")
+    __slots__ = ("_mac", "_resources", "account_name")
 
     def __init__(self, account_name: str, key: str) -> None:
         if not isinstance(account_name, str) or not _ACCOUNT_NAME.fullmatch(account_name):
@@ -69,6 +69,7 @@ class SharedKeyCredential:
         self.account_name = account_name
         # Keyed once; each signature continues from a copy (cheaper than keying HMAC per request).
         self._mac = hmac.new(secret, digestmod=hashlib.sha256)
+        self._resources: dict[str, str] = {}  # URL -> its canonical resource (calls repeat URLs)
 
     def sign(self, method: str, url: str, headers: Mapping[str, str]) -> str:
         """Return the ``Authorization`` value for a request exactly as it will be sent.
@@ -76,7 +77,13 @@ class SharedKeyCredential:
         ``url`` is the final, encoded URL; ``headers`` the final headers (``ocp-date`` included). Same result
         as :func:`shared_key_signature` with this credential's name and key.
         """
-        text = string_to_sign(method, url, headers, self.account_name)
+        resource = self._resources.get(url)
+        if resource is None:
+            resource = canonical_resource(url, self.account_name)
+            if len(self._resources) >= C.PARSED_URL_CACHE_SIZE:
+                self._resources.clear()
+            self._resources[url] = resource
+        text = string_to_sign(method, url, headers, self.account_name, resource=resource)
         mac = self._mac.copy()
         mac.update(text.encode("utf-8"))
         digest = mac.digest()

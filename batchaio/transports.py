@@ -75,7 +75,6 @@ class AiohttpTransport:
         self._closed = False
         self._urls: dict[str, Any] = {}
         self._timeouts: dict[tuple[float | None, ...], Any] = {}
-        self._errors = (self._aiohttp.ClientError, asyncio.TimeoutError)
 
     @property
     def is_closed(self) -> bool:
@@ -103,12 +102,18 @@ class AiohttpTransport:
         )
         return self._session
 
-    def _client_timeout(self, phases: Mapping[str, float | None]) -> Any:
-        key = (phases.get("pool"), phases.get("connect"), phases.get("read"))
+    def _client_timeout(self, phases: Mapping[str, float | None], total: float | None) -> Any:
+        """aiohttp's timeouts for one request: pool wait, connect and per-read limits, and ``total`` (the
+        call's remaining deadline; aiohttp raises a plain ``TimeoutError`` when it runs out)."""
+        key = (total, phases.get("pool"), phases.get("connect"), phases.get("read"))
+        if total is not None:
+            return self._aiohttp.ClientTimeout(
+                total=total, connect=key[1], sock_connect=key[2], sock_read=key[3]
+            )
         timeout = self._timeouts.get(key)
         if timeout is None:
             timeout = self._aiohttp.ClientTimeout(
-                total=None, connect=key[0], sock_connect=key[1], sock_read=key[2]
+                total=None, connect=key[1], sock_connect=key[2], sock_read=key[3]
             )
             if len(self._timeouts) >= C.PARSED_URL_CACHE_SIZE:
                 self._timeouts.clear()
@@ -125,21 +130,22 @@ class AiohttpTransport:
         return parsed
 
     async def send(self, request: HttpRequest, *, stream: bool, deadline: float | None) -> HttpResponse:
-        """Send ``request`` as is (see :class:`~batchaio._http.Transport`)."""
-        session = self._session if self._session is not None else self._open()
-        if deadline is None:
-            return await self._send(session, request, stream)
-        if deadline <= 0:
-            raise TimeoutError
-        try:
-            async with _timeout_scope(deadline):
-                return await self._send(session, request, stream)
-        except TimeoutError as exc:
-            if isinstance(exc, self._aiohttp.ClientError):  # aiohttp's own timeouts are TimeoutErrors too
-                raise _failed(self._aiohttp, exc)  # noqa: B904 (chained to a redacted stand-in)
-            raise
+        """Send ``request`` as is (see :class:`~batchaio._http.Transport`).
 
-    async def _send(self, session: aiohttp.ClientSession, request: HttpRequest, stream: bool) -> HttpResponse:
+        The deadline is aiohttp's own ``total`` timeout for a body read whole; for a stream, whose body is
+        read later, it bounds getting the headers only (a timeout scope around the send).
+        """
+        session = self._session if self._session is not None else self._open()
+        if deadline is not None and deadline <= 0:
+            raise TimeoutError
+        if deadline is None or not stream:
+            return await self._send(session, request, stream, deadline)
+        async with _timeout_scope(deadline):
+            return await self._send(session, request, stream, None)
+
+    async def _send(
+        self, session: aiohttp.ClientSession, request: HttpRequest, stream: bool, total: float | None
+    ) -> HttpResponse:
         try:
             response = await session.request(
                 request.method,
@@ -147,15 +153,15 @@ class AiohttpTransport:
                 headers=request.headers,
                 data=request.content or None,
                 allow_redirects=False,
-                timeout=self._client_timeout(request.timeout),
+                timeout=self._client_timeout(request.timeout, total),
             )
-        except self._errors as exc:
+        except self._aiohttp.ClientError as exc:
             raise _failed(self._aiohttp, exc)  # noqa: B904 (chained to a redacted stand-in)
         body = _Response(self._aiohttp, response)
         if not stream or not 200 <= response.status < 300:
             try:
                 body.content = await _read(response, request.max_body)
-            except self._errors as exc:
+            except self._aiohttp.ClientError as exc:
                 response.close()
                 raise _failed(self._aiohttp, exc)  # noqa: B904 (chained to a redacted stand-in)
             except BaseException:

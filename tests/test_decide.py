@@ -102,7 +102,7 @@ def test_retry_after_and_the_autoscale_floor_set_the_wait() -> None:
 
 def test_a_wait_past_the_deadline_is_not_started() -> None:
     facts = call(deadline=10.0)
-    decision = after_status(facts, Attempt(budget=5, elapsed=9.0), 503, {"Retry-After": "5"}, None)
+    decision = after_status(facts, Attempt(budget=5), 503, {"Retry-After": "5"}, None, elapsed=9.0)
     assert isinstance(decision, Raise) and isinstance(decision.error, ServerError)
     assert decision.error.retry_after == 5.0
 

@@ -289,3 +289,38 @@ async def test_an_aiohttp_body_past_the_cap_is_refused(server: str) -> None:
     ) as batch:
         with pytest.raises(ResponseParseError, match="larger than 20 bytes"):
             await batch._pipeline.send(BatchRequest("Jobs_GetJob", "GET", "/jobs/j"))
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_the_calls_deadline_runs_out_as_deadline_exceeded(stream: bool) -> None:
+    import asyncio
+
+    from batchaio import RetryPolicy
+    from batchaio.errors import DeadlineExceededError
+
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(5)
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", slow)
+    test_server = TestServer(app, host="127.0.0.1")
+    await test_server.start_server()
+    try:
+        async with BatchClient(
+            f"http://127.0.0.1:{test_server.port}",
+            SharedKeyCredential("acct", KEY),
+            allow_insecure_http=True,
+            transport=AiohttpTransport(),
+            retry=RetryPolicy(deadline=0.3),
+        ) as batch:
+            request = BatchRequest("Jobs_GetJob", "GET", "/jobs/j")
+            with pytest.raises(DeadlineExceededError) as info:
+                if stream:
+                    async with batch._pipeline.stream(request):
+                        pass
+                else:
+                    await batch._pipeline.send(request)
+    finally:
+        await test_server.close()
+    assert info.value.outcome_unknown is False and info.value.attempts == 1

@@ -10,6 +10,7 @@ frontend port ``frontendPortRangeStart + index``, plus the remote access rule th
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 from typing import Any
@@ -46,6 +47,7 @@ def is_windows(pool_doc: dict[str, Any]) -> bool:
     return "windows" in text
 
 
+@functools.lru_cache(maxsize=1024)
 def public_address(pool_id: str) -> tuple[str, str]:
     """The public IP address and FQDN of a pool's load balancer (stable for a pool id).
 

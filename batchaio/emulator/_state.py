@@ -542,28 +542,28 @@ class Store:
                 self.deallocate_node(node, deallocation, now)
                 pool.nodes.remove(node)
             for index in _free_indices(pool, target - len(group), now):
-                pool.node_serial += 1
-                digest = hashlib.sha256(f"{pool.id}/{pool.node_serial}".encode()).hexdigest()
-                node_id = f"tvmps_{digest}_{'d' if is_dedicated else 'p'}"
-                node = Node(node_id, pool.id, is_dedicated, now, index)
-                node.windows = is_windows(pool.doc)
-                node.booting_at, node.booted_at = plan_start_up(self.realism, now)
-                node.extensions = [
-                    dict(extension)
-                    for extension in (pool.doc.get("virtualMachineConfiguration") or {}).get("extensions")
-                    or []
-                ]
-                start_task = pool.doc.get("startTask")
-                if isinstance(start_task, dict) and start_task.get("commandLine"):
-                    node.start_task = StartTaskRun(start_task, node.booted_at)
-                    if self.realism.node_startup:
-                        node.start_task.end += self.realism.start_task_seconds
-                if not is_dedicated and self.realism.preemption:
-                    node.preempted_from, node.preempted_until = plan_preemption(self.realism, node.ready_at)
-                    node.preempt_at = node.preempted_from
-                pool.nodes.add(node)
+                pool.nodes.add(self._new_node(pool, is_dedicated, index, now))
         self.capacity_changed(pool.id)
         pool.touch(now)
+
+    def _new_node(self, pool: Pool, is_dedicated: bool, index: int, now: float) -> Node:
+        """A node allocated to ``pool`` at ``now``: its extensions, start task, start-up and preemption."""
+        pool.node_serial += 1
+        digest = hashlib.sha256(f"{pool.id}/{pool.node_serial}".encode()).hexdigest()
+        node = Node(f"tvmps_{digest}_{'d' if is_dedicated else 'p'}", pool.id, is_dedicated, now, index)
+        node.windows = is_windows(pool.doc)
+        node.booting_at, node.booted_at = plan_start_up(self.realism, now)
+        configuration = pool.doc.get("virtualMachineConfiguration") or {}
+        node.extensions = [dict(extension) for extension in configuration.get("extensions") or []]
+        start_task = pool.doc.get("startTask")
+        if isinstance(start_task, dict) and start_task.get("commandLine"):
+            node.start_task = StartTaskRun(start_task, node.booted_at)
+            if self.realism.node_startup:
+                node.start_task.end += self.realism.start_task_seconds
+        if not is_dedicated and self.realism.preemption:
+            node.preempted_from, node.preempted_until = plan_preemption(self.realism, node.ready_at)
+            node.preempt_at = node.preempted_from
+        return node
 
     def _within_quota(
         self, pool: Pool, dedicated: bool, target: int, now: float

@@ -42,7 +42,8 @@ class JobExtensions(Resource):
         nothing moves, it reads the job's pool and gives up if it is missing, stopped resizing with errors
         (quota named), failed its start task on its nodes, or has no usable node (the reason is in the
         message, the pool's :class:`~batchaio.PoolNotReadyError` is its ``__cause__``). The counts may lag the
-        tasks by a few seconds.
+        tasks by a few seconds. Throttling and server errors that outlast the client's retries are waited
+        out (``Retry-After`` honoured) within ``timeout``; other errors are raised.
         """
         return await _wait.wait_for_tasks(
             groups(self._pipeline),

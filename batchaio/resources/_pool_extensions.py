@@ -34,6 +34,7 @@ class PoolExtensions(Resource):
         task's stderr) or :class:`~batchaio.NodesUnusableError`, all :class:`~batchaio.PoolNotReadyError`,
         which is also raised for a pool that does not exist or is being deleted. After ``timeout`` seconds it
         raises :class:`~batchaio.PoolWaitTimeoutError` (a ``PoolNotReadyError`` and a ``WaitTimeoutError``).
+        Throttling and server errors that outlast the client's retries are waited out within ``timeout``.
         """
         api = groups(self._pipeline)
         return await _pool_ready.wait_until_ready(

@@ -368,3 +368,13 @@ async def test_a_recurring_schedule_keeps_one_active_job_and_stops_after_do_not_
 
 def _rfc3339(moment: float) -> str:
     return datetime.datetime.fromtimestamp(moment, datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def test_command_line_switches() -> None:
+    from batchaio.emulator.__main__ import _parser, _realism
+
+    assert _realism(_parser().parse_args([])) is None
+    assert _realism(_parser().parse_args(["--realistic"])) == Realism.everything()
+    assert _realism(_parser().parse_args(["--preemption", "--core-quota"])) == Realism(
+        preemption=True, core_quota=True
+    )

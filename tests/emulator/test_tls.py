@@ -186,3 +186,19 @@ def test_cli_tls_prints_the_certificate_and_how_to_trust_it() -> None:
         process.terminate()
         process.wait(10)
     assert not Path(ca_file).exists()
+
+
+async def test_asyncio_serve_over_tls_with_given_files(tmp_path: Path) -> None:
+    """``cert_file``/``key_file`` serve HTTPS with your own certificate (kept after ``close()``)."""
+    files = generate_self_signed(tmp_path)
+    emulator = Emulator(cert_file=files.cert_file, key_file=files.key_file, require_auth=False)
+    async with (
+        emulator.serve() as endpoint,
+        httpx.AsyncClient(verify=files.client_context()) as client,
+    ):
+        assert endpoint.startswith("https://")
+        assert (await client.get(f"{endpoint}/pools?api-version=2024-07-01.20.0")).status_code == 200
+    emulator.close()
+    assert files.cert_file.exists()
+    with pytest.raises(ValueError, match="go together"):
+        Emulator(cert_file=files.cert_file)

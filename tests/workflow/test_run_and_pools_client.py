@@ -224,3 +224,29 @@ async def test_watch_checks_its_options_before_sending(client: BatchClient) -> N
     assert caught.value.field == "poll_interval"
     with pytest.raises(ValidationError):
         client.tasks.watch("j", position={"watermark": None})  # type: ignore[arg-type]
+
+
+async def test_wait_for_tasks_outlasts_server_errors_the_client_gave_up_on(client: BatchClient) -> None:
+    with respx.mock(base_url=ENDPOINT) as router:
+        router.get("/jobs/j/taskcounts").mock(
+            side_effect=[
+                httpx.Response(503, headers={"Retry-After": "0"}, json={"code": "ServerBusy"}),
+                httpx.Response(500, json={"code": "InternalError"}),
+                httpx.Response(200, json=counts(0, 3)),
+            ]
+        )
+        progress = await client.jobs.wait_for_tasks("j", poll_interval=0.001, timeout=30)
+    assert progress.completed == 3
+
+
+async def test_wait_until_ready_outlasts_throttling(client: BatchClient) -> None:
+    with respx.mock(base_url=ENDPOINT) as router:
+        router.get("/pools/p").mock(
+            side_effect=[
+                httpx.Response(429, headers={"Retry-After": "0"}, json={"code": "TooManyRequests"}),
+                httpx.Response(200, json=steady_pool(targetDedicatedNodes=1)),
+            ]
+        )
+        router.get("/pools/p/nodes").respond(200, json={"value": [{"id": "n1", "state": "idle"}]})
+        pool = await client.pools.wait_until_ready("p", poll_interval=0.001)
+    assert pool.id == "p"

@@ -8,11 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from batchaio import (
-    BatchStatusError,
-    NotFoundError,
-    ServerError,
     TaskProgress,
-    ThrottledError,
     ValidationError,
     WatchPosition,
 )
@@ -20,7 +16,6 @@ from batchaio._watch import (
     CompletionTracker,
     Step,
     completed_filter,
-    delay_after_error,
     next_step,
     service_date,
     watch_fields,
@@ -242,18 +237,3 @@ def test_watch_fields(select: list[str] | None, expected: list[str] | None) -> N
 def test_watch_fields_refuses_one_string() -> None:
     with pytest.raises(ValidationError):
         watch_fields("id")
-
-
-@pytest.mark.parametrize(
-    ("error", "expected"),
-    [
-        (ThrottledError(429, retry_after=12.0), 12.0),
-        (ThrottledError(429, retry_after=0.5), 2.0),
-        (ThrottledError(503), 2.0),
-        (ServerError(500), 2.0),
-        (BatchStatusError(408), 2.0),
-        (NotFoundError(404, code="JobNotFound"), None),
-    ],
-)
-def test_delay_after_error(error: Exception, expected: float | None) -> None:
-    assert delay_after_error(error, poll_interval=2.0) == expected
