@@ -6,9 +6,9 @@ Usage::
     python tools/generate_operations.py --check    # exit 1 if a module differs from what would be generated
 
 Each of the 77 operations becomes ``client.<group>.<method>`` as named in the ``client`` field of
-``tools/spec/batch-2024-07-01.20.0.operations.json``: a private builder ``_<method>`` returning a ``Call`` and
-a public method that sends it (or, for listings, an ``AsyncPager``). Non-paged operations also get a typed
-``client.with_raw_response.<group>.<method>``. It also writes the emulator's route table
+``tools/spec/batch-2024-07-01.20.0.operations.json``: one method that renders its arguments and sends the
+request through ``Resource._call`` (or, for listings, returns an ``AsyncPager``). Non-paged operations also
+get a typed ``client.with_raw_response.<group>.<method>``. It also writes the emulator's route table
 (``batchaio/emulator/_route_table.py``). The output is formatted with ``ruff format``.
 """
 
@@ -256,30 +256,31 @@ def signature(op: Op, *, download_to: bool = False) -> tuple[list[str], list[str
     elif op.body_name:
         params.append(f"{op.body_name}: models.{op.body_type}")
         forward.append(op.body_name)
-    kw: list[tuple[str, str]] = []
-    for q in op.query:
-        py = QUERY[q]
-        kind = {
-            "filter": "str | Filter | None = None",
-            "select": "Sequence[str] | None = None",
-            "expand": "Sequence[str] | None = None",
-            "max_results": "int | None = None",
-            "recursive": "bool | None = None",
-            "force": "bool | None = None",
-            "start_time": "datetime | None = None",
-            "end_time": "datetime | None = None",
-        }[py]
-        kw.append((py, kind))
+    kw: list[tuple[str, str]] = [(QUERY[q], QUERY_TYPES[QUERY[q]]) for q in op.query]
     if op.ranged:
         kw += [("offset", "int = 0"), ("length", "int | None = None")]
     for name in op.conditional:
         kw.append((name, "str | None = None" if name.endswith("match") else "datetime | None = None"))
-    kw += [("server_timeout", "int | None = None"), ("client_request_id", "str | None = None")]
-    params.append("*")
+    if kw:
+        params.append("*")
     for name, decl in kw:
         params.append(f"{name}: {decl}")
         forward.append(f"{name}={name}")
+    params.append("**call_options: Unpack[CallOptions]")
+    forward.append("**call_options")
     return params, forward
+
+
+QUERY_TYPES = {
+    "filter": "str | Filter | None = None",
+    "select": "Sequence[str] | None = None",
+    "expand": "Sequence[str] | None = None",
+    "max_results": "int | None = None",
+    "recursive": "bool | None = None",
+    "force": "bool | None = None",
+    "start_time": "datetime | None = None",
+    "end_time": "datetime | None = None",
+}
 
 
 def path_expr(op: Op) -> str:
@@ -293,37 +294,48 @@ def path_expr(op: Op) -> str:
     return f'_base.path("{template}", ' + ", ".join(segments) + ")"
 
 
-def request_expr(op: Op) -> str:
+def merged(parts: list[str]) -> str:
+    """One expression for the dicts of ``parts``: the dict itself when there is one."""
+    return parts[0] if len(parts) == 1 else "{" + ", ".join(f"**{part}" for part in parts) + "}"
+
+
+def request_args(op: Op) -> str:
+    """The arguments that describe the request of ``op``: operation id, method, path, query, headers, body."""
     args = [f'"{op.operation_id}"', f'"{op.method}"', path_expr(op)]
+    if op.kind == "list":
+        del args[1]  # listings are GETs
     query_parts = []
     odata = [QUERY[q] for q in op.query if q in ("$filter", "$select", "$expand", "maxresults")]
     if odata:
         inner = ", ".join(f"{n}={n}" for n in odata)
         if "max_results" in odata and op.group == "certificates":
             inner += f", max_results_limit={CERTIFICATE_MAX_RESULTS}"
-        query_parts.append(f"**_base.list_query({inner})")
+        if "select" in odata:
+            inner += f", model=models.{op.item or op.result}"
+        query_parts.append(f"_base.list_query({inner})")
     for q in op.query:
         py = QUERY[q]
         if py in ("recursive", "force"):
-            query_parts.append(f'**_base.bool_query("{py}", {py})')
+            query_parts.append(f'_base.bool_query("{py}", {py})')
         elif py in ("start_time", "end_time"):
-            query_parts.append(f'**_base.datetime_query("{py}", {py})')
+            query_parts.append(f'_base.datetime_query("{py}", {py})')
     if query_parts:
-        args.append("query={" + ", ".join(query_parts) + "}")
+        args.append(f"query={merged(query_parts)}")
     header_parts = []
-    cond = op.conditional
-    if cond:
-        header_parts.append("**_base.conditional_headers(" + ", ".join(f"{n}={n}" for n in cond) + ")")
+    if op.conditional:
+        every = op.conditional == list(CONDITIONAL.values())  # all four: positional, in their order
+        names = op.conditional if every else [f"{n}={n}" for n in op.conditional]
+        header_parts.append(f"_base.conditional_headers({', '.join(names)})")
     if op.ranged:
-        header_parts.append("**_base.range_header(offset, length)")
+        header_parts.append("_base.range_header(offset, length)")
     if header_parts:
-        args.append("headers={" + ", ".join(header_parts) + "}")
+        args.append(f"headers={merged(header_parts)}")
     if op.body_name and op.body_optional:
         args.append(f'content=_base.optional_body("{op.body_name}", {op.body_name}, models.{op.body_type})')
     elif op.body_name:
         args.append(f'content=_base.body("{op.body_name}", {op.body_name}, models.{op.body_type})')
-    args += ["server_timeout=server_timeout", "client_request_id=client_request_id"]
-    return "self._request(" + ", ".join(args) + ")"
+    args.append("options=call_options")
+    return ", ".join(args)
 
 
 def result_type(op: Op) -> str:
@@ -355,27 +367,26 @@ def docstring(text: str, indent: int) -> str:
 
 
 def render_op(op: Op) -> list[str]:
-    params, forward = signature(op)
+    params, _ = signature(op)
     summary = SUMMARIES[op.operation_id]
     if {"if_none_match", "if_modified_since"} & set(op.conditional) and op.kind != "metadata":
         summary += " A 304 Not Modified raises :class:`~batchaio.errors.NotModifiedError`."
-    lines: list[str] = []
     sig = ", ".join(["self", *params])
     if op.kind == "list":
-        lines += [
+        return [
             f"    def {op.name}({sig}) -> AsyncPager[models.{op.item}]:",
             docstring(f"{summary} Returns an async pager: ``async for item in ...``.", 8),
-            f"        return AsyncPager(self._pipeline, {request_expr(op)}, models.{op.item})",
+            f"        return self._pager(models.{op.item}, {request_args(op)})",
             "",
         ]
-        return lines
     if op.kind == "download":
         to_params, to_forward = signature(op, download_to=True)
         no_dest = [f for f in to_forward if f != "destination"]
-        lines += [
+        return [
             f"    def {op.name}({sig}) -> FileDownload:",
             docstring(f"{summary} Use as ``async with ... as stream: async for chunk in stream``.", 8),
-            f"        return FileDownload(self._pipeline, {request_expr(op)}, offset=offset, length=length)",
+            f"        request = self._request({request_args(op)})",
+            "        return FileDownload(self._pipeline, request, offset=offset, length=length)",
             "",
             f"    async def {op.name}_to({', '.join(['self', *to_params])}) -> BatchFileProperties:",
             docstring(
@@ -386,23 +397,12 @@ def render_op(op: Op) -> list[str]:
             f"        return await download_to(self.{op.name}({', '.join(no_dest)}), destination)",
             "",
         ]
-        return lines
-    when_missing = ", when_missing=_base.missing" if op.kind == "exists" else ""
-    rtype = result_type(op)
-    validation = ""
+    lines = [f"    async def {op.name}({sig}) -> {result_type(op)}:", docstring(summary, 8)]
     if op.operation_id == "Tasks_CreateTaskCollection":
-        validation = f"        _base.check_task_collection({op.body_name})\n"
-    lines += [
-        f"    def _{op.name}({sig}) -> Call[{rtype}]:",
-        validation.rstrip("\n") if validation else None,
-        f"        return Call(self._pipeline, {request_expr(op)}, {reader(op)}{when_missing})",
-        "",
-        f"    async def {op.name}({sig}) -> {rtype}:",
-        docstring(summary, 8),
-        f"        return await self._{op.name}({', '.join(forward)}).send()",
-        "",
-    ]
-    return [line for line in lines if line is not None]
+        lines.append(f"        _base.check_task_collection({op.body_name})")
+    when_missing = ", when_missing=_base.missing" if op.kind == "exists" else ""
+    lines += [f"        return await self._call({reader(op)}, {request_args(op)}{when_missing})", ""]
+    return lines
 
 
 def render_group(group: str, ops: list[Op]) -> str:
@@ -419,6 +419,7 @@ def render_group(group: str, ops: list[Op]) -> str:
         imports.append("from collections.abc import Sequence")
     if "datetime" in body:
         imports.append("from datetime import datetime")
+    imports.append("from typing import TYPE_CHECKING")
     imports.append("from batchaio import _ids, models")
     if CERTIFICATE_MAX_RESULTS in body:
         imports.append("from batchaio import _constants as C")
@@ -433,20 +434,29 @@ def render_group(group: str, ops: list[Op]) -> str:
         imports.append("from batchaio.filters import Filter")
     imports.append("from batchaio.resources import _base")
     raw = [op for op in ops if op.kind not in ("list", "download")]
-    imports.append("from batchaio.resources._base import Call" + ("" if bases else ", Resource"))
+    if not bases:
+        imports.append("from batchaio.resources._base import Resource")
     imports += [f"from {module} import {name}" for module, name in bases]
     text += "\n".join(imports) + "\n\n"
+    text += "if TYPE_CHECKING:\n    from typing_extensions import Unpack\n\n"
+    text += "    from batchaio._options import CallOptions\n\n"
     text += f'__all__ = ["{cls}", "{cls}WithRawResponse"]\n\n\n'
     text += f"class {cls}({', '.join(name for _, name in bases) or 'Resource'}):\n"
-    text += docstring(f"Operations on {about}; reached as ``client.{group}``.", 4) + "\n\n"
-    text += body + "\n\n"
+    text += docstring(
+        f"Operations on {about}; reached as ``client.{group}``. Every operation also takes the per-call "
+        "options ``timeout``, ``retry``, ``deadline``, ``server_timeout`` and ``client_request_id``.",
+        4,
+    )
+    text += "\n\n" + body + "\n\n"
     text += f"class {cls}WithRawResponse:\n"
     text += (
         f'    """``client.with_raw_response.{group}``: the same calls returning :class:`RawResponse`."""\n\n'
     )
     text += f"    def __init__(self, {group}: {cls}) -> None:\n"
+    if raw:
+        text += f"        raw = {group}._as_raw()\n"
     for op in raw:
-        text += f"        self.{op.name} = _base.raw_response({group}._{op.name})\n"
+        text += f"        self.{op.name} = _base.raw_response(raw.{op.name})\n"
     if not raw:
         text += "        pass\n"
     return text
@@ -454,21 +464,27 @@ def render_group(group: str, ops: list[Op]) -> str:
 
 def render_init(groups: list[str]) -> str:
     text = HEADER + '"""The resource groups of :class:`batchaio.BatchClient`, one module per group."""\n\n'
-    text += "from __future__ import annotations\n\n"
+    text += "from __future__ import annotations\n\nimport functools\nfrom typing import TYPE_CHECKING\n\n"
     names = []
     for group in groups:
         cls = GROUPS[group][0]
         text += f"from batchaio.resources.{group} import {cls}, {cls}WithRawResponse\n"
         names += [cls, f"{cls}WithRawResponse"]
     text += "from batchaio.resources._base import RawResponse, Resource\n\n"
+    text += "if TYPE_CHECKING:\n    from batchaio._client import BatchClient\n\n"
     names += ["BatchClientWithRawResponse", "RawResponse", "Resource"]
     text += "__all__ = [" + ", ".join(f'"{n}"' for n in sorted(names)) + "]\n\n\n"
     text += "class BatchClientWithRawResponse:\n"
-    text += '    """``client.with_raw_response``: non-paged operations returning :class:`RawResponse`."""\n\n'
-    args = ", ".join(f"{g}: {GROUPS[g][0]}" for g in groups)
-    text += f"    def __init__(self, *, {args}) -> None:\n"
+    text += (
+        '    """``client.with_raw_response``: the non-paged operations of the client\'s groups, returning\n'
+        '    :class:`RawResponse`; each group is wrapped when first used."""\n\n'
+    )
+    text += "    def __init__(self, client: BatchClient) -> None:\n        self._client = client\n"
     for group in groups:
-        text += f"        self.{group} = {GROUPS[group][0]}WithRawResponse({group})\n"
+        cls = GROUPS[group][0]
+        text += f"\n    @functools.cached_property\n    def {group}(self) -> {cls}WithRawResponse:\n"
+        text += f'        """``client.{group}`` answering with :class:`RawResponse`."""\n'
+        text += f"        return {cls}WithRawResponse(self._client.{group})\n"
     return text
 
 
