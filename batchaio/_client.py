@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import importlib.util
 import os
 import random
@@ -14,14 +16,17 @@ import httpx
 from batchaio import _constants as C
 from batchaio._config import (
     DEFAULT_TIMEOUT,
+    NOT_GIVEN,
     Limits,
     LimitsLike,
+    NotGiven,
     Timeout,
     TimeoutLike,
     limits_of,
     timeout_phases,
 )
 from batchaio._http import HttpxTransport, Transport
+from batchaio._options import DefaultOptions, check_defaults
 from batchaio._redact import install_http_stack_redaction
 from batchaio._retry import RetryPolicy
 from batchaio._transport import Pipeline
@@ -127,25 +132,50 @@ class BatchClient:
             max_response_bytes=max_response_bytes,
         )
         self._closed = False
+        self._owner: BatchClient | None = None
+        self._build_groups({})
 
-        # --- Resource groups -------------------------------------------------------------------------------
-        self.applications = Applications(self._pipeline)
-        self.certificates = Certificates(self._pipeline)
-        self.jobs = Jobs(self._pipeline)
-        self.job_schedules = JobSchedules(self._pipeline)
-        self.nodes = Nodes(self._pipeline)
-        self.pools = Pools(self._pipeline)
-        self.tasks = Tasks(self._pipeline)
-        self.with_raw_response = BatchClientWithRawResponse(
-            applications=self.applications,
-            certificates=self.certificates,
-            jobs=self.jobs,
-            job_schedules=self.job_schedules,
-            nodes=self.nodes,
-            pools=self.pools,
-            tasks=self.tasks,
-        )
-        # --- end of resource groups ------------------------------------------------------------------------
+    def _build_groups(self, defaults: DefaultOptions) -> None:
+        self._defaults = defaults
+        self.applications = Applications(self._pipeline, defaults)
+        self.certificates = Certificates(self._pipeline, defaults)
+        self.jobs = Jobs(self._pipeline, defaults)
+        self.job_schedules = JobSchedules(self._pipeline, defaults)
+        self.nodes = Nodes(self._pipeline, defaults)
+        self.pools = Pools(self._pipeline, defaults)
+        self.tasks = Tasks(self._pipeline, defaults)
+
+    @functools.cached_property
+    def with_raw_response(self) -> BatchClientWithRawResponse:
+        """The non-paged operations returning a :class:`~batchaio.RawResponse` (status, headers, ``parse()``):
+        ``await client.with_raw_response.pools.get("pool-1")``."""
+        return BatchClientWithRawResponse(self)
+
+    def with_options(
+        self,
+        *,
+        timeout: TimeoutLike | NotGiven = NOT_GIVEN,
+        retry: RetryPolicy | None = None,
+        deadline: float | None = None,
+        server_timeout: int | None = None,
+    ) -> BatchClient:
+        """A view of this client whose calls default to other options; it shares the connection pool.
+
+        ``client.with_options(retry=RetryPolicy.no_retries(), timeout=5).pools.get("pool-1")``. Options
+        left out keep this client's (or this view's) defaults; a call's own options still win. Closing a
+        view does nothing: the client it came from owns the connections.
+        """
+        given = {"retry": retry, "deadline": deadline, "server_timeout": server_timeout}
+        changes: dict[str, Any] = {name: value for name, value in given.items() if value is not None}
+        if timeout is not NOT_GIVEN:
+            changes["timeout"] = timeout
+        defaults = check_defaults({**self._defaults, **changes})
+        view = copy.copy(self)
+        view.__dict__.pop("with_raw_response", None)
+        view._owner = self._owner or self
+        view.retry = defaults.get("retry") or view._owner.retry
+        view._build_groups(defaults)
+        return view
 
     @classmethod
     def from_env(
@@ -173,12 +203,13 @@ class BatchClient:
 
     @property
     def is_closed(self) -> bool:
-        """Whether :meth:`aclose` has been called."""
-        return self._closed
+        """Whether :meth:`aclose` has been called (on the client that owns the connections)."""
+        return self._owner.is_closed if self._owner is not None else self._closed
 
     async def aclose(self) -> None:
-        """Close the connections (and the transport). Safe to call twice."""
-        if not self._closed:
+        """Close the connections (and the transport). Safe to call twice; a no-op on a
+        :meth:`with_options` view."""
+        if self._owner is None and not self._closed:
             self._closed = True
             await self._transport.aclose()
 

@@ -163,3 +163,8 @@ CLI_READ_BYTES: Final = 65_536
 CLI_READ_AHEAD_BLOCKS: Final = 4
 # Tasks per page of `batchaio tasks list` (the service's maximum).
 CLI_LIST_PAGE_SIZE: Final = 1000
+
+# --- Paging ------------------------------------------------------------------------------------------------
+# A listing raises ResponseParseError after this many empty pages in a row that still carry a next link (a
+# server handing out ever-new links would otherwise be followed forever); AsyncPager.max_empty_pages.
+PAGER_MAX_EMPTY_PAGES: Final = 1000

@@ -136,14 +136,12 @@ def after_status(
     elapsed: float = 0.0,
 ) -> Decision:
     """Decide after an answer with ``status`` (``error``: its decoded body, for statuses >= 400), ``elapsed``
-    seconds after the call started."""
-    if 200 <= status < 300 or status == 304 or (status == 404 and call.missing_is_an_answer):
-        return Return()
+    seconds after the call started. In order: an answer; a 401 to answer with a new token; an error that an
+    earlier attempt's success explains; a retry if the rules allow one and its wait fits; else the error."""
     code = error.code if error is not None else None
-    if status == 401 and call.answers_challenges and not state.challenged:
-        return Retry(0.0, _next(state, extra_budget=1), "401", reauthorize=True)
-    if state.outcome_unknown and presumed_done(call.operation_id, status, code):
-        return Return(applied_by_earlier_attempt=True)
+    answered = _answered(call, state, status, code)
+    if answered is not None:
+        return answered
     throttled = status in C.THROTTLING_STATUSES or status >= 500
     retry_after = parse_retry_after(headers) if throttled else None
     if may_retry_status(call.policy, call.idempotency, status) and state.number < state.budget:
@@ -153,20 +151,40 @@ def after_status(
         )  # fmt: skip
         if _fits(call, elapsed, delay):
             return Retry(delay, _next(state, outcome_unknown=status_outcome_unknown(status)), str(status))
-    return Raise(
-        error_class_for_status(status)(
-            status,
-            error=error,
-            headers=headers,
-            request_id=headers.get("request-id"),
-            client_request_id=headers.get("client-request-id") or call.client_request_id,
-            retry_after=retry_after,
-            attempts=state.number,
-            prior_outcome_unknown=state.outcome_unknown,
-            method=call.method,
-            url=call.url,
-            hint=_hint(call, status, code),
-        )
+    return Raise(_status_error(call, state, status, headers, error, retry_after))
+
+
+def _answered(call: Call, state: Attempt, status: int, code: str | None) -> Return | Retry | None:
+    """The statuses that are not the call's failure: success, an expected 404, a challenge, "already done"."""
+    if 200 <= status < 300 or status == 304 or (status == 404 and call.missing_is_an_answer):
+        return Return()
+    if status == 401 and call.answers_challenges and not state.challenged:
+        return Retry(0.0, _next(state, extra_budget=1), "401", reauthorize=True)
+    if state.outcome_unknown and presumed_done(call.operation_id, status, code):
+        return Return(applied_by_earlier_attempt=True)
+    return None
+
+
+def _status_error(
+    call: Call,
+    state: Attempt,
+    status: int,
+    headers: Mapping[str, str],
+    error: BatchError | None,
+    retry_after: float | None,
+) -> BatchaioError:
+    return error_class_for_status(status)(
+        status,
+        error=error,
+        headers=headers,
+        request_id=headers.get("request-id"),
+        client_request_id=headers.get("client-request-id") or call.client_request_id,
+        retry_after=retry_after,
+        attempts=state.number,
+        prior_outcome_unknown=state.outcome_unknown,
+        method=call.method,
+        url=call.url,
+        hint=_hint(call, status, error.code if error is not None else None),
     )
 
 

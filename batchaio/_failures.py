@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 import anyio
 import attrs
 
+from batchaio import _constants as C
 from batchaio import filters as f
-from batchaio._constants import WATCH_PAGE_SIZE
 from batchaio._files import BatchFileProperties, FileDownload
 from batchaio._workflow_checks import check_count
 from batchaio.errors import BatchStatusError
@@ -191,7 +191,7 @@ async def failure_report(
         job_id,
         filter=f.eq("state", "completed") & f.eq("executionInfo/result", "failure"),
         select=list(FAILURE_FIELDS),
-        max_results=WATCH_PAGE_SIZE,
+        max_results=C.WATCH_PAGE_SIZE,
     )
     async for task in pager:
         grouper.add(task)

@@ -8,6 +8,10 @@ versions together; so does a resumed response whose ``Content-Range`` gives anot
 first response. A download whose first response had neither ETag nor Last-Modified is not resumed (the
 connection error is raised), since nothing would show a change.
 
+Downloads ask for ``Accept-Encoding: identity``, so offsets count the file's bytes. A server that encodes the
+body anyway (gzip) gives a ``Content-Length`` of encoded bytes that the decoded chunks cannot be compared
+with: such a body cut off raises :class:`~batchaio.errors.OutcomeUnknownError` and is not resumed.
+
 Every response to a ranged request must be the range asked for: a ``Content-Range`` starting at the
 requested byte, or (the Batch service answers 200 with just the slice) a ``Content-Length`` that fits the
 remaining length. A server that ignored the range raises :class:`~batchaio.errors.ResponseParseError` rather
@@ -38,7 +42,13 @@ import httpx
 from batchaio import _constants as C
 from batchaio._response import parse_http_date
 from batchaio._results import check_modified
-from batchaio.errors import FileChangedError, PreconditionFailedError, ResponseParseError, TransportError
+from batchaio.errors import (
+    FileChangedError,
+    OutcomeUnknownError,
+    PreconditionFailedError,
+    ResponseParseError,
+    TransportError,
+)
 
 if TYPE_CHECKING:
     from batchaio._response import BatchStreamResponse
@@ -138,7 +148,8 @@ class FileStream:
             await context.__aexit__(None, None, None)
 
     async def _open(self, *, resume: bool = False) -> None:
-        request = self._request
+        # Offsets and lengths count the file's own bytes: ask for them unencoded.
+        request = attrs.evolve(self._request, headers={**self._request.headers, **_IDENTITY})
         if resume:
             headers = dict(request.headers)
             headers.pop("ocp-range", None)
@@ -222,12 +233,16 @@ class FileStream:
             except (httpx.TransportError, TransportError) as err:
                 cause: BaseException = err
                 expected = _content_length(response.headers)
+                if _encoded(response.headers):
+                    # Content-Length counts the encoded bytes, the chunks decoded ones: no comparison and no
+                    # resume by offset is sound, so a cut body fails.
+                    raise _cut_encoded(response, received_here) from err
                 if expected is not None and received_here >= expected:
                     return  # the whole body had arrived: there is nothing left to ask for
             else:
                 expected = _content_length(response.headers)
-                if expected is None or received_here >= expected:
-                    return
+                if expected is None or received_here >= expected or _encoded(response.headers):
+                    return  # an encoded body that ended cleanly was checked against its length by HTTP
                 cause = httpx.RemoteProtocolError(f"body ended after {received_here} of {expected} bytes")
             if resumes >= C.DOWNLOAD_RESUME_ATTEMPTS or not self._resumable():
                 raise cause
@@ -295,6 +310,25 @@ def _temporary_beside(target: str) -> str:
     with contextlib.suppress(FileNotFoundError):
         os.chmod(temporary, stat.S_IMODE(os.stat(target).st_mode))
     return temporary
+
+
+_IDENTITY = {"accept-encoding": "identity"}
+
+
+def _encoded(headers: Mapping[str, str]) -> bool:
+    """Whether the body is sent content-encoded (gzip...), although the download asked for ``identity``."""
+    return headers.get("content-encoding", "identity").strip().lower() not in ("", "identity")
+
+
+def _cut_encoded(response: BatchStreamResponse, received: int) -> OutcomeUnknownError:
+    encoding = response.headers.get("content-encoding", "")
+    return OutcomeUnknownError(
+        f"the {encoding} encoded download was cut off ({received} bytes decoded before the connection "
+        f"failed); an encoded body cannot be resumed by byte offset, download it again",
+        method=response.method,
+        url=response.url,
+        client_request_id=response.metadata.client_request_id,
+    )
 
 
 _CONTENT_RANGE = re.compile(r"\s*bytes\s+(\d+)-\d+/(\d+|\*)\s*\Z", re.IGNORECASE)

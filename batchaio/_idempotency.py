@@ -1,6 +1,8 @@
 """What a retry means for each operation: its idempotency class, keyed by the spec's ``operationId``.
 
-The table covers the 77 operations of ``tools/spec/batch-2024-07-01.20.0.operations.json`` (a test checks it).
+The classes come from the ``idempotency`` field of the 77 operations in
+``tools/spec/batch-2024-07-01.20.0.operations.json``, generated into ``_operation_classes`` by
+``tools/generate_operations.py``; what each class means, and which conflicts say "already done", is here.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import enum
 from typing import Final
 
+from batchaio._operation_classes import OPERATION_CLASS_NAMES
 from batchaio.errors import ValidationError
 
 __all__ = [
@@ -38,98 +41,9 @@ class Idempotency(enum.Enum):
     """Reboot, reimage, upload logs: retried only when the request was provably not sent."""
 
 
-_R = Idempotency.READ
-_C = Idempotency.CREATE_WITH_ID
-_U = Idempotency.REPLACE
-_D = Idempotency.DELETE
-_S = Idempotency.STATE_TRANSITION
-_N = Idempotency.NOT_IDEMPOTENT
-
+# Generated from the ``idempotency`` field of each operation in the operations file.
 OPERATION_CLASSES: Final[dict[str, Idempotency]] = {
-    # applications
-    "Applications_ListApplications": _R,
-    "Applications_GetApplication": _R,
-    # certificates (the thumbprint is the caller-chosen id)
-    "Certificates_ListCertificates": _R,
-    "Certificates_CreateCertificate": _C,
-    "Certificates_GetCertificate": _R,
-    "Certificates_DeleteCertificate": _D,
-    "Certificates_CancelCertificateDeletion": _S,
-    # jobs
-    "Jobs_ListJobs": _R,
-    "Jobs_CreateJob": _C,
-    "Jobs_GetJob": _R,
-    "Jobs_ReplaceJob": _U,
-    "Jobs_UpdateJob": _U,
-    "Jobs_DeleteJob": _D,
-    "Jobs_DisableJob": _S,
-    "Jobs_EnableJob": _S,
-    "Jobs_TerminateJob": _S,
-    "Jobs_ListJobPreparationAndReleaseTaskStatus": _R,
-    "Jobs_GetJobTaskCounts": _R,
-    "Jobs_ListJobsFromSchedule": _R,
-    # tasks
-    "Tasks_CreateTaskCollection": _C,
-    "Tasks_ListTasks": _R,
-    "Tasks_CreateTask": _C,
-    "Tasks_GetTask": _R,
-    "Tasks_ReplaceTask": _U,
-    "Tasks_DeleteTask": _D,
-    "Tasks_ListTaskFiles": _R,
-    "Tasks_GetTaskFile": _R,
-    "Tasks_DeleteTaskFile": _D,
-    "Tasks_GetTaskFileProperties": _R,
-    "Tasks_ReactivateTask": _S,
-    "Tasks_ListSubTasks": _R,
-    "Tasks_TerminateTask": _S,
-    # job schedules
-    "JobSchedules_ListJobSchedules": _R,
-    "JobSchedules_CreateJobSchedule": _C,
-    "JobSchedules_GetJobSchedule": _R,
-    "JobSchedules_ReplaceJobSchedule": _U,
-    "JobSchedules_UpdateJobSchedule": _U,
-    "JobSchedules_DeleteJobSchedule": _D,
-    "JobSchedules_JobScheduleExists": _R,
-    "JobSchedules_DisableJobSchedule": _S,
-    "JobSchedules_EnableJobSchedule": _S,
-    "JobSchedules_TerminateJobSchedule": _S,
-    # pools
-    "Pools_ListPoolNodeCounts": _R,
-    "Pools_ListPools": _R,
-    "Pools_CreatePool": _C,
-    "Pools_GetPool": _R,
-    "Pools_UpdatePool": _U,
-    "Pools_DeletePool": _D,
-    "Pools_PoolExists": _R,
-    "Pools_DisablePoolAutoScale": _S,
-    "Pools_EnablePoolAutoScale": _S,
-    "Pools_EvaluatePoolAutoScale": _R,
-    "Pools_RemoveNodes": _S,
-    "Pools_ResizePool": _S,
-    "Pools_StopPoolResize": _S,
-    "Pools_ReplacePoolProperties": _U,
-    "Pools_ListPoolUsageMetrics": _R,
-    "Pools_ListSupportedImages": _R,
-    # compute nodes
-    "Nodes_ListNodes": _R,
-    "Nodes_GetNode": _R,
-    "Nodes_DeallocateNode": _S,
-    "Nodes_DisableNodeScheduling": _S,
-    "Nodes_EnableNodeScheduling": _S,
-    "Nodes_ListNodeExtensions": _R,
-    "Nodes_GetNodeExtension": _R,
-    "Nodes_ListNodeFiles": _R,
-    "Nodes_GetNodeFile": _R,
-    "Nodes_DeleteNodeFile": _D,
-    "Nodes_GetNodeFileProperties": _R,
-    "Nodes_RebootNode": _N,
-    "Nodes_ReimageNode": _N,
-    "Nodes_GetNodeRemoteLoginSettings": _R,
-    "Nodes_StartNode": _S,
-    "Nodes_UploadNodeLogs": _N,
-    "Nodes_CreateNodeUser": _C,
-    "Nodes_ReplaceNodeUser": _U,
-    "Nodes_DeleteNodeUser": _D,
+    operation: Idempotency(name) for operation, name in OPERATION_CLASS_NAMES.items()
 }
 
 # The 409 codes that, answering a retry after an attempt whose outcome is unknown, say that the entity already

@@ -50,6 +50,42 @@ def _normalised(name: str) -> str:
     return name.replace("_", "").lower()
 
 
+def _model_classes() -> list[type]:
+    return [obj for obj in vars(models).values() if isinstance(obj, type) and attrs.has(obj)]
+
+
+def _names_of(field: attrs.Attribute[Any]) -> set[str]:
+    """A model field's wire and Python names, normalised."""
+    return {_normalised(field.metadata[WIRE].name), _normalised(field.name)}
+
+
+def _marked_fields(classes: list[type]) -> tuple[dict[str, set[str]], set[str]]:
+    """``({model: its secret names}, every name that some model has as a plain field)``."""
+    secret: dict[str, set[str]] = {}
+    plain: set[str] = set()
+    for cls in classes:
+        for field in attrs.fields(cls):
+            if WIRE not in field.metadata:
+                continue
+            if field.metadata[WIRE].secret:
+                secret.setdefault(cls.__name__, set()).update(_names_of(field))
+            else:
+                plain.update(_names_of(field))
+    return secret, plain
+
+
+def _containers_of(model: str, classes: list[type]) -> set[str]:
+    """The names of the fields whose type holds ``model`` (``environmentSettings`` for EnvironmentSetting)."""
+    holds = re.compile(rf"\b{model}\b")
+    return {
+        name
+        for cls in classes
+        for field in attrs.fields(cls)
+        if isinstance(field.type, str) and holds.search(field.type)
+        for name in _names_of(field)
+    }
+
+
 def _secret_fields() -> tuple[frozenset[str], dict[str, frozenset[str]]]:
     """The secret fields as the generated models mark them (``secret=True`` in their wire metadata).
 
@@ -58,33 +94,15 @@ def _secret_fields() -> tuple[frozenset[str], dict[str, frozenset[str]]]:
     (``EnvironmentSetting.value``, ``HttpHeader.value``), the container fields holding that model
     (``environmentSettings``, ``uploadHeaders``...) mapped to the names to hide inside them.
     """
-    secret: dict[str, set[str]] = {}  # model -> secret names
-    plain: set[str] = set()
-    classes = [obj for obj in vars(models).values() if isinstance(obj, type) and attrs.has(obj)]
-    for cls in classes:
-        for field in attrs.fields(cls):
-            info = field.metadata.get(WIRE)
-            if info is None:
-                continue
-            names = {_normalised(info.name), _normalised(field.name)}
-            if info.secret:
-                secret.setdefault(cls.__name__, set()).update(names)
-            else:
-                plain.update(names)
+    classes = _model_classes()
+    secret, plain = _marked_fields(classes)
     everywhere = frozenset(name for names in secret.values() for name in names if name not in plain)
-    contextual: dict[str, set[str]] = {}
+    inside: dict[str, set[str]] = {}
     for model, names in secret.items():
-        hidden = names & plain
-        if not hidden:
-            continue
-        holds = re.compile(rf"\b{model}\b")
-        for cls in classes:
-            for field in attrs.fields(cls):
-                if isinstance(field.type, str) and holds.search(field.type):
-                    container = {_normalised(field.metadata[WIRE].name), _normalised(field.name)}
-                    for name in container:
-                        contextual.setdefault(name, set()).update(hidden)
-    return everywhere, {name: frozenset(hidden) for name, hidden in contextual.items()}
+        if names & plain:
+            for container in _containers_of(model, classes):
+                inside.setdefault(container, set()).update(names & plain)
+    return everywhere, {name: frozenset(hidden) for name, hidden in inside.items()}
 
 
 SECRET_FIELD_NAMES, SECRET_FIELDS_INSIDE = _secret_fields()

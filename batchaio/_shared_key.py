@@ -28,6 +28,7 @@ _SIGNED_STANDARD_HEADERS = (
     "if-unmodified-since",
     "range",
 )
+_CONTENT_LENGTH_LINE = 1 + _SIGNED_STANDARD_HEADERS.index("content-length")
 
 
 def canonical_resource(url: str, account_name: str) -> str:
@@ -54,14 +55,10 @@ def string_to_sign(
     """
     lowered = {name.lower(): value for name, value in headers.items()}
     verb = method.upper()
-    lines = [verb]
-    for name in _SIGNED_STANDARD_HEADERS:
-        value = lowered.get(name, "")
-        if name == "content-length" and not value and verb not in ("GET", "HEAD"):
-            value = "0"
-        lines.append(value)
-    for name in sorted(n for n, v in lowered.items() if n.startswith("ocp-") and v):
-        lines.append(f"{name}:{lowered[name]}")
+    lines = [verb, *[lowered.get(name, "") for name in _SIGNED_STANDARD_HEADERS]]
+    if not lines[_CONTENT_LENGTH_LINE] and verb not in ("GET", "HEAD"):
+        lines[_CONTENT_LENGTH_LINE] = "0"
+    lines += [f"{name}:{lowered[name]}" for name in sorted(lowered) if name[:4] == "ocp-" and lowered[name]]
     lines.append(resource if resource is not None else canonical_resource(url, account_name))
     return "\n".join(lines)
 

@@ -384,6 +384,22 @@ class Pipeline:
         return self._absolute_url(path, query)
 
     def _absolute_url(self, link: str, query: list[tuple[str, str]]) -> str:
+        """A next link, refused unless on the endpoint; ``api-version`` and absent query items appended."""
+        self._check_link(link)
+        base = link.partition("#")[0]
+        present = {
+            unquote(item.partition("=")[0]).lower() for item in urlsplit(base).query.split("&") if item
+        }
+        extra = [(name, value) for name, value in query if name.lower() not in present]
+        if "api-version" not in present:
+            extra.insert(0, ("api-version", API_VERSION))
+        if not extra:
+            return base
+        encoded = "&".join(f"{quote(name, safe='$')}={quote(value, safe='')}" for name, value in extra)
+        separator = "&" if "?" in base and not base.endswith(("?", "&")) else ("" if "?" in base else "?")
+        return f"{base}{separator}{encoded}"
+
+    def _check_link(self, link: str) -> None:
         if any(ch in link for ch in "\r\n\t "):
             raise ValidationError("the URL contains whitespace or control characters", field="path")
         try:
@@ -400,18 +416,6 @@ class Pipeline:
                 f"refusing to send a request to {redact_url(link)!r}: not on the client's endpoint",
                 field="path",
             )
-        base = link.partition("#")[0]
-        present = {
-            unquote(item.partition("=")[0]).lower() for item in urlsplit(base).query.split("&") if item
-        }
-        extra = [(name, value) for name, value in query if name.lower() not in present]
-        if "api-version" not in present:
-            extra.insert(0, ("api-version", API_VERSION))
-        if not extra:
-            return base
-        encoded = "&".join(f"{quote(name, safe='$')}={quote(value, safe='')}" for name, value in extra)
-        separator = "&" if "?" in base and not base.endswith(("?", "&")) else ("" if "?" in base else "?")
-        return f"{base}{separator}{encoded}"
 
     async def _authorized(self, prepared: _Prepared) -> HttpRequest:
         """The request of one attempt: fresh ``ocp-date``, ``Content-Length`` as httpx would set it, and the

@@ -130,7 +130,7 @@ async def wait_for_tasks(
         if step is Step.CHECK_POOL:
             clock = attrs.evolve(clock, last_pool_check=now)
             await keep_polling(partial(_raise_if_blocked, api, job_id, counts), poll_interval, deadline)
-        left = None if time_limit is None else started + time_limit - anyio.current_time()
+        left = None if deadline is None else deadline - anyio.current_time()
         await anyio.sleep(poll_interval if left is None else max(0.0, min(poll_interval, left)))
 
 

@@ -136,8 +136,13 @@ class Console:
         self.out = out
         self.tty = out.isatty()
         self._last_status = -math.inf
+        # Whether the terminal's last line is a status line still open (no newline after it).
+        self._open = False
 
     def say(self, text: str) -> None:
+        if self._open:  # a line said mid-phase (cleanup after Ctrl-C) goes below the status line
+            self.out.write("\n")
+            self._open = False
         print(text, file=self.out, flush=True)
 
     def status(self, text: str, *, final: bool = False) -> None:
@@ -149,6 +154,7 @@ class Console:
         if self.tty:
             self.out.write(f"\r\x1b[2K{text}" + ("\n" if final else ""))
             self.out.flush()
+            self._open = not final
         else:
             self.say(text)
 

@@ -194,6 +194,23 @@ def test_console_rewrites_one_line_on_a_terminal() -> None:
     assert out.getvalue() == "\r\x1b[2Kone\r\x1b[2Kthree\n"
 
 
+def test_console_ends_an_open_status_line_before_saying_anything() -> None:
+    """Issue 9 item 24: after Ctrl-C mid-phase the cleanup lines landed on the live progress line."""
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    out = Terminal()
+    console = Console(out)
+    console.status("submitted 10 tasks")
+    console.say("[cleanup] deleted job j")
+    console.say("[cleanup] deleted pool p")
+    assert (
+        out.getvalue() == "\r\x1b[2Ksubmitted 10 tasks\n[cleanup] deleted job j\n[cleanup] deleted pool p\n"
+    )
+
+
 def test_console_log_shows_each_phase_first_status_at_once() -> None:
     out = io.StringIO()
     console = Console(out)

@@ -375,3 +375,49 @@ async def test_a_file_that_grew_before_the_resume_is_reported(
     with pytest.raises(FileChangedError, match="size"):
         async with client.tasks.download_file("job-1", "task-1", "wd/out put.txt") as stream:
             await stream.read()
+
+
+class CutRawStream(httpx.AsyncByteStream):
+    """Encoded bytes delivered in small pieces, then a dropped connection."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for start in range(0, len(self._data), 50):
+            yield self._data[start : start + 50]
+        raise httpx.ReadError("connection reset by peer")
+
+
+async def test_downloads_ask_for_the_file_unencoded(client: BatchClient, mock: respx.MockRouter) -> None:
+    route = mock.get(FILE_URL).mock(return_value=full(CONTENT))
+    async with client.tasks.download_file("job-1", "task-1", "wd/out put.txt") as stream:
+        assert await stream.read() == CONTENT
+    assert route.calls.last.request.headers["accept-encoding"] == "identity"
+
+
+async def test_a_gzip_download_cut_half_way_is_not_a_success(
+    client: BatchClient, mock: respx.MockRouter, tmp_path: Path
+) -> None:
+    import gzip
+
+    encoded = gzip.compress(CONTENT)
+    headers = {**HEADERS, "Content-Length": str(len(encoded)), "Content-Encoding": "gzip"}
+    half = httpx.Response(200, stream=CutRawStream(encoded[: len(encoded) // 2]), headers=headers)
+    route = mock.get(FILE_URL).mock(return_value=half)
+    target = tmp_path / "out.txt"
+    with pytest.raises(TransportError, match="gzip encoded download was cut off"):
+        await client.tasks.download_file_to("job-1", "task-1", "wd/out put.txt", target)
+    assert not target.exists()
+    assert names_in(tmp_path) == []
+    assert route.call_count == 1  # not resumed by a decoded offset
+
+
+async def test_a_whole_gzip_download_is_decoded(client: BatchClient, mock: respx.MockRouter) -> None:
+    import gzip
+
+    encoded = gzip.compress(CONTENT)
+    headers = {**HEADERS, "Content-Length": str(len(encoded)), "Content-Encoding": "gzip"}
+    mock.get(FILE_URL).mock(return_value=httpx.Response(200, content=encoded, headers=headers))
+    async with client.tasks.download_file("job-1", "task-1", "wd/out put.txt") as stream:
+        assert await stream.read() == CONTENT

@@ -246,6 +246,55 @@ async def test_a_next_link_equal_to_the_resumed_link_stops(
         [task async for task in client.tasks.list("job-1").from_link(link("p2"))]
 
 
+async def test_ever_new_next_links_with_empty_pages_stop_after_the_bound(
+    client: BatchClient, mock: respx.MockRouter
+) -> None:
+    counter = iter(range(1_000_000))
+
+    def endless(request: httpx.Request) -> httpx.Response:
+        return page([], f"n{next(counter)}")
+
+    route = mock.get(url__startswith=TASKS).mock(side_effect=endless)
+    pager = client.tasks.list("job-1")
+    pager.max_empty_pages = 25
+    with pytest.raises(ResponseParseError, match="26 empty pages in a row"):
+        [task async for task in pager]
+    assert route.call_count == 26
+
+
+async def test_the_empty_page_bound_counts_pages_in_a_row(
+    client: BatchClient, mock: respx.MockRouter
+) -> None:
+    pages = {None: [page([], "p1")], "p1": [page([], "p2")], "p2": [page(["a"], "p3")]}
+    pages |= {"p3": [page([], "p4")], "p4": [page([], "p5")], "p5": [page(["b"])]}
+    mock.get(url__startswith=TASKS).mock(side_effect=serve(pages))
+    pager = client.tasks.list("job-1")
+    pager.max_empty_pages = 2
+    assert [task.id async for task in pager] == ["a", "b"]
+    resumed = pager.from_link(link("p3"))
+    assert resumed.max_empty_pages == 2
+
+
+def test_the_default_empty_page_bound_is_generous_and_checked(client: BatchClient) -> None:
+    pager = client.tasks.list("job-1")
+    assert pager.max_empty_pages == 1000
+    for bad in (0, -1, True, 2.5):
+        with pytest.raises(ValidationError):
+            pager.max_empty_pages = bad  # type: ignore[assignment]
+
+
+async def test_resuming_from_the_next_link_of_a_finished_listing_yields_nothing(
+    client: BatchClient, mock: respx.MockRouter
+) -> None:
+    route = mock.get(url__startswith=TASKS).mock(side_effect=serve({None: [page(["a"])]}))
+    pager = client.tasks.list("job-1", max_results=2)
+    async for _ in pager:
+        break
+    assert pager.next_link is None
+    assert [task async for task in client.tasks.list("job-1").from_link(pager.next_link)] == []
+    assert route.call_count == 1
+
+
 async def test_a_listing_without_value_is_a_parse_error(client: BatchClient, mock: respx.MockRouter) -> None:
     mock.get(url__startswith=TASKS).mock(return_value=httpx.Response(200, json={"odata.metadata": "m"}))
     with pytest.raises(ResponseParseError):

@@ -113,3 +113,10 @@ def test_the_exception_tree_in_the_errors_docstring_is_the_real_one() -> None:
         assert issubclass(classes[name], classes[parent]), (name, parent)
         public_bases = [base.__name__ for base in classes[name].__mro__[1:] if base.__name__ in classes]
         assert public_bases[0] == parent, (name, public_bases)
+
+
+def test_dir_of_the_package_shows_only_exports_and_modules() -> None:
+    public = {name for name in dir(batchaio) if not name.startswith("_")}
+    assert "annotations" not in public  # the __future__ import is not part of the API
+    stray = {name for name in public - set(batchaio.__all__) if not inspect.ismodule(getattr(batchaio, name))}
+    assert stray == set()

@@ -30,6 +30,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/: the shared spec model
+from _spec import Model, Property, parse_schema
+
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = Path("tools/spec/batch-2024-07-01.20.0.schema.json")
 OUTPUT_DIR = Path("batchaio/models")
@@ -168,7 +171,7 @@ def _docstring(text: str, indent: str = "    ") -> str:
     return f'{indent}"""{text}"""'
 
 
-def _render_enum(name: str, values: list[str]) -> list[str]:
+def _render_enum(name: str, values: tuple[str, ...]) -> list[str]:
     doc = _docstring(f"Open enum ``{name}`` (values matched without case; unknown values kept).")
     lines = ["", "", f"class {name}(OpenEnum):", doc, ""]
     seen: dict[str, str] = {}
@@ -181,51 +184,53 @@ def _render_enum(name: str, values: list[str]) -> list[str]:
     return lines
 
 
-def _render_model(name: str, model: dict[str, Any], known: set[str]) -> list[str]:
-    properties = model["properties"]
-    required = [snake_case(p["name"]) for p in properties if p["required"] and not p.get("readOnly")]
-    doc = f"Wire model ``{name}``."
+def _render_model(model: Model, known: set[str]) -> list[str]:
+    properties = model.properties
+    required = [snake_case(p.name) for p in properties if p.required and not p.read_only]
+    doc = f"Wire model ``{model.name}``."
     if required:
         doc += " Required when sent: " + ", ".join(f"``{r}``" for r in required) + "."
-    lines = ["", "", "@attrs.define(kw_only=True)", f"class {name}:", _docstring(doc)]
+    lines = ["", "", "@attrs.define(kw_only=True)", f"class {model.name}:", _docstring(doc)]
     if properties:
         lines.append("")
     seen: set[str] = set()
     for prop in properties:
-        wire = prop["name"]
-        field = snake_case(wire)
+        field = snake_case(prop.name)
         if keyword.iskeyword(field) or field in _RESERVED or not field.isidentifier() or field[0] == "_":
-            raise SchemaError(f"{name}.{wire}: field name {field!r} is not usable")
+            raise SchemaError(f"{model.name}.{prop.name}: field name {field!r} is not usable")
         if field in seen:
-            raise SchemaError(f"{name}.{wire}: field name {field!r} collides")
+            raise SchemaError(f"{model.name}.{prop.name}: field name {field!r} collides")
         seen.add(field)
-        annotation = _annotation(prop["type"])
+        annotation = _annotation(prop.type)
         for ref in re.findall(r"[A-Z]\w*", annotation):
             if ref not in known:
-                raise SchemaError(f"{name}.{wire}: unknown type {ref}")
-        args = [json.dumps(wire)]
-        if prop["required"]:
-            args.append("required=True")
-        if prop.get("readOnly"):
-            args.append("read_only=True")
-        if prop["type"] == "int64-as-string":
-            args.append("int64_as_string=True")
-        if (name, wire) in SECRETS:
-            args.append("secret=True")
-        lines.extend(_field_line(field, annotation, args))
+                raise SchemaError(f"{model.name}.{prop.name}: unknown type {ref}")
+        lines.extend(_field_line(field, annotation, _field_args(model.name, prop)))
     return lines
 
 
-def _check_secrets(models: dict[str, Any]) -> None:
+def _field_args(model: str, prop: Property) -> list[str]:
+    args = [json.dumps(prop.name)]
+    if prop.required:
+        args.append("required=True")
+    if prop.read_only:
+        args.append("read_only=True")
+    if prop.type == "int64-as-string":
+        args.append("int64_as_string=True")
+    if (model, prop.name) in SECRETS:
+        args.append("secret=True")
+    return args
+
+
+def _check_secrets(models: dict[str, Model]) -> None:
     for model, wire in SECRETS:
-        if wire not in {p["name"] for p in models.get(model, {}).get("properties", [])}:
+        if model not in models or wire not in {p.name for p in models[model].properties}:
             raise SchemaError(f"SECRETS names {model}.{wire}, which the schema does not have")
 
 
 def render(schema: dict[str, Any]) -> dict[str, str]:
-    """File name -> content of every generated file."""
-    models: dict[str, Any] = schema["models"]
-    enums: dict[str, list[str]] = schema["enums"]
+    """File name -> content of every generated file (``schema``: the parsed schema file)."""
+    models, enums = parse_schema(schema)
     _check_secrets(models)
     known = set(models) | set(enums)
     body = [
@@ -250,7 +255,7 @@ def render(schema: dict[str, Any]) -> dict[str, str]:
     for name in sorted(enums):
         body.extend(_render_enum(name, enums[name]))
     for name in sorted(models):
-        body.extend(_render_model(name, models[name], known))
+        body.extend(_render_model(models[name], known))
     generated = "\n".join(body) + "\n"
 
     names = sorted(known, key=str.lower)

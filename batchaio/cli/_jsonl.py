@@ -9,12 +9,13 @@ and Ctrl-C stops at once.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import os
 import stat
 import sys
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -29,7 +30,7 @@ from batchaio._redact import redact_text
 from batchaio._serde import strict_converter
 from batchaio.models import BatchTaskCreateContent
 
-__all__ = ["BadLine", "LineFailure", "TaskFile", "parse_task"]
+__all__ = ["BadLine", "LineFailure", "TaskFile", "line_number", "parse_task"]
 
 _BOM = b"\xef\xbb\xbf"
 INVALID_JSON = "InvalidJson"
@@ -79,13 +80,20 @@ def parse_task(raw: bytes) -> BatchTaskCreateContent:
         raise BadLine(INVALID_TASK, redact_text(f"invalid task: {exc}"), task_id) from None
 
 
+def line_number(index: int, skips: Sequence[int]) -> int:
+    """The line (1-based) of the ``index``-th task, given ``skips``: for each line that was not a task (blank
+    or unreadable), in order, how many tasks had been read before it."""
+    return index + 1 + bisect.bisect_right(skips, index)
+
+
 class TaskFile:
     """The tasks of one JSON Lines input (a path, or ``-`` for standard input), read as they are needed.
 
     Blank lines are skipped; a line that is not a task is passed to ``on_bad_line`` and skipped, so the rest
     go on. ``tasks_read``, ``bytes_read``, ``size`` (``None`` for a pipe) and ``done`` tell the progress
-    display how far the reading is; ``line_of(index)`` gives the line of the ``index``-th task yielded, for
-    tasks whose outcome is not yet known (``settle`` forgets it). :meth:`stop` ends the input early.
+    display how far the reading is; ``line_of(index)`` gives the line of the ``index``-th task read.
+    :meth:`stop` ends the input early. A regular file is read in the event loop (as a plain iterator, the
+    cheapest input for the bulk engine); a pipe or terminal by a thread.
     """
 
     def __init__(
@@ -101,7 +109,7 @@ class TaskFile:
         self.bytes_read = 0
         self.done = False
         self._line = 0
-        self._lines: dict[int, int] = {}
+        self._skips: list[int] = []
         self._stopped = False
         self._waiting: anyio.CancelScope | None = None
 
@@ -109,11 +117,8 @@ class TaskFile:
         if self.name != "-":
             self._stream.close()
 
-    def line_of(self, index: int) -> int | None:
-        return self._lines.get(index)
-
-    def settle(self, index: int) -> None:
-        self._lines.pop(index, None)
+    def line_of(self, index: int) -> int:
+        return line_number(index, self._skips)
 
     def stop(self) -> None:
         """Read no more (Ctrl-C): the tasks already read are still submitted."""
@@ -121,9 +126,25 @@ class TaskFile:
         if self._waiting is not None:
             self._waiting.cancel()
 
-    async def tasks(self) -> AsyncIterator[BatchTaskCreateContent]:
-        blocks = self._blocks_in_loop() if self._regular else self._blocks_from_thread()
-        async for block in blocks:
+    def tasks(self) -> Iterator[BatchTaskCreateContent] | AsyncIterator[BatchTaskCreateContent]:
+        """The tasks, read lazily."""
+        return self._from_file() if self._regular else self._from_pipe()
+
+    def _from_file(self) -> Iterator[BatchTaskCreateContent]:
+        while True:
+            block = list(itertools.islice(self._stream, C.CLI_READ_BLOCK_LINES))
+            if not block:
+                self.done = True
+                return
+            for raw in block:
+                if self._stopped:  # set by stop() between two tasks
+                    return
+                task = self._take(raw)
+                if task is not None:
+                    yield task
+
+    async def _from_pipe(self) -> AsyncIterator[BatchTaskCreateContent]:
+        async for block in self._blocks_from_thread():
             for raw in block:
                 task = self._take(raw)
                 if task is not None:
@@ -138,23 +159,16 @@ class TaskFile:
         if self._line == 1 and raw.startswith(_BOM):
             raw = raw[len(_BOM) :]
         if not raw.strip():
+            self._skips.append(self.tasks_read)
             return None
         try:
             task = parse_task(raw)
         except BadLine as bad:
+            self._skips.append(self.tasks_read)
             self._on_bad_line(LineFailure(self._line, bad.task_id, bad.code, bad.message))
             return None
-        self._lines[self.tasks_read] = self._line
         self.tasks_read += 1
         return task
-
-    async def _blocks_in_loop(self) -> AsyncIterator[list[bytes]]:
-        while not self._stopped:
-            block = list(itertools.islice(self._stream, C.CLI_READ_BLOCK_LINES))
-            if not block:
-                return
-            yield block
-            await anyio.lowlevel.checkpoint()
 
     async def _blocks_from_thread(self) -> AsyncIterator[list[bytes]]:
         send, receive = anyio.create_memory_object_stream[Any](C.CLI_READ_AHEAD_BLOCKS)

@@ -180,9 +180,8 @@ class _Submission:
         source = self.source
         async with self.stream as outcomes:
             async for outcome in outcomes:
-                self.failures.outcome(outcome, source.line_of(outcome.index) if source else None)
-                if source is not None:
-                    source.settle(outcome.index)
+                if outcome.failure is not None:
+                    self.failures.outcome(outcome, source.line_of(outcome.index) if source else None)
 
     def show(self) -> None:
         tally = Tally.of(self.stream.report, self.failures.unreadable)

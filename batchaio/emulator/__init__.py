@@ -24,6 +24,7 @@ import base64
 import binascii
 import contextlib
 import shutil
+import socket
 import tempfile
 import threading
 from collections.abc import AsyncIterator
@@ -190,12 +191,21 @@ class Emulator:
 
     @contextlib.asynccontextmanager
     async def serve(
-        self, host: str = C.DEFAULT_HOST, port: int = 0, *, allow_non_loopback: bool = False
+        self,
+        host: str = C.DEFAULT_HOST,
+        port: int = 0,
+        *,
+        allow_non_loopback: bool = False,
+        allowed_hosts: tuple[str, ...] = (),
     ) -> AsyncIterator[str]:
-        """Serve over HTTP with uvicorn in the running asyncio loop; yield the endpoint (``http://host:port``)."""
-        from batchaio.emulator._server import EmbeddedServer, bind_socket, check_loopback, make_config
+        """Serve over HTTP with uvicorn in the running asyncio loop; yield the endpoint (``http://host:port``).
 
-        check_loopback(host, allow_non_loopback)
+        Requests must name the emulator in ``Host`` by an IP address, ``localhost`` or one of
+        ``allowed_hosts`` (against DNS rebinding). Off loopback (``allow_non_loopback=True``),
+        ``execute=True`` needs a key of your own and Shared Key authentication."""
+        from batchaio.emulator._server import EmbeddedServer, bind_socket, make_config
+
+        self._check_serving(host, allow_non_loopback, allowed_hosts)
         sock = bind_socket(host, port)
         # The block's own exception is raised after the server has shut down, as itself rather than inside an
         # exception group.
@@ -222,15 +232,24 @@ class Emulator:
         if raised is not None:
             raise raised
 
-    def start(self, host: str = C.DEFAULT_HOST, port: int = 0, *, allow_non_loopback: bool = False) -> str:
-        """Serve over HTTP from a background thread; return the endpoint. Stop with ``stop()``."""
+    def start(
+        self,
+        host: str = C.DEFAULT_HOST,
+        port: int = 0,
+        *,
+        allow_non_loopback: bool = False,
+        allowed_hosts: tuple[str, ...] = (),
+    ) -> str:
+        """Serve over HTTP from a background thread; return the endpoint. Stop with ``stop()``.
+
+        The same rules as ``serve()`` apply."""
         import asyncio
 
-        from batchaio.emulator._server import EmbeddedServer, bind_socket, check_loopback, make_config
+        from batchaio.emulator._server import EmbeddedServer, bind_socket, make_config
 
         if self._thread is not None:
             raise RuntimeError("the emulator is already started")
-        check_loopback(host, allow_non_loopback)
+        self._check_serving(host, allow_non_loopback, allowed_hosts)
         sock = bind_socket(host, port)
         server = EmbeddedServer(make_config(self.app, tls=self.tls))
         thread = threading.Thread(
@@ -246,6 +265,21 @@ class Emulator:
         self._thread_socket = sock
         self.endpoint = _endpoint(host, sock.getsockname()[1], https=self.tls is not None)
         return self.endpoint
+
+    def _check_serving(self, host: str, allow_non_loopback: bool, allowed_hosts: tuple[str, ...]) -> None:
+        """The exposure rules every way of serving applies; then only ``Host`` values naming us are served."""
+        from batchaio.emulator._server import check_exposure, check_loopback
+
+        check_loopback(host, allow_non_loopback)
+        check_exposure(
+            host,
+            execute=self.execute,
+            key=self.key,
+            require_auth=self.app.require_auth,
+            allow_bearer=self.app.allow_bearer,
+            default_key=C.DEFAULT_KEY,
+        )
+        self.app.allowed_hosts = frozenset(name.lower() for name in (*allowed_hosts, socket.gethostname()))
 
     def stop(self) -> None:
         """Stop the server started by ``start()`` (no-op if not started)."""

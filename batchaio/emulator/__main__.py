@@ -43,7 +43,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--execute", action="store_true", help="run task command lines for real with /bin/sh")
     parser.add_argument("--work-dir", help="directory for executed tasks (default: a temporary directory)")
-    parser.add_argument("--max-processes", type=int, default=C.DEFAULT_MAX_PROCESSES)
+    parser.add_argument(
+        "--max-processes",
+        type=int,
+        default=C.DEFAULT_MAX_PROCESSES,
+        help=f"with --execute: how many task processes run at once (default {C.DEFAULT_MAX_PROCESSES})",
+    )
     parser.add_argument(
         "--task-seconds",
         type=float,
@@ -71,34 +76,60 @@ def _parser() -> argparse.ArgumentParser:
         parser.add_argument(f"--{switch.replace('_', '-')}", action="store_true", help=text)
     parser.add_argument("--no-auth", action="store_true", help="do not check Authorization at all")
     parser.add_argument(
-        "--allow-non-loopback", action="store_true", help="allow binding a non-loopback address"
+        "--allow-non-loopback",
+        action="store_true",
+        help="allow binding a non-loopback address (with --execute: needs your own key and authentication)",
     )
-    parser.add_argument("--throttle-rate", type=float, default=0.0)
-    parser.add_argument("--server-error-rate", type=float, default=0.0)
-    parser.add_argument("--drop-rate", type=float, default=0.0)
-    parser.add_argument("--reset-after-apply-rate", type=float, default=0.0)
-    parser.add_argument("--task-server-error-rate", type=float, default=0.0)
-    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
-    parser.add_argument("--fault-path", help="regular expression: only fault requests whose path matches")
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a host name clients may use in Host besides IP addresses and localhost (repeatable)",
+    )
+    faults = parser.add_argument_group(
+        "fault injection", "each RATE is the probability (0 to 1) that a request gets that fault"
+    )
+    faults.add_argument(
+        "--throttle-rate",
+        type=float,
+        default=0.0,
+        metavar="RATE",
+        help="answer 429/503 with Retry-After, applying nothing",
+    )
+    faults.add_argument(
+        "--server-error-rate", type=float, default=0.0, metavar="RATE", help="answer 500, applying nothing"
+    )
+    faults.add_argument(
+        "--drop-rate",
+        type=float,
+        default=0.0,
+        metavar="RATE",
+        help="close the connection without an answer, applying nothing",
+    )
+    faults.add_argument(
+        "--reset-after-apply-rate",
+        type=float,
+        default=0.0,
+        metavar="RATE",
+        help="apply the request, then close the connection without an answer",
+    )
+    faults.add_argument(
+        "--task-server-error-rate",
+        type=float,
+        default=0.0,
+        metavar="RATE",
+        help="per task of an addtaskcollection: report servererror for it and do not add it",
+    )
+    faults.add_argument(
+        "--latency", type=float, default=0.0, metavar="SECONDS", help="seconds added to every request"
+    )
+    faults.add_argument(
+        "--fault-path", metavar="REGEX", help="only fault requests whose path matches this regular expression"
+    )
     parser.add_argument("--seed", type=int, help="seed of fault injection and simulated durations")
     parser.add_argument("--log-level", default="warning")
     return parser
-
-
-def _check_exposure(arguments: argparse.Namespace, key: str) -> None:
-    """Refuse to run command lines for anyone on the network who knows the published key (or no key)."""
-    if not (arguments.execute and arguments.allow_non_loopback):
-        return
-    if arguments.no_auth or arguments.allow_bearer:
-        raise ValueError(
-            "--execute with --allow-non-loopback needs Shared Key authentication "
-            "(drop --no-auth and --allow-bearer): anyone who can reach the port could run commands"
-        )
-    if key == C.DEFAULT_KEY:
-        raise ValueError(
-            "--execute with --allow-non-loopback needs your own key (--key random or --key <base64>): "
-            "the default key is published"
-        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,15 +138,13 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     from batchaio.emulator import Emulator, FaultConfig
-    from batchaio.emulator._server import bind_socket, check_loopback, make_config
+    from batchaio.emulator._server import bind_socket, make_config
     from batchaio.emulator._tls import trust_instructions
 
     key = arguments.key
     if key == "random":
         key = base64.b64encode(secrets.token_bytes(64)).decode()
     try:
-        _check_exposure(arguments, key)
-        check_loopback(arguments.host, arguments.allow_non_loopback)
         faults = FaultConfig(
             throttle_rate=arguments.throttle_rate,
             server_error_rate=arguments.server_error_rate,
@@ -148,6 +177,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     try:
+        emulator._check_serving(arguments.host, arguments.allow_non_loopback, tuple(arguments.allowed_host))
+    except ValueError as error:
+        emulator.close()
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    try:
         sock = bind_socket(arguments.host, arguments.port)
     except OSError as error:
         emulator.close()
@@ -173,6 +208,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        # Ctrl-C while a request was in flight: uvicorn cancels it and re-raises; stopping is what was asked.
+        return 130
     finally:
         emulator.close()
     return 0

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl, quote, unquote
 
 import anyio
 import httpx
@@ -78,6 +79,9 @@ class EmulatorApp(MiscRoutes, PoolRoutes, FileRoutes, JobRoutes, TaskRoutes):
         self.bearer_audience = bearer_audience
         self.require_auth = require_auth
         self.work_root = work_root
+        # Host names accepted besides IP addresses and ``localhost`` when served over a socket; ``None``
+        # (in process, through an ASGI transport) accepts any.
+        self.allowed_hosts: frozenset[str] | None = None
         self.router = Router(routes=self._routes(), default=self._unknown_route, lifespan=lifespan)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -89,58 +93,14 @@ class EmulatorApp(MiscRoutes, PoolRoutes, FileRoutes, JobRoutes, TaskRoutes):
         }
         request_id = new_request_id()
         scope = {**scope, "batchaio.request_id": request_id}
-        extra: list[tuple[bytes, bytes]] = [
-            (b"request-id", request_id.encode()),
-            (b"dataserviceversion", b"3.0"),
-            (b"x-content-type-options", b"nosniff"),
-        ]
-        if headers.get("return-client-request-id", "").lower() == "true" and "client-request-id" in headers:
-            extra.append((b"client-request-id", headers["client-request-id"].encode("latin-1")))
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message = dict(message)
-                message["headers"] = list(message.get("headers", [])) + extra
-            await send(message)
-
-        host = headers.get("host", "127.0.0.1")
-        base = f"{scope.get('scheme', 'http')}://{host}"
-        path: str = scope["path"]
-        latency = self.faults.latency(path)
+        send_with_headers = _adding(send, _common_headers(request_id, headers))
+        base = f"{scope.get('scheme', 'http')}://{headers.get('host', '127.0.0.1')}"
+        latency = self.faults.latency(scope["path"])
         if latency > 0:
             await anyio.sleep(latency)
         try:
-            self._check_api_version(scope)
-            if self.require_auth:
-                raw_path = scope.get("raw_path") or quote(path).encode()
-                target = raw_path.decode("latin-1")
-                if scope.get("query_string"):
-                    target += "?" + scope["query_string"].decode("latin-1")
-                verify_request(
-                    scope["method"],
-                    target,
-                    headers,
-                    account=self.account,
-                    key=self.key,
-                    allow_bearer=self.allow_bearer,
-                    now=time.time(),
-                    bearer_audience=self.bearer_audience,
-                )
-            length = headers.get("content-length")
-            if length is not None and length.isdigit() and int(length) > C.MAX_REQUEST_BODY_BYTES:
-                raise _too_large()
-            fault = self.faults.decide(path)
-            if fault == "throttle":
-                status = self.faults.throttle_status()
-                raise ServiceError(
-                    "TooManyRequests" if status == 429 else "ServerBusy",
-                    status=status,
-                    headers=self.faults.throttle_headers(),
-                )
-            if fault == "server_error":
-                raise ServiceError("InternalError")
-            if fault == "drop":
-                raise ConnectionDropped()
+            fault = self._admit(scope, headers)
+            scope = _with_routable_path(scope)
         except ServiceError as error:
             response = self._error_response(base, error, request_id, scope["method"])
             await response(scope, receive, send_with_headers)
@@ -153,6 +113,55 @@ class EmulatorApp(MiscRoutes, PoolRoutes, FileRoutes, JobRoutes, TaskRoutes):
             await self.router(scope, receive, discard)
             raise ConnectionDropped()
         await self.router(scope, receive, send_with_headers)
+
+    def _admit(self, scope: Scope, headers: dict[str, str]) -> str | None:
+        """Every check before routing, in the service's order; the fault to inject, if any."""
+        self._check_host(headers.get("host"))
+        self._check_api_version(scope)
+        if self.require_auth:
+            verify_request(
+                scope["method"],
+                _signed_target(scope),
+                headers,
+                account=self.account,
+                key=self.key,
+                allow_bearer=self.allow_bearer,
+                now=time.time(),
+                bearer_audience=self.bearer_audience,
+            )
+        length = headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > C.MAX_REQUEST_BODY_BYTES:
+            raise _too_large()
+        fault = self.faults.decide(scope["path"])
+        if fault == "throttle":
+            status = self.faults.throttle_status()
+            raise ServiceError(
+                "TooManyRequests" if status == 429 else "ServerBusy",
+                status=status,
+                headers=self.faults.throttle_headers(),
+            )
+        if fault == "server_error":
+            raise ServiceError("InternalError")
+        if fault == "drop":
+            raise ConnectionDropped()
+        return fault
+
+    def _check_host(self, host: str | None) -> None:
+        """Refuse a ``Host`` that names neither an IP address nor ``localhost`` nor an allowed name, so that a
+        web page whose DNS name was rebound to this machine cannot reach the emulator (served mode only)."""
+        if self.allowed_hosts is None or host is None:
+            return
+        name = _host_name(host)
+        if name in self.allowed_hosts or name == "localhost" or _is_ip_literal(name):
+            return
+        raise ServiceError(
+            "InvalidHeaderValue",
+            values=[
+                ("HeaderName", "Host"),
+                ("HeaderValue", host[:100]),
+                ("Reason", "The emulator answers only to its own address"),
+            ],
+        )
 
     def _check_api_version(self, scope: Scope) -> None:
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
@@ -188,6 +197,10 @@ class EmulatorApp(MiscRoutes, PoolRoutes, FileRoutes, JobRoutes, TaskRoutes):
         self, handler: Handler, body_model: str | None, route: str
     ) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
+            params = request.path_params
+            for name, value in params.items():
+                if _ENCODED_SLASH in value:
+                    params[name] = value.replace(_ENCODED_SLASH, "/")
             call = Call(request, self.store, body_model, route)
             try:
                 return await handler(call)
@@ -322,3 +335,69 @@ class EmulatorApp(MiscRoutes, PoolRoutes, FileRoutes, JobRoutes, TaskRoutes):
             return self._error_response(base, error, request_id, method)
 
         return endpoint
+
+
+# Stands for ``%2F`` inside a path segment while the router matches, so that an encoded slash in an id is part
+# of that id (``/jobs/j1%2Ftasks`` is job ``j1/tasks``), never a separator; file paths get their ``/`` back.
+_ENCODED_SLASH = "\x00"
+
+
+def _with_routable_path(scope: Scope) -> Scope:
+    """``scope`` with a path in which each ``%2F`` of the raw path is ``_ENCODED_SLASH``."""
+    raw: bytes | None = scope.get("raw_path")
+    if "\x00" in scope["path"]:
+        raise ServiceError("InvalidUri", values=[("Reason", "The path contains a NUL character")])
+    if raw is None or b"%2f" not in raw.lower():
+        return scope
+    segments = raw.split(b"?", 1)[0].decode("ascii", "replace").split("/")
+    path = "/".join(unquote(segment).replace("/", _ENCODED_SLASH) for segment in segments)
+    return {**scope, "path": path}
+
+
+def _signed_target(scope: Scope) -> str:
+    """The request target as the client signed it: the raw path and the query string."""
+    raw_path = scope.get("raw_path") or quote(scope["path"]).encode()
+    target: str = raw_path.decode("latin-1")
+    if scope.get("query_string"):
+        target += "?" + scope["query_string"].decode("latin-1")
+    return target
+
+
+def _common_headers(request_id: str, headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    """The headers every response carries."""
+    extra = [
+        (b"request-id", request_id.encode()),
+        (b"dataserviceversion", b"3.0"),
+        (b"x-content-type-options", b"nosniff"),
+    ]
+    if headers.get("return-client-request-id", "").lower() == "true" and "client-request-id" in headers:
+        extra.append((b"client-request-id", headers["client-request-id"].encode("latin-1")))
+    return extra
+
+
+def _adding(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
+    """``send`` that adds ``extra`` to the response's headers."""
+
+    async def send_with_headers(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = dict(message)
+            message["headers"] = list(message.get("headers", [])) + extra
+        await send(message)
+
+    return send_with_headers
+
+
+def _host_name(host: str) -> str:
+    """The name part of a ``Host`` value (``[::1]:80`` -> ``::1``, ``Example:80`` -> ``example``)."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def _is_ip_literal(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True

@@ -31,6 +31,7 @@ class Call:
         self.body_model = body_model
         # The route's path with its parameters emptied (``/jobs/{}/tasks``): what the operation is.
         self.route = route
+        self._raw: bytes | None = None
         self.now = time.time()
         host = request.headers.get("host", "127.0.0.1")
         self.base = f"{request.url.scheme}://{host}"
@@ -43,10 +44,22 @@ class Call:
     def flag(self, name: str) -> bool:
         return (self.q(name) or "").lower() == "true"
 
+    async def _read(self) -> bytes:
+        """The request body, refused with 413 as soon as it grows past the limit (chunked bodies have no
+        ``Content-Length`` to check beforehand)."""
+        if self._raw is None:
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in self.request.stream():
+                size += len(chunk)
+                if size > C.MAX_REQUEST_BODY_BYTES:
+                    raise _too_large()
+                chunks.append(chunk)
+            self._raw = b"".join(chunks)
+        return self._raw
+
     async def body(self, *, optional: bool = False) -> dict[str, Any]:
-        raw = await self.request.body()
-        if len(raw) > C.MAX_REQUEST_BODY_BYTES:
-            raise _too_large()
+        raw = await self._read()
         if not raw.strip():
             if optional:
                 return {}

@@ -63,38 +63,77 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _is_int32(value: Any) -> bool:
+    """Whether ``value`` is a JSON integer the service's ``int32`` properties can hold."""
+    return _is_int(value) and -(2**31) <= value < 2**31
+
+
 def _check_task_types(doc: dict[str, Any]) -> None:
-    """``InvalidPropertyValue`` for a task property of the wrong JSON type (checked before anything is
-    stored, so a bad value cannot break later reads of the job's tasks)."""
-    objects = ("constraints", "dependsOn", "multiInstanceSettings", "userIdentity", "exitConditions")
-    for name in objects:
+    """``InvalidPropertyValue`` for a task property of the wrong JSON type or value (checked before anything
+    is stored, so a bad value cannot break later reads of the tasks, nor the runner of ``--execute``)."""
+    _check_shapes(doc)
+    _check_command_line(doc.get("commandLine"))
+    _check_environment(doc.get("environmentSettings") or [])
+    _check_task_constraints(doc.get("constraints") or {})
+    _check_counts(doc)
+    _check_dependencies(doc.get("dependsOn") or {})
+
+
+_TASK_OBJECTS = ("constraints", "dependsOn", "multiInstanceSettings", "userIdentity", "exitConditions")
+_TASK_LISTS = ("environmentSettings", "resourceFiles", "outputFiles", "applicationPackageReferences")
+
+
+def _check_shapes(doc: dict[str, Any]) -> None:
+    for name in _TASK_OBJECTS:
         if doc.get(name) is not None and not isinstance(doc[name], dict):
             raise _invalid(name, f"{name} must be a JSON object")
-    for name in ("environmentSettings", "resourceFiles", "outputFiles", "applicationPackageReferences"):
+    for name in _TASK_LISTS:
         value = doc.get(name)
         if value is not None and not (isinstance(value, list) and all(isinstance(v, dict) for v in value)):
             raise _invalid(name, f"{name} must be a list of JSON objects")
-    for setting in doc.get("environmentSettings") or []:
-        if not isinstance(setting.get("name"), str) or not setting["name"]:
+
+
+def _check_command_line(command: Any) -> None:
+    if isinstance(command, str) and "\x00" in command:
+        raise _invalid("commandLine", "The command line cannot contain a NUL character")
+
+
+def _check_environment(settings: list[dict[str, Any]]) -> None:
+    """Names a process environment can hold: not empty, no ``=`` and no NUL; values strings without NUL."""
+    for setting in settings:
+        name = setting.get("name")
+        if not isinstance(name, str) or not name:
             raise _invalid("environmentSettings.name", "Every environment setting needs a name")
-        if setting.get("value") is not None and not isinstance(setting["value"], str):
+        if "=" in name or "\x00" in name:
+            raise _invalid("environmentSettings.name", "A name cannot contain '=' or NUL", name)
+        value = setting.get("value")
+        if value is not None and not isinstance(value, str):
             raise _invalid("environmentSettings.value", "An environment value must be a string")
-    constraints = doc.get("constraints") or {}
+        if isinstance(value, str) and "\x00" in value:
+            raise _invalid("environmentSettings.value", "A value cannot contain a NUL character")
+
+
+def _check_task_constraints(constraints: dict[str, Any]) -> None:
     for name in ("maxWallClockTime", "retentionTime"):
         if constraints.get(name) is not None and parse_duration(str(constraints[name])) is None:
             raise _invalid(f"constraints.{name}", "Not an ISO 8601 duration", constraints[name])
     retries = constraints.get("maxTaskRetryCount")
-    if retries is not None and not _is_int(retries):
-        raise _invalid("constraints.maxTaskRetryCount", "Must be an integer", retries)
+    if retries is not None and not _is_int32(retries):
+        raise _invalid("constraints.maxTaskRetryCount", "Must be a 32-bit integer", retries)
+
+
+def _check_counts(doc: dict[str, Any]) -> None:
     slots = doc.get("requiredSlots")
-    if slots is not None and not (_is_int(slots) and slots >= 1):
-        raise _invalid("requiredSlots", "Must be an integer of at least 1", slots)
+    if slots is not None and not (_is_int32(slots) and slots >= 1):
+        raise _invalid("requiredSlots", "Must be a 32-bit integer of at least 1", slots)
     instances = (doc.get("multiInstanceSettings") or {}).get("numberOfInstances")
-    if instances is not None and not (_is_int(instances) and instances >= 1):
+    if instances is not None and not (_is_int32(instances) and instances >= 1):
         raise _invalid(
-            "multiInstanceSettings.numberOfInstances", "Must be an integer of at least 1", instances
+            "multiInstanceSettings.numberOfInstances", "Must be a 32-bit integer of at least 1", instances
         )
-    depends_on = doc.get("dependsOn") or {}
+
+
+def _check_dependencies(depends_on: dict[str, Any]) -> None:
     ids = depends_on.get("taskIds")
     if ids is not None and not (isinstance(ids, list) and all(isinstance(i, str) for i in ids)):
         raise _invalid("dependsOn.taskIds", "Must be a list of task ids")
@@ -105,7 +144,7 @@ def _check_task_types(doc: dict[str, Any]) -> None:
         bounds: dict[str, Any] = id_range if isinstance(id_range, dict) else {}
         start: Any = bounds.get("start")
         end: Any = bounds.get("end")
-        if not (_is_int(start) and _is_int(end) and 0 <= start <= end):
+        if not (_is_int32(start) and _is_int32(end) and 0 <= start <= end):
             raise _invalid("dependsOn.taskIdRanges", "start and end must be integers with 0 <= start <= end")
 
 

@@ -28,6 +28,8 @@ MAX_OCP_DATE_SKEW_SECONDS = 15 * 60
 SIMULATED_TASK_SECONDS = (0.05, 0.2)
 DEFAULT_MAX_PROCESSES = 8
 TASK_SLOTS_PER_NODE_DEFAULT = 1
+# Nodes of each kind (dedicated, low-priority) a pool gets at most: the emulated account's quota.
+MAX_NODES_PER_POOL = 10_000
 # A failing start task is retried its maxTaskRetryCount times, at most this many (the service's limit).
 MAX_START_TASK_RETRIES = 100
 

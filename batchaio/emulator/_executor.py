@@ -21,7 +21,8 @@ with stdout and stderr captured to ``stdout.txt`` and ``stderr.txt`` next to ``w
 time. A task sees only ``PATH``, ``HOME``, ``LANG``, ``LC_ALL``, ``TMPDIR`` and ``TZ`` from the emulator's
 environment, plus the ``AZ_BATCH_*`` variables and its job's and its own environment settings. Each run is its
 own process group, killed as a whole when the task ends, is terminated, deleted or requeued, or exceeds its
-wall-clock limit.
+wall-clock limit; on Linux, descendants that left the group (``setsid``) are found by a token in their
+environment and killed too (one that also cleared its environment escapes).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import contextlib
 import math
 import os
 import re
+import secrets
 import shlex
 import signal
 from collections.abc import Callable
@@ -239,10 +241,42 @@ def task_environment(variables: dict[str, str]) -> dict[str, str]:
     return {**inherited, **variables}
 
 
+# Every executed run carries ``_RUN_VARIABLE=<token>`` in its environment, and its descendants inherit it: a
+# child that left the process group (``setsid``) is still found by it, in ``/proc`` where there is one.
+_RUN_VARIABLE = "BATCHAIO_EMULATOR_RUN"
+_tokens: dict[int, bytes] = {}
+
+
 def kill_group(process_group: int) -> None:
-    """Kill every process of ``process_group`` (the shell and whatever it started); gone already is fine."""
+    """Kill every process of the run led by ``process_group``: its process group (the shell and whatever it
+    started) and every process carrying the run's token, so one that left the group with ``setsid`` too.
+    Processes that are gone already are fine."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process_group, signal.SIGKILL)
+    token = _tokens.get(process_group)
+    if token is not None:
+        for pid in _carrying(token):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _carrying(token: bytes) -> list[int]:
+    """The processes whose environment holds ``token`` (none where there is no ``/proc``)."""
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return []
+    found = []
+    for name in names:
+        if not name.isdigit() or int(name) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{name}/environ", "rb") as environ:
+                if token in environ.read().split(b"\x00"):
+                    found.append(int(name))
+        except OSError:
+            continue
+    return found
 
 
 async def run_process(
@@ -262,15 +296,17 @@ async def run_process(
     """
     working_dir = task_dir / "wd"
     working_dir.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_hex(16)
     with (task_dir / "stdout.txt").open("wb") as stdout, (task_dir / "stderr.txt").open("wb") as stderr:
         process = await anyio.open_process(
             ["/bin/sh", "-c", command_line],
             cwd=working_dir,
-            env=environment,
+            env={**environment, _RUN_VARIABLE: token},
             stdout=stdout,
             stderr=stderr,
             start_new_session=True,
         )
+        _tokens[process.pid] = f"{_RUN_VARIABLE}={token}".encode()
         if on_start is not None:
             on_start(process.pid)
         try:
@@ -281,6 +317,7 @@ async def run_process(
             return code
         finally:
             kill_group(process.pid)
+            _tokens.pop(process.pid, None)
             if process.returncode is None:
                 with anyio.CancelScope(shield=True):
                     await process.wait()

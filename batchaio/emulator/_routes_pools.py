@@ -26,7 +26,8 @@ from batchaio.emulator._call import (
 from batchaio.emulator._checks import _replace, _require, _require_id
 from batchaio.emulator._nodes import BATCH_NODE_EXTENSION, remote_login
 from batchaio.emulator._render import node_url, pool_url, render_node, render_pool
-from batchaio.emulator._state import NODE_STARTUP_STATES, Pool
+from batchaio.emulator._scheduler import required_slots
+from batchaio.emulator._state import NODE_STARTUP_STATES, Pool, task_state
 from batchaio.emulator._wire import ServiceError, format_time
 
 
@@ -176,13 +177,21 @@ class PoolRoutes(Routes):
             headers={"DataServiceId": f"{pool_url(call.base, pool.id)}/evaluateautoscale"},
         )
 
-    def _running_by_node(self, pool: Pool, now: float) -> dict[str, tuple[int, int]] | None:
-        """(tasks, slots) running on each node of a simulated pool; ``None`` when the runner executes them."""
-        self.store.advance_pool(pool.id.lower(), now)
-        scheduler = self.store.schedulers.get(pool.id.lower())
-        if not self.store.simulate:
-            return None
-        return scheduler.running_by_node(now) if scheduler is not None else {}
+    def _running_by_node(self, pool: Pool, now: float) -> dict[str, tuple[int, int]]:
+        """(tasks, slots) running on each node of ``pool`` at ``now``."""
+        if self.store.simulate:
+            self.store.advance_pool(pool.id.lower(), now)
+            scheduler = self.store.schedulers.get(pool.id.lower())
+            return scheduler.running_by_node(now) if scheduler is not None else {}
+        counts: dict[str, tuple[int, int]] = {}
+        for _, job in self.store.jobs.scan(0, now):
+            if job.pool_id is None or job.pool_id.lower() != pool.id.lower():
+                continue
+            for _, task in job.tasks.scan(0, now):
+                if task.node_id is not None and task_state(task, now) == "running":
+                    tasks, slots = counts.get(task.node_id, (0, 0))
+                    counts[task.node_id] = (tasks + 1, slots + required_slots(task))
+        return counts
 
     async def list_nodes(self, call: Call) -> Response:
         pool = self.store.pool(call.params["poolId"], call.now)
@@ -191,15 +200,13 @@ class PoolRoutes(Routes):
             call,
             "nodes",
             lambda start: pool.nodes.scan(start, call.now),
-            lambda node: render_node(
-                pool, node, call.base, call.now, None if running is None else running.get(node.id, (0, 0))
-            ),
+            lambda node: render_node(pool, node, call.base, call.now, running.get(node.id, (0, 0))),
         )
 
     async def get_node(self, call: Call) -> Response:
         pool, node = self.store.node(call.params["poolId"], call.params["nodeId"], call.now)
         running = self._running_by_node(pool, call.now)
-        counts = None if running is None else running.get(node.id, (0, 0))
+        counts = running.get(node.id, (0, 0))
         return _single(call, "nodes/@Element", render_node(pool, node, call.base, call.now, counts))
 
     def node_action(self, action: str) -> Handler:

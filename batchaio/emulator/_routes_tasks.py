@@ -165,7 +165,10 @@ class TaskRoutes(Routes):
     async def list_subtasks(self, call: Call) -> Response:
         job, task = self._task(call)
         settings = task.doc.get("multiInstanceSettings") or {}
-        count = int(settings.get("numberOfInstances") or 1)
+        # One instance per node: never more subtasks than the pool has nodes.
+        pool = self.store.pools.find(task.pool_id or job.pool_id or "", call.now)
+        nodes = len(pool.nodes) if pool is not None else 0
+        count = min(int(settings.get("numberOfInstances") or 1), nodes)
         values: list[dict[str, Any]] = []
         rendered = render_task(job, task, call.base, call.now)
         execution = rendered.get("executionInfo", {})

@@ -7,6 +7,7 @@ A task starts when its job is enabled, its dependencies have succeeded, its pool
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,11 @@ import anyio
 from batchaio.emulator._executor import run_process, task_environment, upload_failure, upload_logs
 from batchaio.emulator._files import task_dir
 from batchaio.emulator._scheduler import required_slots
-from batchaio.emulator._state import Job, Node, Store, TaskRecord, task_state
+from batchaio.emulator._state import Job, Node, Store, TaskRecord
 
 __all__ = ["TaskRunner"]
+
+_log = logging.getLogger("batchaio.emulator")
 
 _POLL_SECONDS = 0.02
 
@@ -45,15 +48,7 @@ class TaskRunner:
     def _eligible(self, job: Job, task: TaskRecord, now: float) -> bool:
         if job.disabled or job.removed or task.removed or task.failure is not None:
             return False
-        dependencies = self.store.dependencies(job, task, now)
-        if dependencies is None:
-            return False
-        return all(
-            task_state(dependency, now) == "completed"
-            and dependency.exit_code == 0
-            and dependency.failure is None
-            for dependency in dependencies
-        )
+        return self.store.dependencies_met(job, task, now)
 
     def _node_for(self, job: Job, task: TaskRecord, now: float) -> tuple[str, Node | None] | None:
         """A node of the job's pool with room for ``task``, or ``None`` while there is none."""
@@ -71,11 +66,17 @@ class TaskRunner:
         for job, task in self.store.pending:
             if task.removed or task.start is not None or task.failure is not None:
                 continue
-            chosen = (
-                self._node_for(job, task, now)
-                if self._running < self._limit and self._eligible(job, task, now)
-                else None
-            )
+            try:
+                chosen = (
+                    self._node_for(job, task, now)
+                    if self._running < self._limit and self._eligible(job, task, now)
+                    else None
+                )
+            except Exception:  # as in _run_one: this task fails, the runner goes on
+                _log.exception("the emulator could not schedule task %s of job %s", task.id, job.id)
+                task.start = now
+                _launch_failed(task)
+                continue
             if chosen is None:
                 keep.append((job, task))
                 continue
@@ -96,6 +97,9 @@ class TaskRunner:
     async def _run_one(self, job: Job, task: TaskRecord, slot: tuple[str, str], node: Node | None) -> None:
         try:
             await self._run_process(job, task)
+        except Exception:  # one task's failure never stops the runner: that task fails, the others run
+            _log.exception("the emulator could not run task %s of job %s", task.id, job.id)
+            _launch_failed(task)
         finally:
             self._running -= 1
             self._used[slot] -= required_slots(task)
@@ -154,6 +158,19 @@ class TaskRunner:
             task.failure = upload_failure(task.doc, code)
             _write_upload_logs(directory, task.doc, code)
             task.end = time.time()
+
+
+def _launch_failed(task: TaskRecord) -> None:
+    """End ``task`` as the service ends a task whose command line could not be started."""
+    task.process_group = None
+    if task.failure is None:
+        task.exit_code = None
+        task.failure = {
+            "category": "usererror",
+            "code": "CommandLaunchFailed",
+            "message": "An error occurred when launching the task's command line.",
+        }
+        task.end = time.time()
 
 
 def _write_upload_logs(directory: Path, doc: dict[str, Any], exit_code: int) -> None:

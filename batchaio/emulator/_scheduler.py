@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from batchaio.emulator._state import Job, Node, TaskRecord
 
-__all__ = ["PoolScheduler", "required_slots"]
+__all__ = ["PoolScheduler", "range_id", "required_slots", "succeeded_by", "succeeded_in_range"]
 
 
 def required_slots(task: TaskRecord) -> int:
@@ -54,8 +54,15 @@ class PoolScheduler:
 
     # ---- changes -------------------------------------------------------------------------------------
 
-    def enqueue(self, job: Job, task: TaskRecord, dependency_ids: list[str]) -> None:
-        """Queue ``task`` (call after ``advance``); it waits for ``dependency_ids`` to succeed first."""
+    def enqueue(
+        self,
+        job: Job,
+        task: TaskRecord,
+        dependency_ids: list[str],
+        ranges: list[tuple[int, int]] | None = None,
+    ) -> None:
+        """Queue ``task`` (call after ``advance``); it waits for ``dependency_ids`` and every task of each id
+        range in ``ranges`` to succeed first. Ranges are counted, never expanded into ids."""
         waiting: set[str] = set()
         for dependency_id in dependency_ids:
             key = dependency_id.lower()
@@ -63,6 +70,12 @@ class PoolScheduler:
             if dependency is None or not _succeeded_by(dependency, self.clock):
                 waiting.add(key)
                 job.dependents.setdefault(key, []).append((task, task.generation))
+        for index, (start, end) in enumerate(ranges or []):
+            remaining = end - start + 1 - succeeded_in_range(job, start, end, self.clock)
+            if remaining > 0:
+                key = f"#range-{index}"
+                waiting.add(key)
+                job.range_waits.append([task, task.generation, start, end, remaining, key])
         task.waiting_for = waiting or None
         if not waiting:
             self._push(job, task)
@@ -227,12 +240,62 @@ class PoolScheduler:
         if task.exit_code != 0 or task.failure is not None:
             return
         for dependent, dependent_generation in job.dependents.pop(task.id.lower(), ()):
-            if dependent_generation != dependent.generation or dependent.waiting_for is None:
+            self._satisfied(job, dependent, dependent_generation, task.id.lower())
+        number = range_id(task.id)
+        if number is not None and job.range_waits:
+            self._count_in_ranges(job, number)
+
+    def _count_in_ranges(self, job: Job, number: int) -> None:
+        """Count the success of task ``number`` for every dependent waiting on a range that holds it."""
+        live = []
+        for entry in job.range_waits:
+            dependent, generation, start, end, remaining, key = entry
+            if generation != dependent.generation or dependent.waiting_for is None:
                 continue
-            dependent.waiting_for.discard(task.id.lower())
-            if not dependent.waiting_for:
-                dependent.waiting_for = None
-                self._push(job, dependent)
+            if start <= number <= end:
+                entry[4] = remaining = remaining - 1
+                if remaining == 0:
+                    self._satisfied(job, dependent, generation, key)
+                    continue
+            live.append(entry)
+        job.range_waits[:] = live
+
+    def _satisfied(self, job: Job, dependent: TaskRecord, generation: int, key: str) -> None:
+        """Note that ``dependent`` no longer waits for ``key``; queue it once it waits for nothing."""
+        if generation != dependent.generation or dependent.waiting_for is None:
+            return
+        dependent.waiting_for.discard(key)
+        if not dependent.waiting_for:
+            dependent.waiting_for = None
+            self._push(job, dependent)
+
+
+def range_id(task_id: str) -> int | None:
+    """The number a task id stands for in ``taskIdRanges`` (``"7"``, not ``"007"``), or ``None``."""
+    if not task_id.isdecimal() or not task_id.isascii() or str(int(task_id)) != task_id:
+        return None
+    return int(task_id)
+
+
+def succeeded_in_range(job: Job, start: int, end: int, moment: float) -> int:
+    """How many tasks of ``job`` with ids ``start``..``end`` had succeeded by ``moment``; costs the smaller of
+    the range's size and the job's task count."""
+    tasks = job.tasks.items
+    if end - start + 1 <= len(tasks):
+        found = (tasks.get(str(number)) for number in range(start, end + 1))
+        return sum(1 for task in found if task is not None and _succeeded_by(task, moment))
+    return sum(
+        1
+        for task in tasks.values()
+        if (number := range_id(task.id)) is not None
+        and start <= number <= end
+        and _succeeded_by(task, moment)
+    )
+
+
+def succeeded_by(task: TaskRecord, moment: float) -> bool:
+    """Whether ``task`` had completed successfully by ``moment``."""
+    return _succeeded_by(task, moment)
 
 
 def _succeeded_by(task: TaskRecord, moment: float) -> bool:

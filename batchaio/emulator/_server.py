@@ -15,21 +15,52 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from batchaio.emulator._app import ConnectionDropped
 from batchaio.emulator._tls import TlsFiles
 
-__all__ = ["DroppingH11Protocol", "EmbeddedServer", "bind_socket", "check_loopback", "make_config"]
+__all__ = [
+    "DroppingH11Protocol",
+    "EmbeddedServer",
+    "bind_socket",
+    "check_exposure",
+    "check_loopback",
+    "is_loopback",
+    "make_config",
+]
+
+
+def is_loopback(host: str) -> bool:
+    """Whether the bind address ``host`` is loopback only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def check_loopback(host: str, allow_non_loopback: bool) -> None:
     """Refuse a non-loopback bind address unless explicitly allowed."""
-    if allow_non_loopback or host == "localhost":
-        return
-    try:
-        loopback = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback:
+    if not allow_non_loopback and not is_loopback(host):
         raise ValueError(
             f"refusing to serve the emulator on {host!r}: not a loopback address "
             "(pass allow_non_loopback=True / --allow-non-loopback to override)"
+        )
+
+
+def check_exposure(
+    host: str, *, execute: bool, key: str, require_auth: bool, allow_bearer: bool, default_key: str
+) -> None:
+    """Refuse to run command lines for anyone on the network who knows the published key (or no key)."""
+    if not execute or is_loopback(host):
+        return
+    if not require_auth or allow_bearer:
+        raise ValueError(
+            "--execute with --allow-non-loopback needs Shared Key authentication "
+            "(drop --no-auth and --allow-bearer; require_auth=True, allow_bearer=False): "
+            "anyone who can reach the port could run commands"
+        )
+    if key == default_key:
+        raise ValueError(
+            "--execute with --allow-non-loopback needs your own key (--key random or --key <base64>): "
+            "the default key is published"
         )
 
 

@@ -30,7 +30,7 @@ from batchaio.emulator._realism import (
     plan_start_up,
     vm_cores,
 )
-from batchaio.emulator._scheduler import PoolScheduler, required_slots
+from batchaio.emulator._scheduler import PoolScheduler, required_slots, succeeded_by, succeeded_in_range
 from batchaio.emulator._wire import ServiceError, new_etag, parse_duration, parse_time
 
 __all__ = [
@@ -212,6 +212,7 @@ class Job(Entity):
         "enabled_at",
         "end_time",
         "parked",
+        "range_waits",
         "schedule_id",
         "task_order",
         "tasks",
@@ -230,6 +231,8 @@ class Job(Entity):
         self.discarded_ids: set[str] = set()
         # Tasks waiting for a dependency (by its lower-case id), with the generation they were queued in.
         self.dependents: dict[str, list[tuple[TaskRecord, int]]] = {}
+        # Tasks waiting for an id range: [task, generation, start, end, tasks still to succeed, key].
+        self.range_waits: list[list[Any]] = []
         # Tasks taken out of their pool's queue while the job is disabled.
         self.parked: list[tuple[Job, TaskRecord, int]] = []
 
@@ -525,7 +528,9 @@ class Store:
         self, pool: Pool, dedicated: int, low_priority: int, now: float, deallocation: str = "requeue"
     ) -> None:
         """Resize ``pool``; the tasks running on nodes it loses are requeued unless ``deallocation`` (the
-        request's ``nodeDeallocationOption``) is ``taskcompletion`` or ``retaineddata`` (they finish)."""
+        request's ``nodeDeallocationOption``) is ``taskcompletion`` or ``retaineddata`` (they finish). At most
+        ``C.MAX_NODES_PER_POOL`` nodes of each kind: past that the pool stops short with a quota resize
+        error, as the service does at the account's quota."""
         if dedicated < 0 or low_priority < 0:
             raise ServiceError("InvalidPropertyValue", values=[("Reason", "Node counts cannot be negative")])
         self.advance_pool(pool.id.lower(), now)
@@ -533,6 +538,18 @@ class Store:
         pool.doc["targetLowPriorityNodes"] = low_priority
         nodes = pool.live_nodes(now)
         pool.resize_errors = [error for error in pool.resize_errors if "CoreQuota" not in error["code"]]
+        pool.resize_errors += [
+            _quota_error(code, target)
+            for code, target in (
+                ("AccountCoreQuotaReached", dedicated),
+                ("AccountLowPriorityCoreQuotaReached", low_priority),
+            )
+            if target > C.MAX_NODES_PER_POOL
+        ]
+        dedicated, low_priority = (
+            min(dedicated, C.MAX_NODES_PER_POOL),
+            min(low_priority, C.MAX_NODES_PER_POOL),
+        )
         for is_dedicated, target in ((True, dedicated), (False, low_priority)):
             group = [node for node in nodes if node.is_dedicated == is_dedicated]
             target, quota_error = self._within_quota(pool, is_dedicated, target, now)
@@ -839,7 +856,7 @@ class Store:
             return
         scheduler = self._scheduler(job, now)
         self.sync(job, now)
-        scheduler.enqueue(job, task, self.dependency_ids(job, task))
+        scheduler.enqueue(job, task, self.dependency_ids(job, task), self.dependency_ranges(job, task))
 
     def _plan(self, task: TaskRecord) -> None:
         """Decide a simulated task's exit code and duration from its command line."""
@@ -854,24 +871,29 @@ class Store:
         task.failure = upload_failure(task.doc, outcome.exit_code)
 
     def dependency_ids(self, job: Job, task: TaskRecord) -> list[str]:
-        """The ids of the tasks ``task`` depends on."""
+        """The ids ``task`` names in ``dependsOn.taskIds``."""
         depends_on = task.doc.get("dependsOn")
         if not depends_on or not job.doc.get("usesTaskDependencies"):
             return []
-        ids: list[str] = [str(value) for value in depends_on.get("taskIds") or []]
-        for id_range in depends_on.get("taskIdRanges") or []:
-            ids.extend(str(number) for number in range(int(id_range["start"]), int(id_range["end"]) + 1))
-        return ids
+        return [str(value) for value in depends_on.get("taskIds") or []]
 
-    def dependencies(self, job: Job, task: TaskRecord, now: float) -> list[TaskRecord] | None:
-        """The tasks ``task`` depends on, or ``None`` while one of them does not exist."""
-        found: list[TaskRecord] = []
+    def dependency_ranges(self, job: Job, task: TaskRecord) -> list[tuple[int, int]]:
+        """The ``dependsOn.taskIdRanges`` of ``task`` as ``(start, end)``, never expanded."""
+        depends_on = task.doc.get("dependsOn")
+        if not depends_on or not job.doc.get("usesTaskDependencies"):
+            return []
+        return [(int(r["start"]), int(r["end"])) for r in depends_on.get("taskIdRanges") or []]
+
+    def dependencies_met(self, job: Job, task: TaskRecord, now: float) -> bool:
+        """Whether every task ``task`` depends on exists and has succeeded (asked by the runner)."""
         for dependency_id in self.dependency_ids(job, task):
             dependency = job.tasks.find(dependency_id, now)
-            if dependency is None:
-                return None
-            found.append(dependency)
-        return found
+            if dependency is None or not succeeded_by(dependency, now):
+                return False
+        return all(
+            succeeded_in_range(job, start, end, now) == end - start + 1
+            for start, end in self.dependency_ranges(job, task)
+        )
 
     def _scheduler(self, job: Job, now: float) -> PoolScheduler:
         key = job.scheduler_key
@@ -889,8 +911,9 @@ class Store:
             ) or {}
             pool_doc = specification.get("pool") or {}
             per_node = _positive(pool_doc.get("taskSlotsPerNode"), C.TASK_SLOTS_PER_NODE_DEFAULT)
-            count = _positive(pool_doc.get("targetDedicatedNodes"), 0) + _positive(
-                pool_doc.get("targetLowPriorityNodes"), 0
+            count = sum(
+                min(_positive(pool_doc.get(name), 0), C.MAX_NODES_PER_POOL)
+                for name in ("targetDedicatedNodes", "targetLowPriorityNodes")
             )
             return {f"tvmps_{key[10:]}_{index}_d": (None, per_node) for index in range(count)}, per_node
         pool = self.pools.find(key, now)
@@ -1077,6 +1100,18 @@ class Store:
         if certificate is None:
             raise ServiceError("CertificateNotFound")
         return certificate
+
+
+def _quota_error(code: str, target: int) -> dict[str, Any]:
+    kind = "low-priority " if "LowPriority" in code else ""
+    return {
+        "code": code,
+        "message": f"The specified account has reached its {kind}core quota; the pool was not fully resized.",
+        "values": [
+            {"name": "TargetNodes", "value": str(target)},
+            {"name": "MaxNodes", "value": str(C.MAX_NODES_PER_POOL)},
+        ],
+    }
 
 
 def _recurrence(schedule: JobSchedule) -> Recurrence:

@@ -4,6 +4,9 @@
 
 from __future__ import annotations
 
+import functools
+from typing import TYPE_CHECKING
+
 from batchaio.resources._base import RawResponse, Resource
 from batchaio.resources.applications import Applications, ApplicationsWithRawResponse
 from batchaio.resources.certificates import Certificates, CertificatesWithRawResponse
@@ -12,6 +15,9 @@ from batchaio.resources.jobs import Jobs, JobsWithRawResponse
 from batchaio.resources.nodes import Nodes, NodesWithRawResponse
 from batchaio.resources.pools import Pools, PoolsWithRawResponse
 from batchaio.resources.tasks import Tasks, TasksWithRawResponse
+
+if TYPE_CHECKING:
+    from batchaio._client import BatchClient
 
 __all__ = [
     "Applications",
@@ -35,23 +41,43 @@ __all__ = [
 
 
 class BatchClientWithRawResponse:
-    """``client.with_raw_response``: non-paged operations returning :class:`RawResponse`."""
+    """``client.with_raw_response``: the non-paged operations of the client's groups, returning
+    :class:`RawResponse`; each group is wrapped when first used."""
 
-    def __init__(
-        self,
-        *,
-        applications: Applications,
-        certificates: Certificates,
-        job_schedules: JobSchedules,
-        jobs: Jobs,
-        nodes: Nodes,
-        pools: Pools,
-        tasks: Tasks,
-    ) -> None:
-        self.applications = ApplicationsWithRawResponse(applications)
-        self.certificates = CertificatesWithRawResponse(certificates)
-        self.job_schedules = JobSchedulesWithRawResponse(job_schedules)
-        self.jobs = JobsWithRawResponse(jobs)
-        self.nodes = NodesWithRawResponse(nodes)
-        self.pools = PoolsWithRawResponse(pools)
-        self.tasks = TasksWithRawResponse(tasks)
+    def __init__(self, client: BatchClient) -> None:
+        self._client = client
+
+    @functools.cached_property
+    def applications(self) -> ApplicationsWithRawResponse:
+        """``client.applications`` answering with :class:`RawResponse`."""
+        return ApplicationsWithRawResponse(self._client.applications)
+
+    @functools.cached_property
+    def certificates(self) -> CertificatesWithRawResponse:
+        """``client.certificates`` answering with :class:`RawResponse`."""
+        return CertificatesWithRawResponse(self._client.certificates)
+
+    @functools.cached_property
+    def job_schedules(self) -> JobSchedulesWithRawResponse:
+        """``client.job_schedules`` answering with :class:`RawResponse`."""
+        return JobSchedulesWithRawResponse(self._client.job_schedules)
+
+    @functools.cached_property
+    def jobs(self) -> JobsWithRawResponse:
+        """``client.jobs`` answering with :class:`RawResponse`."""
+        return JobsWithRawResponse(self._client.jobs)
+
+    @functools.cached_property
+    def nodes(self) -> NodesWithRawResponse:
+        """``client.nodes`` answering with :class:`RawResponse`."""
+        return NodesWithRawResponse(self._client.nodes)
+
+    @functools.cached_property
+    def pools(self) -> PoolsWithRawResponse:
+        """``client.pools`` answering with :class:`RawResponse`."""
+        return PoolsWithRawResponse(self._client.pools)
+
+    @functools.cached_property
+    def tasks(self) -> TasksWithRawResponse:
+        """``client.tasks`` answering with :class:`RawResponse`."""
+        return TasksWithRawResponse(self._client.tasks)

@@ -1,27 +1,31 @@
-"""What every resource group shares: argument rendering, the ``Call`` that binds a request to its parser, and
-the typed raw-response wrapper.
+"""What every resource group shares: the one way an operation is sent, argument rendering and the typed
+raw-response view.
 
-Each generated operation has a private builder ``_<method>`` that validates the arguments and returns a
-:class:`Call` (the request plus how to read its response) without sending anything; ``<method>`` sends it and
-returns the parsed result, ``client.with_raw_response.<group>.<method>`` sends it and returns a
-:class:`RawResponse`.
+Each generated operation is one method: it checks and renders its arguments, then hands the request and the
+reader of its result to :meth:`Resource._call` (or :meth:`Resource._pager` for listings). The per-call options
+(``timeout``, ``retry``, ``deadline``, ``server_timeout``, ``client_request_id``) go over the defaults of the
+group into the pipeline's request. ``client.with_raw_response.<group>.<method>`` is the same method bound to a
+copy of the group that answers with the :class:`RawResponse` instead of the parsed result.
 """
 
 from __future__ import annotations
 
-import functools
+import copy
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from email.utils import format_datetime
-from typing import TYPE_CHECKING, Generic, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Generic, ParamSpec, TypeVar, cast
 
 import attrs
 
 from batchaio import _constants as C
 from batchaio._files import BatchFileProperties
 from batchaio._ids import entity_id
+from batchaio._options import CallOptions, DefaultOptions, request_options
+from batchaio._paging import AsyncPager
 from batchaio._response import BatchResponse, ResponseMetadata
 from batchaio._results import read_result
+from batchaio._select import select_names
 from batchaio._serde import decode, encode
 from batchaio._serde import format_datetime as format_wire_datetime
 from batchaio._transport import BatchRequest
@@ -36,6 +40,9 @@ from batchaio.models import (
 )
 
 if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from batchaio._retry import RetryPolicy
     from batchaio._transport import Pipeline
 
 __all__ = [
@@ -52,12 +59,28 @@ __all__ = [
 T = TypeVar("T")
 P = ParamSpec("P")
 
+_NO_DEFAULTS: DefaultOptions = {}
+
 
 class Resource:
-    """Base of the resource groups (``client.pools``, ``client.tasks``...): holds the client's pipeline."""
+    """Base of the resource groups (``client.pools``, ``client.tasks``...): the client's pipeline and the
+    default per-call options of the client (or of its :meth:`~batchaio.BatchClient.with_options` view)."""
 
-    def __init__(self, pipeline: Pipeline) -> None:
+    def __init__(self, pipeline: Pipeline, defaults: DefaultOptions = _NO_DEFAULTS) -> None:
         self._pipeline = pipeline
+        self._defaults = defaults
+        self._raw = False
+
+    @property
+    def _retry_policy(self) -> RetryPolicy:
+        """The retry policy calls of this group use when they are given none."""
+        return self._defaults.get("retry") or self._pipeline.retry
+
+    def _as_raw(self) -> Self:
+        """A copy of this group whose operations answer with a :class:`RawResponse`."""
+        raw = copy.copy(self)
+        raw._raw = True
+        return raw
 
     def _request(
         self,
@@ -68,8 +91,7 @@ class Resource:
         query: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         content: bytes | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        options: CallOptions,
     ) -> BatchRequest:
         return BatchRequest(
             operation_id=operation_id,
@@ -78,9 +100,44 @@ class Resource:
             query=dict(query or {}),
             headers=dict(headers or {}),
             content=content,
-            server_timeout=server_timeout,
-            client_request_id=client_request_id,
+            **request_options(self._defaults, options, operation_id),
         )
+
+    async def _call(
+        self,
+        read: Callable[[BatchResponse], T],
+        operation_id: str,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+        options: CallOptions,
+        when_missing: Callable[[], T] | None = None,
+    ) -> T:
+        """Send one request and read its answer (or, on a raw view, return the :class:`RawResponse`)."""
+        request = self._request(
+            operation_id, method, path, query=query, headers=headers, content=content, options=options
+        )
+        call = Call(self._pipeline, request, read, when_missing)
+        if self._raw:
+            # The raw view's methods are typed by ``raw_response``; here the result is the RawResponse.
+            return cast(T, await call.send_raw())
+        return await call.send()
+
+    def _pager(
+        self,
+        item_type: type[T],
+        operation_id: str,
+        path: str,
+        *,
+        query: Mapping[str, str] | None = None,
+        options: CallOptions,
+    ) -> AsyncPager[T]:
+        """The pager of a listing (every listing is a GET)."""
+        request = self._request(operation_id, "GET", path, query=query, options=options)
+        return AsyncPager(self._pipeline, request, item_type)
 
 
 @attrs.frozen
@@ -161,14 +218,9 @@ class RawResponse(Generic[T]):
         return f"<RawResponse [{self.status_code}]>"
 
 
-def raw_response(builder: Callable[P, Call[T]]) -> Callable[P, Awaitable[RawResponse[T]]]:
-    """From a bound ``_<method>`` builder, an async function returning the :class:`RawResponse`."""
-
-    @functools.wraps(builder)
-    async def send_raw(*args: P.args, **kwargs: P.kwargs) -> RawResponse[T]:
-        return await builder(*args, **kwargs).send_raw()
-
-    return send_raw
+def raw_response(method: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[RawResponse[T]]]:
+    """An operation of a raw group (see :meth:`Resource._as_raw`), typed as returning the raw response."""
+    return cast(Callable[P, Awaitable[RawResponse[T]]], method)
 
 
 # --- Response readers -------------------------------------------------------------------------------------
@@ -213,8 +265,12 @@ def list_query(
     expand: Sequence[str] | None = None,
     max_results: int | None = None,
     max_results_limit: int = C.MAX_RESULTS_LIMIT,
+    model: type | None = None,
 ) -> dict[str, str]:
-    """The OData query of list and get operations (``$filter``, ``$select``, ``$expand``, ``maxresults``)."""
+    """The OData query of list and get operations (``$filter``, ``$select``, ``$expand``, ``maxresults``).
+
+    ``select`` names properties of ``model`` (the result, or the listed item) by field or wire name.
+    """
     query: dict[str, str] = {}
     if filter is not None:
         text = str(filter)
@@ -222,7 +278,7 @@ def list_query(
         if text:
             query["$filter"] = text
     if select is not None:
-        query["$select"] = _names("select", select)
+        query["$select"] = _names("select", select, model)
     if expand is not None:
         query["$expand"] = _names("expand", expand)
     if max_results is not None:
@@ -256,7 +312,6 @@ def datetime_query(field: str, value: datetime | None) -> dict[str, str]:
 
 
 def conditional_headers(
-    *,
     if_match: str | None = None,
     if_none_match: str | None = None,
     if_modified_since: datetime | None = None,
@@ -362,7 +417,7 @@ def _etag(field: str, value: str) -> str:
     return f'"{value}"'
 
 
-def _names(field: str, names: Sequence[str]) -> str:
+def _names(field: str, names: Sequence[str], model: type | None = None) -> str:
     if isinstance(names, str):
         raise ValidationError(f"{field} must be a sequence of property names, not one str", field=field)
     items = list(names)
@@ -372,7 +427,7 @@ def _names(field: str, names: Sequence[str]) -> str:
         _no_control(field, name)
     if not items:
         raise ValidationError(f"{field} must name at least one property", field=field)
-    return ",".join(items)
+    return ",".join(items if model is None else select_names(model, items))
 
 
 def _no_control(field: str, value: str) -> None:

@@ -4,63 +4,49 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from batchaio import _ids, models
 from batchaio._paging import AsyncPager
 from batchaio.resources import _base
-from batchaio.resources._base import Call, Resource
+from batchaio.resources._base import Resource
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from batchaio._options import CallOptions
 
 __all__ = ["Applications", "ApplicationsWithRawResponse"]
 
 
 class Applications(Resource):
     """Operations on applications (packages available to compute nodes); reached as
-    ``client.applications``.
+    ``client.applications``. Every operation also takes the per-call options ``timeout``, ``retry``,
+    ``deadline``, ``server_timeout`` and ``client_request_id``.
     """
 
-    def _get(
-        self, application_id: str, *, server_timeout: int | None = None, client_request_id: str | None = None
-    ) -> Call[models.BatchApplication]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "Applications_GetApplication",
-                "GET",
-                _base.path("/applications/{}", _ids.name_segment(application_id, "application_id")),
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
+    async def get(self, application_id: str, **call_options: Unpack[CallOptions]) -> models.BatchApplication:
+        """Get an application available for use on compute nodes."""
+        return await self._call(
             _base.model(models.BatchApplication),
+            "Applications_GetApplication",
+            "GET",
+            _base.path("/applications/{}", _ids.name_segment(application_id, "application_id")),
+            options=call_options,
         )
 
-    async def get(
-        self, application_id: str, *, server_timeout: int | None = None, client_request_id: str | None = None
-    ) -> models.BatchApplication:
-        """Get an application available for use on compute nodes."""
-        return await self._get(
-            application_id, server_timeout=server_timeout, client_request_id=client_request_id
-        ).send()
-
     def list(
-        self,
-        *,
-        max_results: int | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        self, *, max_results: int | None = None, **call_options: Unpack[CallOptions]
     ) -> AsyncPager[models.BatchApplication]:
         """List the applications available for use on compute nodes. Returns an async pager: ``async for
         item in ...``.
         """
-        return AsyncPager(
-            self._pipeline,
-            self._request(
-                "Applications_ListApplications",
-                "GET",
-                "/applications",
-                query={**_base.list_query(max_results=max_results)},
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
+        return self._pager(
             models.BatchApplication,
+            "Applications_ListApplications",
+            "/applications",
+            query=_base.list_query(max_results=max_results),
+            options=call_options,
         )
 
 
@@ -68,4 +54,5 @@ class ApplicationsWithRawResponse:
     """``client.with_raw_response.applications``: the same calls returning :class:`RawResponse`."""
 
     def __init__(self, applications: Applications) -> None:
-        self.get = _base.raw_response(applications._get)
+        raw = applications._as_raw()
+        self.get = _base.raw_response(raw.get)

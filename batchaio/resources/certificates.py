@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from batchaio import _constants as C
 from batchaio import _ids, models
@@ -12,150 +13,64 @@ from batchaio._paging import AsyncPager
 from batchaio._response import ResponseMetadata
 from batchaio.filters import Filter
 from batchaio.resources import _base
-from batchaio.resources._base import Call, Resource
+from batchaio.resources._base import Resource
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from batchaio._options import CallOptions
 
 __all__ = ["Certificates", "CertificatesWithRawResponse"]
 
 
 class Certificates(Resource):
-    """Operations on certificates; reached as ``client.certificates``."""
-
-    def _cancel_deletion(
-        self,
-        thumbprint_algorithm: str,
-        thumbprint: str,
-        *,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[ResponseMetadata]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "Certificates_CancelCertificateDeletion",
-                "POST",
-                _base.path(
-                    "/certificates(thumbprintAlgorithm={},thumbprint={})/canceldelete",
-                    _ids.name_segment(thumbprint_algorithm, "thumbprint_algorithm"),
-                    _ids.name_segment(thumbprint, "thumbprint"),
-                ),
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
-            _base.metadata,
-        )
+    """Operations on certificates; reached as ``client.certificates``. Every operation also takes the
+    per-call options ``timeout``, ``retry``, ``deadline``, ``server_timeout`` and ``client_request_id``.
+    """
 
     async def cancel_deletion(
-        self,
-        thumbprint_algorithm: str,
-        thumbprint: str,
-        *,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        self, thumbprint_algorithm: str, thumbprint: str, **call_options: Unpack[CallOptions]
     ) -> ResponseMetadata:
         """Cancel a failed certificate deletion, making it active again."""
-        return await self._cancel_deletion(
-            thumbprint_algorithm,
-            thumbprint,
-            server_timeout=server_timeout,
-            client_request_id=client_request_id,
-        ).send()
-
-    def _create(
-        self,
-        certificate: models.BatchCertificate,
-        *,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[ResponseMetadata]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "Certificates_CreateCertificate",
-                "POST",
-                "/certificates",
-                content=_base.body("certificate", certificate, models.BatchCertificate),
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
+        return await self._call(
             _base.metadata,
+            "Certificates_CancelCertificateDeletion",
+            "POST",
+            _base.path(
+                "/certificates(thumbprintAlgorithm={},thumbprint={})/canceldelete",
+                _ids.name_segment(thumbprint_algorithm, "thumbprint_algorithm"),
+                _ids.name_segment(thumbprint, "thumbprint"),
+            ),
+            options=call_options,
         )
 
     async def create(
-        self,
-        certificate: models.BatchCertificate,
-        *,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        self, certificate: models.BatchCertificate, **call_options: Unpack[CallOptions]
     ) -> ResponseMetadata:
         """Add a certificate to the account."""
-        return await self._create(
-            certificate, server_timeout=server_timeout, client_request_id=client_request_id
-        ).send()
-
-    def _delete(
-        self,
-        thumbprint_algorithm: str,
-        thumbprint: str,
-        *,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[ResponseMetadata]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "Certificates_DeleteCertificate",
-                "DELETE",
-                _base.path(
-                    "/certificates(thumbprintAlgorithm={},thumbprint={})",
-                    _ids.name_segment(thumbprint_algorithm, "thumbprint_algorithm"),
-                    _ids.name_segment(thumbprint, "thumbprint"),
-                ),
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
+        return await self._call(
             _base.metadata,
+            "Certificates_CreateCertificate",
+            "POST",
+            "/certificates",
+            content=_base.body("certificate", certificate, models.BatchCertificate),
+            options=call_options,
         )
 
     async def delete(
-        self,
-        thumbprint_algorithm: str,
-        thumbprint: str,
-        *,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        self, thumbprint_algorithm: str, thumbprint: str, **call_options: Unpack[CallOptions]
     ) -> ResponseMetadata:
         """Delete a certificate that no pool or node uses."""
-        return await self._delete(
-            thumbprint_algorithm,
-            thumbprint,
-            server_timeout=server_timeout,
-            client_request_id=client_request_id,
-        ).send()
-
-    def _get(
-        self,
-        thumbprint_algorithm: str,
-        thumbprint: str,
-        *,
-        select: Sequence[str] | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[models.GetCertificateResponse]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "Certificates_GetCertificate",
-                "GET",
-                _base.path(
-                    "/certificates(thumbprintAlgorithm={},thumbprint={})",
-                    _ids.name_segment(thumbprint_algorithm, "thumbprint_algorithm"),
-                    _ids.name_segment(thumbprint, "thumbprint"),
-                ),
-                query={**_base.list_query(select=select)},
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
+        return await self._call(
+            _base.metadata,
+            "Certificates_DeleteCertificate",
+            "DELETE",
+            _base.path(
+                "/certificates(thumbprintAlgorithm={},thumbprint={})",
+                _ids.name_segment(thumbprint_algorithm, "thumbprint_algorithm"),
+                _ids.name_segment(thumbprint, "thumbprint"),
             ),
-            _base.model(models.GetCertificateResponse),
+            options=call_options,
         )
 
     async def get(
@@ -164,17 +79,21 @@ class Certificates(Resource):
         thumbprint: str,
         *,
         select: Sequence[str] | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> models.GetCertificateResponse:
         """Get a certificate."""
-        return await self._get(
-            thumbprint_algorithm,
-            thumbprint,
-            select=select,
-            server_timeout=server_timeout,
-            client_request_id=client_request_id,
-        ).send()
+        return await self._call(
+            _base.model(models.GetCertificateResponse),
+            "Certificates_GetCertificate",
+            "GET",
+            _base.path(
+                "/certificates(thumbprintAlgorithm={},thumbprint={})",
+                _ids.name_segment(thumbprint_algorithm, "thumbprint_algorithm"),
+                _ids.name_segment(thumbprint, "thumbprint"),
+            ),
+            query=_base.list_query(select=select, model=models.GetCertificateResponse),
+            options=call_options,
+        )
 
     def list(
         self,
@@ -182,28 +101,21 @@ class Certificates(Resource):
         max_results: int | None = None,
         filter: str | Filter | None = None,
         select: Sequence[str] | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> AsyncPager[models.BatchCertificate]:
         """List the certificates added to the account. Returns an async pager: ``async for item in ...``."""
-        return AsyncPager(
-            self._pipeline,
-            self._request(
-                "Certificates_ListCertificates",
-                "GET",
-                "/certificates",
-                query={
-                    **_base.list_query(
-                        max_results=max_results,
-                        filter=filter,
-                        select=select,
-                        max_results_limit=C.CERTIFICATE_MAX_RESULTS_LIMIT,
-                    )
-                },
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
+        return self._pager(
             models.BatchCertificate,
+            "Certificates_ListCertificates",
+            "/certificates",
+            query=_base.list_query(
+                max_results=max_results,
+                filter=filter,
+                select=select,
+                max_results_limit=C.CERTIFICATE_MAX_RESULTS_LIMIT,
+                model=models.BatchCertificate,
+            ),
+            options=call_options,
         )
 
 
@@ -211,7 +123,8 @@ class CertificatesWithRawResponse:
     """``client.with_raw_response.certificates``: the same calls returning :class:`RawResponse`."""
 
     def __init__(self, certificates: Certificates) -> None:
-        self.cancel_deletion = _base.raw_response(certificates._cancel_deletion)
-        self.create = _base.raw_response(certificates._create)
-        self.delete = _base.raw_response(certificates._delete)
-        self.get = _base.raw_response(certificates._get)
+        raw = certificates._as_raw()
+        self.cancel_deletion = _base.raw_response(raw.cancel_deletion)
+        self.create = _base.raw_response(raw.create)
+        self.delete = _base.raw_response(raw.delete)
+        self.get = _base.raw_response(raw.get)

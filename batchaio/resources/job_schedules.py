@@ -6,83 +6,39 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from batchaio import _ids, models
 from batchaio._paging import AsyncPager
 from batchaio._response import ResponseMetadata
 from batchaio.filters import Filter
 from batchaio.resources import _base
-from batchaio.resources._base import Call, Resource
+from batchaio.resources._base import Resource
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from batchaio._options import CallOptions
 
 __all__ = ["JobSchedules", "JobSchedulesWithRawResponse"]
 
 
 class JobSchedules(Resource):
-    """Operations on job schedules; reached as ``client.job_schedules``."""
-
-    def _create(
-        self,
-        job_schedule: models.BatchJobScheduleCreateContent,
-        *,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[ResponseMetadata]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "JobSchedules_CreateJobSchedule",
-                "POST",
-                "/jobschedules",
-                content=_base.body("job_schedule", job_schedule, models.BatchJobScheduleCreateContent),
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
-            _base.metadata,
-        )
+    """Operations on job schedules; reached as ``client.job_schedules``. Every operation also takes the
+    per-call options ``timeout``, ``retry``, ``deadline``, ``server_timeout`` and ``client_request_id``.
+    """
 
     async def create(
-        self,
-        job_schedule: models.BatchJobScheduleCreateContent,
-        *,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        self, job_schedule: models.BatchJobScheduleCreateContent, **call_options: Unpack[CallOptions]
     ) -> ResponseMetadata:
         """Create a job schedule."""
-        return await self._create(
-            job_schedule, server_timeout=server_timeout, client_request_id=client_request_id
-        ).send()
-
-    def _delete(
-        self,
-        job_schedule_id: str,
-        *,
-        force: bool | None = None,
-        if_match: str | None = None,
-        if_none_match: str | None = None,
-        if_modified_since: datetime | None = None,
-        if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[ResponseMetadata]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "JobSchedules_DeleteJobSchedule",
-                "DELETE",
-                _base.path("/jobschedules/{}", _ids.path_id(job_schedule_id, "job_schedule_id")),
-                query={**_base.bool_query("force", force)},
-                headers={
-                    **_base.conditional_headers(
-                        if_match=if_match,
-                        if_none_match=if_none_match,
-                        if_modified_since=if_modified_since,
-                        if_unmodified_since=if_unmodified_since,
-                    )
-                },
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
+        return await self._call(
             _base.metadata,
+            "JobSchedules_CreateJobSchedule",
+            "POST",
+            "/jobschedules",
+            content=_base.body("job_schedule", job_schedule, models.BatchJobScheduleCreateContent),
+            options=call_options,
         )
 
     async def delete(
@@ -94,50 +50,19 @@ class JobSchedules(Resource):
         if_none_match: str | None = None,
         if_modified_since: datetime | None = None,
         if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> ResponseMetadata:
         """Delete a job schedule with its jobs and tasks."""
-        return await self._delete(
-            job_schedule_id,
-            force=force,
-            if_match=if_match,
-            if_none_match=if_none_match,
-            if_modified_since=if_modified_since,
-            if_unmodified_since=if_unmodified_since,
-            server_timeout=server_timeout,
-            client_request_id=client_request_id,
-        ).send()
-
-    def _disable(
-        self,
-        job_schedule_id: str,
-        *,
-        if_match: str | None = None,
-        if_none_match: str | None = None,
-        if_modified_since: datetime | None = None,
-        if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[ResponseMetadata]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "JobSchedules_DisableJobSchedule",
-                "POST",
-                _base.path("/jobschedules/{}/disable", _ids.path_id(job_schedule_id, "job_schedule_id")),
-                headers={
-                    **_base.conditional_headers(
-                        if_match=if_match,
-                        if_none_match=if_none_match,
-                        if_modified_since=if_modified_since,
-                        if_unmodified_since=if_unmodified_since,
-                    )
-                },
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
+        return await self._call(
             _base.metadata,
+            "JobSchedules_DeleteJobSchedule",
+            "DELETE",
+            _base.path("/jobschedules/{}", _ids.path_id(job_schedule_id, "job_schedule_id")),
+            query=_base.bool_query("force", force),
+            headers=_base.conditional_headers(
+                if_match, if_none_match, if_modified_since, if_unmodified_since
+            ),
+            options=call_options,
         )
 
     async def disable(
@@ -148,49 +73,18 @@ class JobSchedules(Resource):
         if_none_match: str | None = None,
         if_modified_since: datetime | None = None,
         if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> ResponseMetadata:
         """Disable a job schedule: no new jobs are created until it is enabled."""
-        return await self._disable(
-            job_schedule_id,
-            if_match=if_match,
-            if_none_match=if_none_match,
-            if_modified_since=if_modified_since,
-            if_unmodified_since=if_unmodified_since,
-            server_timeout=server_timeout,
-            client_request_id=client_request_id,
-        ).send()
-
-    def _enable(
-        self,
-        job_schedule_id: str,
-        *,
-        if_match: str | None = None,
-        if_none_match: str | None = None,
-        if_modified_since: datetime | None = None,
-        if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[ResponseMetadata]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "JobSchedules_EnableJobSchedule",
-                "POST",
-                _base.path("/jobschedules/{}/enable", _ids.path_id(job_schedule_id, "job_schedule_id")),
-                headers={
-                    **_base.conditional_headers(
-                        if_match=if_match,
-                        if_none_match=if_none_match,
-                        if_modified_since=if_modified_since,
-                        if_unmodified_since=if_unmodified_since,
-                    )
-                },
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
+        return await self._call(
             _base.metadata,
+            "JobSchedules_DisableJobSchedule",
+            "POST",
+            _base.path("/jobschedules/{}/disable", _ids.path_id(job_schedule_id, "job_schedule_id")),
+            headers=_base.conditional_headers(
+                if_match, if_none_match, if_modified_since, if_unmodified_since
+            ),
+            options=call_options,
         )
 
     async def enable(
@@ -201,50 +95,18 @@ class JobSchedules(Resource):
         if_none_match: str | None = None,
         if_modified_since: datetime | None = None,
         if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> ResponseMetadata:
         """Enable a disabled job schedule."""
-        return await self._enable(
-            job_schedule_id,
-            if_match=if_match,
-            if_none_match=if_none_match,
-            if_modified_since=if_modified_since,
-            if_unmodified_since=if_unmodified_since,
-            server_timeout=server_timeout,
-            client_request_id=client_request_id,
-        ).send()
-
-    def _exists(
-        self,
-        job_schedule_id: str,
-        *,
-        if_match: str | None = None,
-        if_none_match: str | None = None,
-        if_modified_since: datetime | None = None,
-        if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[bool]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "JobSchedules_JobScheduleExists",
-                "HEAD",
-                _base.path("/jobschedules/{}", _ids.path_id(job_schedule_id, "job_schedule_id")),
-                headers={
-                    **_base.conditional_headers(
-                        if_match=if_match,
-                        if_none_match=if_none_match,
-                        if_modified_since=if_modified_since,
-                        if_unmodified_since=if_unmodified_since,
-                    )
-                },
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
+        return await self._call(
+            _base.metadata,
+            "JobSchedules_EnableJobSchedule",
+            "POST",
+            _base.path("/jobschedules/{}/enable", _ids.path_id(job_schedule_id, "job_schedule_id")),
+            headers=_base.conditional_headers(
+                if_match, if_none_match, if_modified_since, if_unmodified_since
             ),
-            _base.exists,
-            when_missing=_base.missing,
+            options=call_options,
         )
 
     async def exists(
@@ -255,54 +117,21 @@ class JobSchedules(Resource):
         if_none_match: str | None = None,
         if_modified_since: datetime | None = None,
         if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> bool:
         """Whether a job schedule exists. A 304 Not Modified raises
         :class:`~batchaio.errors.NotModifiedError`.
         """
-        return await self._exists(
-            job_schedule_id,
-            if_match=if_match,
-            if_none_match=if_none_match,
-            if_modified_since=if_modified_since,
-            if_unmodified_since=if_unmodified_since,
-            server_timeout=server_timeout,
-            client_request_id=client_request_id,
-        ).send()
-
-    def _get(
-        self,
-        job_schedule_id: str,
-        *,
-        select: Sequence[str] | None = None,
-        expand: Sequence[str] | None = None,
-        if_match: str | None = None,
-        if_none_match: str | None = None,
-        if_modified_since: datetime | None = None,
-        if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[models.BatchJobSchedule]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "JobSchedules_GetJobSchedule",
-                "GET",
-                _base.path("/jobschedules/{}", _ids.path_id(job_schedule_id, "job_schedule_id")),
-                query={**_base.list_query(select=select, expand=expand)},
-                headers={
-                    **_base.conditional_headers(
-                        if_match=if_match,
-                        if_none_match=if_none_match,
-                        if_modified_since=if_modified_since,
-                        if_unmodified_since=if_unmodified_since,
-                    )
-                },
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
+        return await self._call(
+            _base.exists,
+            "JobSchedules_JobScheduleExists",
+            "HEAD",
+            _base.path("/jobschedules/{}", _ids.path_id(job_schedule_id, "job_schedule_id")),
+            headers=_base.conditional_headers(
+                if_match, if_none_match, if_modified_since, if_unmodified_since
             ),
-            _base.model(models.BatchJobSchedule),
+            options=call_options,
+            when_missing=_base.missing,
         )
 
     async def get(
@@ -315,21 +144,20 @@ class JobSchedules(Resource):
         if_none_match: str | None = None,
         if_modified_since: datetime | None = None,
         if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> models.BatchJobSchedule:
         """Get a job schedule. A 304 Not Modified raises :class:`~batchaio.errors.NotModifiedError`."""
-        return await self._get(
-            job_schedule_id,
-            select=select,
-            expand=expand,
-            if_match=if_match,
-            if_none_match=if_none_match,
-            if_modified_since=if_modified_since,
-            if_unmodified_since=if_unmodified_since,
-            server_timeout=server_timeout,
-            client_request_id=client_request_id,
-        ).send()
+        return await self._call(
+            _base.model(models.BatchJobSchedule),
+            "JobSchedules_GetJobSchedule",
+            "GET",
+            _base.path("/jobschedules/{}", _ids.path_id(job_schedule_id, "job_schedule_id")),
+            query=_base.list_query(select=select, expand=expand, model=models.BatchJobSchedule),
+            headers=_base.conditional_headers(
+                if_match, if_none_match, if_modified_since, if_unmodified_since
+            ),
+            options=call_options,
+        )
 
     def list(
         self,
@@ -338,56 +166,21 @@ class JobSchedules(Resource):
         filter: str | Filter | None = None,
         select: Sequence[str] | None = None,
         expand: Sequence[str] | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> AsyncPager[models.BatchJobSchedule]:
         """List the job schedules in the account. Returns an async pager: ``async for item in ...``."""
-        return AsyncPager(
-            self._pipeline,
-            self._request(
-                "JobSchedules_ListJobSchedules",
-                "GET",
-                "/jobschedules",
-                query={
-                    **_base.list_query(max_results=max_results, filter=filter, select=select, expand=expand)
-                },
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
+        return self._pager(
             models.BatchJobSchedule,
-        )
-
-    def _replace(
-        self,
-        job_schedule_id: str,
-        job_schedule: models.BatchJobSchedule,
-        *,
-        if_match: str | None = None,
-        if_none_match: str | None = None,
-        if_modified_since: datetime | None = None,
-        if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[ResponseMetadata]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "JobSchedules_ReplaceJobSchedule",
-                "PUT",
-                _base.path("/jobschedules/{}", _ids.path_id(job_schedule_id, "job_schedule_id")),
-                headers={
-                    **_base.conditional_headers(
-                        if_match=if_match,
-                        if_none_match=if_none_match,
-                        if_modified_since=if_modified_since,
-                        if_unmodified_since=if_unmodified_since,
-                    )
-                },
-                content=_base.body("job_schedule", job_schedule, models.BatchJobSchedule),
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
+            "JobSchedules_ListJobSchedules",
+            "/jobschedules",
+            query=_base.list_query(
+                max_results=max_results,
+                filter=filter,
+                select=select,
+                expand=expand,
+                model=models.BatchJobSchedule,
             ),
-            _base.metadata,
+            options=call_options,
         )
 
     async def replace(
@@ -399,52 +192,19 @@ class JobSchedules(Resource):
         if_none_match: str | None = None,
         if_modified_since: datetime | None = None,
         if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> ResponseMetadata:
         """Replace all updatable properties of a job schedule."""
-        return await self._replace(
-            job_schedule_id,
-            job_schedule,
-            if_match=if_match,
-            if_none_match=if_none_match,
-            if_modified_since=if_modified_since,
-            if_unmodified_since=if_unmodified_since,
-            server_timeout=server_timeout,
-            client_request_id=client_request_id,
-        ).send()
-
-    def _terminate(
-        self,
-        job_schedule_id: str,
-        *,
-        force: bool | None = None,
-        if_match: str | None = None,
-        if_none_match: str | None = None,
-        if_modified_since: datetime | None = None,
-        if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[ResponseMetadata]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "JobSchedules_TerminateJobSchedule",
-                "POST",
-                _base.path("/jobschedules/{}/terminate", _ids.path_id(job_schedule_id, "job_schedule_id")),
-                query={**_base.bool_query("force", force)},
-                headers={
-                    **_base.conditional_headers(
-                        if_match=if_match,
-                        if_none_match=if_none_match,
-                        if_modified_since=if_modified_since,
-                        if_unmodified_since=if_unmodified_since,
-                    )
-                },
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
+        return await self._call(
             _base.metadata,
+            "JobSchedules_ReplaceJobSchedule",
+            "PUT",
+            _base.path("/jobschedules/{}", _ids.path_id(job_schedule_id, "job_schedule_id")),
+            headers=_base.conditional_headers(
+                if_match, if_none_match, if_modified_since, if_unmodified_since
+            ),
+            content=_base.body("job_schedule", job_schedule, models.BatchJobSchedule),
+            options=call_options,
         )
 
     async def terminate(
@@ -456,52 +216,19 @@ class JobSchedules(Resource):
         if_none_match: str | None = None,
         if_modified_since: datetime | None = None,
         if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> ResponseMetadata:
         """Terminate a job schedule."""
-        return await self._terminate(
-            job_schedule_id,
-            force=force,
-            if_match=if_match,
-            if_none_match=if_none_match,
-            if_modified_since=if_modified_since,
-            if_unmodified_since=if_unmodified_since,
-            server_timeout=server_timeout,
-            client_request_id=client_request_id,
-        ).send()
-
-    def _update(
-        self,
-        job_schedule_id: str,
-        job_schedule: models.BatchJobScheduleUpdateContent,
-        *,
-        if_match: str | None = None,
-        if_none_match: str | None = None,
-        if_modified_since: datetime | None = None,
-        if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[ResponseMetadata]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "JobSchedules_UpdateJobSchedule",
-                "PATCH",
-                _base.path("/jobschedules/{}", _ids.path_id(job_schedule_id, "job_schedule_id")),
-                headers={
-                    **_base.conditional_headers(
-                        if_match=if_match,
-                        if_none_match=if_none_match,
-                        if_modified_since=if_modified_since,
-                        if_unmodified_since=if_unmodified_since,
-                    )
-                },
-                content=_base.body("job_schedule", job_schedule, models.BatchJobScheduleUpdateContent),
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
+        return await self._call(
             _base.metadata,
+            "JobSchedules_TerminateJobSchedule",
+            "POST",
+            _base.path("/jobschedules/{}/terminate", _ids.path_id(job_schedule_id, "job_schedule_id")),
+            query=_base.bool_query("force", force),
+            headers=_base.conditional_headers(
+                if_match, if_none_match, if_modified_since, if_unmodified_since
+            ),
+            options=call_options,
         )
 
     async def update(
@@ -513,32 +240,33 @@ class JobSchedules(Resource):
         if_none_match: str | None = None,
         if_modified_since: datetime | None = None,
         if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> ResponseMetadata:
         """Update the given properties of a job schedule, keeping the others."""
-        return await self._update(
-            job_schedule_id,
-            job_schedule,
-            if_match=if_match,
-            if_none_match=if_none_match,
-            if_modified_since=if_modified_since,
-            if_unmodified_since=if_unmodified_since,
-            server_timeout=server_timeout,
-            client_request_id=client_request_id,
-        ).send()
+        return await self._call(
+            _base.metadata,
+            "JobSchedules_UpdateJobSchedule",
+            "PATCH",
+            _base.path("/jobschedules/{}", _ids.path_id(job_schedule_id, "job_schedule_id")),
+            headers=_base.conditional_headers(
+                if_match, if_none_match, if_modified_since, if_unmodified_since
+            ),
+            content=_base.body("job_schedule", job_schedule, models.BatchJobScheduleUpdateContent),
+            options=call_options,
+        )
 
 
 class JobSchedulesWithRawResponse:
     """``client.with_raw_response.job_schedules``: the same calls returning :class:`RawResponse`."""
 
     def __init__(self, job_schedules: JobSchedules) -> None:
-        self.create = _base.raw_response(job_schedules._create)
-        self.delete = _base.raw_response(job_schedules._delete)
-        self.disable = _base.raw_response(job_schedules._disable)
-        self.enable = _base.raw_response(job_schedules._enable)
-        self.exists = _base.raw_response(job_schedules._exists)
-        self.get = _base.raw_response(job_schedules._get)
-        self.replace = _base.raw_response(job_schedules._replace)
-        self.terminate = _base.raw_response(job_schedules._terminate)
-        self.update = _base.raw_response(job_schedules._update)
+        raw = job_schedules._as_raw()
+        self.create = _base.raw_response(raw.create)
+        self.delete = _base.raw_response(raw.delete)
+        self.disable = _base.raw_response(raw.disable)
+        self.enable = _base.raw_response(raw.enable)
+        self.exists = _base.raw_response(raw.exists)
+        self.get = _base.raw_response(raw.get)
+        self.replace = _base.raw_response(raw.replace)
+        self.terminate = _base.raw_response(raw.terminate)
+        self.update = _base.raw_response(raw.update)

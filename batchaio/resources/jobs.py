@@ -6,84 +6,39 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from batchaio import _ids, models
 from batchaio._paging import AsyncPager
 from batchaio._response import ResponseMetadata
 from batchaio.filters import Filter
 from batchaio.resources import _base
-from batchaio.resources._base import Call
 from batchaio.resources._job_extensions import JobExtensions
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from batchaio._options import CallOptions
 
 __all__ = ["Jobs", "JobsWithRawResponse"]
 
 
 class Jobs(JobExtensions):
-    """Operations on jobs; reached as ``client.jobs``."""
-
-    def _create(
-        self,
-        job: models.BatchJobCreateContent,
-        *,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[ResponseMetadata]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "Jobs_CreateJob",
-                "POST",
-                "/jobs",
-                content=_base.body("job", job, models.BatchJobCreateContent),
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
-            _base.metadata,
-        )
+    """Operations on jobs; reached as ``client.jobs``. Every operation also takes the per-call options
+    ``timeout``, ``retry``, ``deadline``, ``server_timeout`` and ``client_request_id``.
+    """
 
     async def create(
-        self,
-        job: models.BatchJobCreateContent,
-        *,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        self, job: models.BatchJobCreateContent, **call_options: Unpack[CallOptions]
     ) -> ResponseMetadata:
         """Create a job."""
-        return await self._create(
-            job, server_timeout=server_timeout, client_request_id=client_request_id
-        ).send()
-
-    def _delete(
-        self,
-        job_id: str,
-        *,
-        force: bool | None = None,
-        if_match: str | None = None,
-        if_none_match: str | None = None,
-        if_modified_since: datetime | None = None,
-        if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[ResponseMetadata]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "Jobs_DeleteJob",
-                "DELETE",
-                _base.path("/jobs/{}", _ids.path_id(job_id, "job_id")),
-                query={**_base.bool_query("force", force)},
-                headers={
-                    **_base.conditional_headers(
-                        if_match=if_match,
-                        if_none_match=if_none_match,
-                        if_modified_since=if_modified_since,
-                        if_unmodified_since=if_unmodified_since,
-                    )
-                },
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
+        return await self._call(
             _base.metadata,
+            "Jobs_CreateJob",
+            "POST",
+            "/jobs",
+            content=_base.body("job", job, models.BatchJobCreateContent),
+            options=call_options,
         )
 
     async def delete(
@@ -95,52 +50,19 @@ class Jobs(JobExtensions):
         if_none_match: str | None = None,
         if_modified_since: datetime | None = None,
         if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> ResponseMetadata:
         """Delete a job with its tasks and statistics."""
-        return await self._delete(
-            job_id,
-            force=force,
-            if_match=if_match,
-            if_none_match=if_none_match,
-            if_modified_since=if_modified_since,
-            if_unmodified_since=if_unmodified_since,
-            server_timeout=server_timeout,
-            client_request_id=client_request_id,
-        ).send()
-
-    def _disable(
-        self,
-        job_id: str,
-        disable_options: models.BatchJobDisableContent,
-        *,
-        if_match: str | None = None,
-        if_none_match: str | None = None,
-        if_modified_since: datetime | None = None,
-        if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[ResponseMetadata]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "Jobs_DisableJob",
-                "POST",
-                _base.path("/jobs/{}/disable", _ids.path_id(job_id, "job_id")),
-                headers={
-                    **_base.conditional_headers(
-                        if_match=if_match,
-                        if_none_match=if_none_match,
-                        if_modified_since=if_modified_since,
-                        if_unmodified_since=if_unmodified_since,
-                    )
-                },
-                content=_base.body("disable_options", disable_options, models.BatchJobDisableContent),
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
+        return await self._call(
             _base.metadata,
+            "Jobs_DeleteJob",
+            "DELETE",
+            _base.path("/jobs/{}", _ids.path_id(job_id, "job_id")),
+            query=_base.bool_query("force", force),
+            headers=_base.conditional_headers(
+                if_match, if_none_match, if_modified_since, if_unmodified_since
+            ),
+            options=call_options,
         )
 
     async def disable(
@@ -152,50 +74,19 @@ class Jobs(JobExtensions):
         if_none_match: str | None = None,
         if_modified_since: datetime | None = None,
         if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> ResponseMetadata:
         """Disable a job: no new tasks start; running ones are handled as requested."""
-        return await self._disable(
-            job_id,
-            disable_options,
-            if_match=if_match,
-            if_none_match=if_none_match,
-            if_modified_since=if_modified_since,
-            if_unmodified_since=if_unmodified_since,
-            server_timeout=server_timeout,
-            client_request_id=client_request_id,
-        ).send()
-
-    def _enable(
-        self,
-        job_id: str,
-        *,
-        if_match: str | None = None,
-        if_none_match: str | None = None,
-        if_modified_since: datetime | None = None,
-        if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[ResponseMetadata]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "Jobs_EnableJob",
-                "POST",
-                _base.path("/jobs/{}/enable", _ids.path_id(job_id, "job_id")),
-                headers={
-                    **_base.conditional_headers(
-                        if_match=if_match,
-                        if_none_match=if_none_match,
-                        if_modified_since=if_modified_since,
-                        if_unmodified_since=if_unmodified_since,
-                    )
-                },
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
+        return await self._call(
             _base.metadata,
+            "Jobs_DisableJob",
+            "POST",
+            _base.path("/jobs/{}/disable", _ids.path_id(job_id, "job_id")),
+            headers=_base.conditional_headers(
+                if_match, if_none_match, if_modified_since, if_unmodified_since
+            ),
+            content=_base.body("disable_options", disable_options, models.BatchJobDisableContent),
+            options=call_options,
         )
 
     async def enable(
@@ -206,52 +97,18 @@ class Jobs(JobExtensions):
         if_none_match: str | None = None,
         if_modified_since: datetime | None = None,
         if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> ResponseMetadata:
         """Enable a disabled job so that its tasks are scheduled again."""
-        return await self._enable(
-            job_id,
-            if_match=if_match,
-            if_none_match=if_none_match,
-            if_modified_since=if_modified_since,
-            if_unmodified_since=if_unmodified_since,
-            server_timeout=server_timeout,
-            client_request_id=client_request_id,
-        ).send()
-
-    def _get(
-        self,
-        job_id: str,
-        *,
-        select: Sequence[str] | None = None,
-        expand: Sequence[str] | None = None,
-        if_match: str | None = None,
-        if_none_match: str | None = None,
-        if_modified_since: datetime | None = None,
-        if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[models.BatchJob]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "Jobs_GetJob",
-                "GET",
-                _base.path("/jobs/{}", _ids.path_id(job_id, "job_id")),
-                query={**_base.list_query(select=select, expand=expand)},
-                headers={
-                    **_base.conditional_headers(
-                        if_match=if_match,
-                        if_none_match=if_none_match,
-                        if_modified_since=if_modified_since,
-                        if_unmodified_since=if_unmodified_since,
-                    )
-                },
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
+        return await self._call(
+            _base.metadata,
+            "Jobs_EnableJob",
+            "POST",
+            _base.path("/jobs/{}/enable", _ids.path_id(job_id, "job_id")),
+            headers=_base.conditional_headers(
+                if_match, if_none_match, if_modified_since, if_unmodified_since
             ),
-            _base.model(models.BatchJob),
+            options=call_options,
         )
 
     async def get(
@@ -264,44 +121,32 @@ class Jobs(JobExtensions):
         if_none_match: str | None = None,
         if_modified_since: datetime | None = None,
         if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> models.BatchJob:
         """Get a job. A 304 Not Modified raises :class:`~batchaio.errors.NotModifiedError`."""
-        return await self._get(
-            job_id,
-            select=select,
-            expand=expand,
-            if_match=if_match,
-            if_none_match=if_none_match,
-            if_modified_since=if_modified_since,
-            if_unmodified_since=if_unmodified_since,
-            server_timeout=server_timeout,
-            client_request_id=client_request_id,
-        ).send()
-
-    def _get_task_counts(
-        self, job_id: str, *, server_timeout: int | None = None, client_request_id: str | None = None
-    ) -> Call[models.BatchTaskCountsResult]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "Jobs_GetJobTaskCounts",
-                "GET",
-                _base.path("/jobs/{}/taskcounts", _ids.path_id(job_id, "job_id")),
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
+        return await self._call(
+            _base.model(models.BatchJob),
+            "Jobs_GetJob",
+            "GET",
+            _base.path("/jobs/{}", _ids.path_id(job_id, "job_id")),
+            query=_base.list_query(select=select, expand=expand, model=models.BatchJob),
+            headers=_base.conditional_headers(
+                if_match, if_none_match, if_modified_since, if_unmodified_since
             ),
-            _base.model(models.BatchTaskCountsResult),
+            options=call_options,
         )
 
     async def get_task_counts(
-        self, job_id: str, *, server_timeout: int | None = None, client_request_id: str | None = None
+        self, job_id: str, **call_options: Unpack[CallOptions]
     ) -> models.BatchTaskCountsResult:
         """Get the task and slot counts of a job by state."""
-        return await self._get_task_counts(
-            job_id, server_timeout=server_timeout, client_request_id=client_request_id
-        ).send()
+        return await self._call(
+            _base.model(models.BatchTaskCountsResult),
+            "Jobs_GetJobTaskCounts",
+            "GET",
+            _base.path("/jobs/{}/taskcounts", _ids.path_id(job_id, "job_id")),
+            options=call_options,
+        )
 
     def list(
         self,
@@ -310,23 +155,17 @@ class Jobs(JobExtensions):
         filter: str | Filter | None = None,
         select: Sequence[str] | None = None,
         expand: Sequence[str] | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> AsyncPager[models.BatchJob]:
         """List the jobs in the account. Returns an async pager: ``async for item in ...``."""
-        return AsyncPager(
-            self._pipeline,
-            self._request(
-                "Jobs_ListJobs",
-                "GET",
-                "/jobs",
-                query={
-                    **_base.list_query(max_results=max_results, filter=filter, select=select, expand=expand)
-                },
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
+        return self._pager(
             models.BatchJob,
+            "Jobs_ListJobs",
+            "/jobs",
+            query=_base.list_query(
+                max_results=max_results, filter=filter, select=select, expand=expand, model=models.BatchJob
+            ),
+            options=call_options,
         )
 
     def list_from_schedule(
@@ -337,23 +176,17 @@ class Jobs(JobExtensions):
         filter: str | Filter | None = None,
         select: Sequence[str] | None = None,
         expand: Sequence[str] | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> AsyncPager[models.BatchJob]:
         """List the jobs created under a job schedule. Returns an async pager: ``async for item in ...``."""
-        return AsyncPager(
-            self._pipeline,
-            self._request(
-                "Jobs_ListJobsFromSchedule",
-                "GET",
-                _base.path("/jobschedules/{}/jobs", _ids.path_id(job_schedule_id, "job_schedule_id")),
-                query={
-                    **_base.list_query(max_results=max_results, filter=filter, select=select, expand=expand)
-                },
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
+        return self._pager(
             models.BatchJob,
+            "Jobs_ListJobsFromSchedule",
+            _base.path("/jobschedules/{}/jobs", _ids.path_id(job_schedule_id, "job_schedule_id")),
+            query=_base.list_query(
+                max_results=max_results, filter=filter, select=select, expand=expand, model=models.BatchJob
+            ),
+            options=call_options,
         )
 
     def list_preparation_and_release_task_status(
@@ -363,56 +196,22 @@ class Jobs(JobExtensions):
         max_results: int | None = None,
         filter: str | Filter | None = None,
         select: Sequence[str] | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> AsyncPager[models.BatchJobPreparationAndReleaseTaskStatus]:
         """List job preparation/release task status per node. Returns an async pager: ``async for item in
         ...``.
         """
-        return AsyncPager(
-            self._pipeline,
-            self._request(
-                "Jobs_ListJobPreparationAndReleaseTaskStatus",
-                "GET",
-                _base.path("/jobs/{}/jobpreparationandreleasetaskstatus", _ids.path_id(job_id, "job_id")),
-                query={**_base.list_query(max_results=max_results, filter=filter, select=select)},
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
+        return self._pager(
             models.BatchJobPreparationAndReleaseTaskStatus,
-        )
-
-    def _replace(
-        self,
-        job_id: str,
-        job: models.BatchJob,
-        *,
-        if_match: str | None = None,
-        if_none_match: str | None = None,
-        if_modified_since: datetime | None = None,
-        if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[ResponseMetadata]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "Jobs_ReplaceJob",
-                "PUT",
-                _base.path("/jobs/{}", _ids.path_id(job_id, "job_id")),
-                headers={
-                    **_base.conditional_headers(
-                        if_match=if_match,
-                        if_none_match=if_none_match,
-                        if_modified_since=if_modified_since,
-                        if_unmodified_since=if_unmodified_since,
-                    )
-                },
-                content=_base.body("job", job, models.BatchJob),
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
+            "Jobs_ListJobPreparationAndReleaseTaskStatus",
+            _base.path("/jobs/{}/jobpreparationandreleasetaskstatus", _ids.path_id(job_id, "job_id")),
+            query=_base.list_query(
+                max_results=max_results,
+                filter=filter,
+                select=select,
+                model=models.BatchJobPreparationAndReleaseTaskStatus,
             ),
-            _base.metadata,
+            options=call_options,
         )
 
     async def replace(
@@ -424,54 +223,19 @@ class Jobs(JobExtensions):
         if_none_match: str | None = None,
         if_modified_since: datetime | None = None,
         if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> ResponseMetadata:
         """Replace all updatable properties of a job (omitted ones are reset)."""
-        return await self._replace(
-            job_id,
-            job,
-            if_match=if_match,
-            if_none_match=if_none_match,
-            if_modified_since=if_modified_since,
-            if_unmodified_since=if_unmodified_since,
-            server_timeout=server_timeout,
-            client_request_id=client_request_id,
-        ).send()
-
-    def _terminate(
-        self,
-        job_id: str,
-        options: models.BatchJobTerminateContent | None = None,
-        *,
-        force: bool | None = None,
-        if_match: str | None = None,
-        if_none_match: str | None = None,
-        if_modified_since: datetime | None = None,
-        if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[ResponseMetadata]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "Jobs_TerminateJob",
-                "POST",
-                _base.path("/jobs/{}/terminate", _ids.path_id(job_id, "job_id")),
-                query={**_base.bool_query("force", force)},
-                headers={
-                    **_base.conditional_headers(
-                        if_match=if_match,
-                        if_none_match=if_none_match,
-                        if_modified_since=if_modified_since,
-                        if_unmodified_since=if_unmodified_since,
-                    )
-                },
-                content=_base.optional_body("options", options, models.BatchJobTerminateContent),
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
+        return await self._call(
             _base.metadata,
+            "Jobs_ReplaceJob",
+            "PUT",
+            _base.path("/jobs/{}", _ids.path_id(job_id, "job_id")),
+            headers=_base.conditional_headers(
+                if_match, if_none_match, if_modified_since, if_unmodified_since
+            ),
+            content=_base.body("job", job, models.BatchJob),
+            options=call_options,
         )
 
     async def terminate(
@@ -484,53 +248,20 @@ class Jobs(JobExtensions):
         if_none_match: str | None = None,
         if_modified_since: datetime | None = None,
         if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> ResponseMetadata:
         """Terminate a job."""
-        return await self._terminate(
-            job_id,
-            options,
-            force=force,
-            if_match=if_match,
-            if_none_match=if_none_match,
-            if_modified_since=if_modified_since,
-            if_unmodified_since=if_unmodified_since,
-            server_timeout=server_timeout,
-            client_request_id=client_request_id,
-        ).send()
-
-    def _update(
-        self,
-        job_id: str,
-        job: models.BatchJobUpdateContent,
-        *,
-        if_match: str | None = None,
-        if_none_match: str | None = None,
-        if_modified_since: datetime | None = None,
-        if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[ResponseMetadata]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "Jobs_UpdateJob",
-                "PATCH",
-                _base.path("/jobs/{}", _ids.path_id(job_id, "job_id")),
-                headers={
-                    **_base.conditional_headers(
-                        if_match=if_match,
-                        if_none_match=if_none_match,
-                        if_modified_since=if_modified_since,
-                        if_unmodified_since=if_unmodified_since,
-                    )
-                },
-                content=_base.body("job", job, models.BatchJobUpdateContent),
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
+        return await self._call(
             _base.metadata,
+            "Jobs_TerminateJob",
+            "POST",
+            _base.path("/jobs/{}/terminate", _ids.path_id(job_id, "job_id")),
+            query=_base.bool_query("force", force),
+            headers=_base.conditional_headers(
+                if_match, if_none_match, if_modified_since, if_unmodified_since
+            ),
+            content=_base.optional_body("options", options, models.BatchJobTerminateContent),
+            options=call_options,
         )
 
     async def update(
@@ -542,32 +273,33 @@ class Jobs(JobExtensions):
         if_none_match: str | None = None,
         if_modified_since: datetime | None = None,
         if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> ResponseMetadata:
         """Update the given properties of a job, keeping the others."""
-        return await self._update(
-            job_id,
-            job,
-            if_match=if_match,
-            if_none_match=if_none_match,
-            if_modified_since=if_modified_since,
-            if_unmodified_since=if_unmodified_since,
-            server_timeout=server_timeout,
-            client_request_id=client_request_id,
-        ).send()
+        return await self._call(
+            _base.metadata,
+            "Jobs_UpdateJob",
+            "PATCH",
+            _base.path("/jobs/{}", _ids.path_id(job_id, "job_id")),
+            headers=_base.conditional_headers(
+                if_match, if_none_match, if_modified_since, if_unmodified_since
+            ),
+            content=_base.body("job", job, models.BatchJobUpdateContent),
+            options=call_options,
+        )
 
 
 class JobsWithRawResponse:
     """``client.with_raw_response.jobs``: the same calls returning :class:`RawResponse`."""
 
     def __init__(self, jobs: Jobs) -> None:
-        self.create = _base.raw_response(jobs._create)
-        self.delete = _base.raw_response(jobs._delete)
-        self.disable = _base.raw_response(jobs._disable)
-        self.enable = _base.raw_response(jobs._enable)
-        self.get = _base.raw_response(jobs._get)
-        self.get_task_counts = _base.raw_response(jobs._get_task_counts)
-        self.replace = _base.raw_response(jobs._replace)
-        self.terminate = _base.raw_response(jobs._terminate)
-        self.update = _base.raw_response(jobs._update)
+        raw = jobs._as_raw()
+        self.create = _base.raw_response(raw.create)
+        self.delete = _base.raw_response(raw.delete)
+        self.disable = _base.raw_response(raw.disable)
+        self.enable = _base.raw_response(raw.enable)
+        self.get = _base.raw_response(raw.get)
+        self.get_task_counts = _base.raw_response(raw.get_task_counts)
+        self.replace = _base.raw_response(raw.replace)
+        self.terminate = _base.raw_response(raw.terminate)
+        self.update = _base.raw_response(raw.update)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from batchaio import _ids, models
 from batchaio._files import BatchFileProperties, FileDownload, download_to
@@ -14,78 +15,41 @@ from batchaio._paging import AsyncPager
 from batchaio._response import ResponseMetadata
 from batchaio.filters import Filter
 from batchaio.resources import _base
-from batchaio.resources._base import Call, Resource
+from batchaio.resources._base import Resource
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from batchaio._options import CallOptions
 
 __all__ = ["Nodes", "NodesWithRawResponse"]
 
 
 class Nodes(Resource):
-    """Operations on compute nodes, their files, users and extensions; reached as ``client.nodes``."""
-
-    def _create_user(
-        self,
-        pool_id: str,
-        node_id: str,
-        user: models.BatchNodeUserCreateContent,
-        *,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[ResponseMetadata]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "Nodes_CreateNodeUser",
-                "POST",
-                _base.path(
-                    "/pools/{}/nodes/{}/users",
-                    _ids.path_id(pool_id, "pool_id"),
-                    _ids.name_segment(node_id, "node_id"),
-                ),
-                content=_base.body("user", user, models.BatchNodeUserCreateContent),
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
-            _base.metadata,
-        )
+    """Operations on compute nodes, their files, users and extensions; reached as ``client.nodes``. Every
+    operation also takes the per-call options ``timeout``, ``retry``, ``deadline``, ``server_timeout`` and
+    ``client_request_id``.
+    """
 
     async def create_user(
         self,
         pool_id: str,
         node_id: str,
         user: models.BatchNodeUserCreateContent,
-        *,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> ResponseMetadata:
         """Add a user account to a compute node."""
-        return await self._create_user(
-            pool_id, node_id, user, server_timeout=server_timeout, client_request_id=client_request_id
-        ).send()
-
-    def _deallocate(
-        self,
-        pool_id: str,
-        node_id: str,
-        options: models.BatchNodeDeallocateContent | None = None,
-        *,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[ResponseMetadata]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "Nodes_DeallocateNode",
-                "POST",
-                _base.path(
-                    "/pools/{}/nodes/{}/deallocate",
-                    _ids.path_id(pool_id, "pool_id"),
-                    _ids.name_segment(node_id, "node_id"),
-                ),
-                content=_base.optional_body("options", options, models.BatchNodeDeallocateContent),
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
+        return await self._call(
             _base.metadata,
+            "Nodes_CreateNodeUser",
+            "POST",
+            _base.path(
+                "/pools/{}/nodes/{}/users",
+                _ids.path_id(pool_id, "pool_id"),
+                _ids.name_segment(node_id, "node_id"),
+            ),
+            content=_base.body("user", user, models.BatchNodeUserCreateContent),
+            options=call_options,
         )
 
     async def deallocate(
@@ -93,41 +57,20 @@ class Nodes(Resource):
         pool_id: str,
         node_id: str,
         options: models.BatchNodeDeallocateContent | None = None,
-        *,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> ResponseMetadata:
         """Deallocate an idle or running compute node."""
-        return await self._deallocate(
-            pool_id, node_id, options, server_timeout=server_timeout, client_request_id=client_request_id
-        ).send()
-
-    def _delete_file(
-        self,
-        pool_id: str,
-        node_id: str,
-        file_path: str,
-        *,
-        recursive: bool | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[ResponseMetadata]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "Nodes_DeleteNodeFile",
-                "DELETE",
-                _base.path(
-                    "/pools/{}/nodes/{}/files/{}",
-                    _ids.path_id(pool_id, "pool_id"),
-                    _ids.name_segment(node_id, "node_id"),
-                    _ids.name_segment(file_path, "file_path"),
-                ),
-                query={**_base.bool_query("recursive", recursive)},
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
+        return await self._call(
             _base.metadata,
+            "Nodes_DeallocateNode",
+            "POST",
+            _base.path(
+                "/pools/{}/nodes/{}/deallocate",
+                _ids.path_id(pool_id, "pool_id"),
+                _ids.name_segment(node_id, "node_id"),
+            ),
+            content=_base.optional_body("options", options, models.BatchNodeDeallocateContent),
+            options=call_options,
         )
 
     async def delete_file(
@@ -137,83 +80,38 @@ class Nodes(Resource):
         file_path: str,
         *,
         recursive: bool | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> ResponseMetadata:
         """Delete a file (or, with ``recursive``, a directory) from a compute node."""
-        return await self._delete_file(
-            pool_id,
-            node_id,
-            file_path,
-            recursive=recursive,
-            server_timeout=server_timeout,
-            client_request_id=client_request_id,
-        ).send()
-
-    def _delete_user(
-        self,
-        pool_id: str,
-        node_id: str,
-        user_name: str,
-        *,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[ResponseMetadata]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "Nodes_DeleteNodeUser",
-                "DELETE",
-                _base.path(
-                    "/pools/{}/nodes/{}/users/{}",
-                    _ids.path_id(pool_id, "pool_id"),
-                    _ids.name_segment(node_id, "node_id"),
-                    _ids.name_segment(user_name, "user_name"),
-                ),
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
+        return await self._call(
             _base.metadata,
+            "Nodes_DeleteNodeFile",
+            "DELETE",
+            _base.path(
+                "/pools/{}/nodes/{}/files/{}",
+                _ids.path_id(pool_id, "pool_id"),
+                _ids.name_segment(node_id, "node_id"),
+                _ids.name_segment(file_path, "file_path"),
+            ),
+            query=_base.bool_query("recursive", recursive),
+            options=call_options,
         )
 
     async def delete_user(
-        self,
-        pool_id: str,
-        node_id: str,
-        user_name: str,
-        *,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        self, pool_id: str, node_id: str, user_name: str, **call_options: Unpack[CallOptions]
     ) -> ResponseMetadata:
         """Delete a user account from a compute node."""
-        return await self._delete_user(
-            pool_id, node_id, user_name, server_timeout=server_timeout, client_request_id=client_request_id
-        ).send()
-
-    def _disable_scheduling(
-        self,
-        pool_id: str,
-        node_id: str,
-        options: models.BatchNodeDisableSchedulingContent | None = None,
-        *,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[ResponseMetadata]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "Nodes_DisableNodeScheduling",
-                "POST",
-                _base.path(
-                    "/pools/{}/nodes/{}/disablescheduling",
-                    _ids.path_id(pool_id, "pool_id"),
-                    _ids.name_segment(node_id, "node_id"),
-                ),
-                content=_base.optional_body("options", options, models.BatchNodeDisableSchedulingContent),
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
+        return await self._call(
             _base.metadata,
+            "Nodes_DeleteNodeUser",
+            "DELETE",
+            _base.path(
+                "/pools/{}/nodes/{}/users/{}",
+                _ids.path_id(pool_id, "pool_id"),
+                _ids.name_segment(node_id, "node_id"),
+                _ids.name_segment(user_name, "user_name"),
+            ),
+            options=call_options,
         )
 
     async def disable_scheduling(
@@ -221,14 +119,21 @@ class Nodes(Resource):
         pool_id: str,
         node_id: str,
         options: models.BatchNodeDisableSchedulingContent | None = None,
-        *,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> ResponseMetadata:
         """Stop scheduling new tasks on a compute node."""
-        return await self._disable_scheduling(
-            pool_id, node_id, options, server_timeout=server_timeout, client_request_id=client_request_id
-        ).send()
+        return await self._call(
+            _base.metadata,
+            "Nodes_DisableNodeScheduling",
+            "POST",
+            _base.path(
+                "/pools/{}/nodes/{}/disablescheduling",
+                _ids.path_id(pool_id, "pool_id"),
+                _ids.name_segment(node_id, "node_id"),
+            ),
+            content=_base.optional_body("options", options, models.BatchNodeDisableSchedulingContent),
+            options=call_options,
+        )
 
     def download_file(
         self,
@@ -240,36 +145,30 @@ class Nodes(Resource):
         length: int | None = None,
         if_modified_since: datetime | None = None,
         if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> FileDownload:
         """Stream the content of a file on a compute node. A 304 Not Modified raises
         :class:`~batchaio.errors.NotModifiedError`. Use as ``async with ... as stream: async for chunk in
         stream``.
         """
-        return FileDownload(
-            self._pipeline,
-            self._request(
-                "Nodes_GetNodeFile",
-                "GET",
-                _base.path(
-                    "/pools/{}/nodes/{}/files/{}",
-                    _ids.path_id(pool_id, "pool_id"),
-                    _ids.name_segment(node_id, "node_id"),
-                    _ids.name_segment(file_path, "file_path"),
-                ),
-                headers={
-                    **_base.conditional_headers(
-                        if_modified_since=if_modified_since, if_unmodified_since=if_unmodified_since
-                    ),
-                    **_base.range_header(offset, length),
-                },
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
+        request = self._request(
+            "Nodes_GetNodeFile",
+            "GET",
+            _base.path(
+                "/pools/{}/nodes/{}/files/{}",
+                _ids.path_id(pool_id, "pool_id"),
+                _ids.name_segment(node_id, "node_id"),
+                _ids.name_segment(file_path, "file_path"),
             ),
-            offset=offset,
-            length=length,
+            headers={
+                **_base.conditional_headers(
+                    if_modified_since=if_modified_since, if_unmodified_since=if_unmodified_since
+                ),
+                **_base.range_header(offset, length),
+            },
+            options=call_options,
         )
+        return FileDownload(self._pipeline, request, offset=offset, length=length)
 
     async def download_file_to(
         self,
@@ -282,8 +181,7 @@ class Nodes(Resource):
         length: int | None = None,
         if_modified_since: datetime | None = None,
         if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> BatchFileProperties:
         """Download the file to the local ``destination``, replacing an existing file only once the whole
         file has arrived (on failure it is left as it was).
@@ -297,73 +195,25 @@ class Nodes(Resource):
                 length=length,
                 if_modified_since=if_modified_since,
                 if_unmodified_since=if_unmodified_since,
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
+                **call_options,
             ),
             destination,
         )
 
-    def _enable_scheduling(
-        self,
-        pool_id: str,
-        node_id: str,
-        *,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[ResponseMetadata]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "Nodes_EnableNodeScheduling",
-                "POST",
-                _base.path(
-                    "/pools/{}/nodes/{}/enablescheduling",
-                    _ids.path_id(pool_id, "pool_id"),
-                    _ids.name_segment(node_id, "node_id"),
-                ),
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
-            _base.metadata,
-        )
-
     async def enable_scheduling(
-        self,
-        pool_id: str,
-        node_id: str,
-        *,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        self, pool_id: str, node_id: str, **call_options: Unpack[CallOptions]
     ) -> ResponseMetadata:
         """Resume scheduling tasks on a compute node."""
-        return await self._enable_scheduling(
-            pool_id, node_id, server_timeout=server_timeout, client_request_id=client_request_id
-        ).send()
-
-    def _get(
-        self,
-        pool_id: str,
-        node_id: str,
-        *,
-        select: Sequence[str] | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[models.BatchNode]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "Nodes_GetNode",
-                "GET",
-                _base.path(
-                    "/pools/{}/nodes/{}",
-                    _ids.path_id(pool_id, "pool_id"),
-                    _ids.name_segment(node_id, "node_id"),
-                ),
-                query={**_base.list_query(select=select)},
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
+        return await self._call(
+            _base.metadata,
+            "Nodes_EnableNodeScheduling",
+            "POST",
+            _base.path(
+                "/pools/{}/nodes/{}/enablescheduling",
+                _ids.path_id(pool_id, "pool_id"),
+                _ids.name_segment(node_id, "node_id"),
             ),
-            _base.model(models.BatchNode),
+            options=call_options,
         )
 
     async def get(
@@ -372,44 +222,18 @@ class Nodes(Resource):
         node_id: str,
         *,
         select: Sequence[str] | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> models.BatchNode:
         """Get a compute node."""
-        return await self._get(
-            pool_id,
-            node_id,
-            select=select,
-            server_timeout=server_timeout,
-            client_request_id=client_request_id,
-        ).send()
-
-    def _get_extension(
-        self,
-        pool_id: str,
-        node_id: str,
-        extension_name: str,
-        *,
-        select: Sequence[str] | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[models.BatchNodeVMExtension]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "Nodes_GetNodeExtension",
-                "GET",
-                _base.path(
-                    "/pools/{}/nodes/{}/extensions/{}",
-                    _ids.path_id(pool_id, "pool_id"),
-                    _ids.name_segment(node_id, "node_id"),
-                    _ids.name_segment(extension_name, "extension_name"),
-                ),
-                query={**_base.list_query(select=select)},
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
+        return await self._call(
+            _base.model(models.BatchNode),
+            "Nodes_GetNode",
+            "GET",
+            _base.path(
+                "/pools/{}/nodes/{}", _ids.path_id(pool_id, "pool_id"), _ids.name_segment(node_id, "node_id")
             ),
-            _base.model(models.BatchNodeVMExtension),
+            query=_base.list_query(select=select, model=models.BatchNode),
+            options=call_options,
         )
 
     async def get_extension(
@@ -419,50 +243,21 @@ class Nodes(Resource):
         extension_name: str,
         *,
         select: Sequence[str] | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> models.BatchNodeVMExtension:
         """Get a VM extension of a compute node."""
-        return await self._get_extension(
-            pool_id,
-            node_id,
-            extension_name,
-            select=select,
-            server_timeout=server_timeout,
-            client_request_id=client_request_id,
-        ).send()
-
-    def _get_file_properties(
-        self,
-        pool_id: str,
-        node_id: str,
-        file_path: str,
-        *,
-        if_modified_since: datetime | None = None,
-        if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[BatchFileProperties]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "Nodes_GetNodeFileProperties",
-                "HEAD",
-                _base.path(
-                    "/pools/{}/nodes/{}/files/{}",
-                    _ids.path_id(pool_id, "pool_id"),
-                    _ids.name_segment(node_id, "node_id"),
-                    _ids.name_segment(file_path, "file_path"),
-                ),
-                headers={
-                    **_base.conditional_headers(
-                        if_modified_since=if_modified_since, if_unmodified_since=if_unmodified_since
-                    )
-                },
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
+        return await self._call(
+            _base.model(models.BatchNodeVMExtension),
+            "Nodes_GetNodeExtension",
+            "GET",
+            _base.path(
+                "/pools/{}/nodes/{}/extensions/{}",
+                _ids.path_id(pool_id, "pool_id"),
+                _ids.name_segment(node_id, "node_id"),
+                _ids.name_segment(extension_name, "extension_name"),
             ),
-            _base.file_properties,
+            query=_base.list_query(select=select, model=models.BatchNodeVMExtension),
+            options=call_options,
         )
 
     async def get_file_properties(
@@ -473,58 +268,42 @@ class Nodes(Resource):
         *,
         if_modified_since: datetime | None = None,
         if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> BatchFileProperties:
         """Get the properties of a file on a compute node. A 304 Not Modified raises
         :class:`~batchaio.errors.NotModifiedError`.
         """
-        return await self._get_file_properties(
-            pool_id,
-            node_id,
-            file_path,
-            if_modified_since=if_modified_since,
-            if_unmodified_since=if_unmodified_since,
-            server_timeout=server_timeout,
-            client_request_id=client_request_id,
-        ).send()
-
-    def _get_remote_login_settings(
-        self,
-        pool_id: str,
-        node_id: str,
-        *,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[models.BatchNodeRemoteLoginSettings]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "Nodes_GetNodeRemoteLoginSettings",
-                "GET",
-                _base.path(
-                    "/pools/{}/nodes/{}/remoteloginsettings",
-                    _ids.path_id(pool_id, "pool_id"),
-                    _ids.name_segment(node_id, "node_id"),
-                ),
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
+        return await self._call(
+            _base.file_properties,
+            "Nodes_GetNodeFileProperties",
+            "HEAD",
+            _base.path(
+                "/pools/{}/nodes/{}/files/{}",
+                _ids.path_id(pool_id, "pool_id"),
+                _ids.name_segment(node_id, "node_id"),
+                _ids.name_segment(file_path, "file_path"),
             ),
-            _base.model(models.BatchNodeRemoteLoginSettings),
+            headers=_base.conditional_headers(
+                if_modified_since=if_modified_since, if_unmodified_since=if_unmodified_since
+            ),
+            options=call_options,
         )
 
     async def get_remote_login_settings(
-        self,
-        pool_id: str,
-        node_id: str,
-        *,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        self, pool_id: str, node_id: str, **call_options: Unpack[CallOptions]
     ) -> models.BatchNodeRemoteLoginSettings:
         """Get the settings for remote login to a compute node."""
-        return await self._get_remote_login_settings(
-            pool_id, node_id, server_timeout=server_timeout, client_request_id=client_request_id
-        ).send()
+        return await self._call(
+            _base.model(models.BatchNodeRemoteLoginSettings),
+            "Nodes_GetNodeRemoteLoginSettings",
+            "GET",
+            _base.path(
+                "/pools/{}/nodes/{}/remoteloginsettings",
+                _ids.path_id(pool_id, "pool_id"),
+                _ids.name_segment(node_id, "node_id"),
+            ),
+            options=call_options,
+        )
 
     def list(
         self,
@@ -533,21 +312,17 @@ class Nodes(Resource):
         max_results: int | None = None,
         filter: str | Filter | None = None,
         select: Sequence[str] | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> AsyncPager[models.BatchNode]:
         """List the compute nodes of a pool. Returns an async pager: ``async for item in ...``."""
-        return AsyncPager(
-            self._pipeline,
-            self._request(
-                "Nodes_ListNodes",
-                "GET",
-                _base.path("/pools/{}/nodes", _ids.path_id(pool_id, "pool_id")),
-                query={**_base.list_query(max_results=max_results, filter=filter, select=select)},
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
+        return self._pager(
             models.BatchNode,
+            "Nodes_ListNodes",
+            _base.path("/pools/{}/nodes", _ids.path_id(pool_id, "pool_id")),
+            query=_base.list_query(
+                max_results=max_results, filter=filter, select=select, model=models.BatchNode
+            ),
+            options=call_options,
         )
 
     def list_extensions(
@@ -557,25 +332,19 @@ class Nodes(Resource):
         *,
         max_results: int | None = None,
         select: Sequence[str] | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> AsyncPager[models.BatchNodeVMExtension]:
         """List the VM extensions of a compute node. Returns an async pager: ``async for item in ...``."""
-        return AsyncPager(
-            self._pipeline,
-            self._request(
-                "Nodes_ListNodeExtensions",
-                "GET",
-                _base.path(
-                    "/pools/{}/nodes/{}/extensions",
-                    _ids.path_id(pool_id, "pool_id"),
-                    _ids.name_segment(node_id, "node_id"),
-                ),
-                query={**_base.list_query(max_results=max_results, select=select)},
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
+        return self._pager(
             models.BatchNodeVMExtension,
+            "Nodes_ListNodeExtensions",
+            _base.path(
+                "/pools/{}/nodes/{}/extensions",
+                _ids.path_id(pool_id, "pool_id"),
+                _ids.name_segment(node_id, "node_id"),
+            ),
+            query=_base.list_query(max_results=max_results, select=select, model=models.BatchNodeVMExtension),
+            options=call_options,
         )
 
     def list_files(
@@ -586,54 +355,22 @@ class Nodes(Resource):
         max_results: int | None = None,
         filter: str | Filter | None = None,
         recursive: bool | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> AsyncPager[models.BatchNodeFile]:
         """List the files on a compute node. Returns an async pager: ``async for item in ...``."""
-        return AsyncPager(
-            self._pipeline,
-            self._request(
-                "Nodes_ListNodeFiles",
-                "GET",
-                _base.path(
-                    "/pools/{}/nodes/{}/files",
-                    _ids.path_id(pool_id, "pool_id"),
-                    _ids.name_segment(node_id, "node_id"),
-                ),
-                query={
-                    **_base.list_query(max_results=max_results, filter=filter),
-                    **_base.bool_query("recursive", recursive),
-                },
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
+        return self._pager(
             models.BatchNodeFile,
-        )
-
-    def _reboot(
-        self,
-        pool_id: str,
-        node_id: str,
-        options: models.BatchNodeRebootContent | None = None,
-        *,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[ResponseMetadata]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "Nodes_RebootNode",
-                "POST",
-                _base.path(
-                    "/pools/{}/nodes/{}/reboot",
-                    _ids.path_id(pool_id, "pool_id"),
-                    _ids.name_segment(node_id, "node_id"),
-                ),
-                content=_base.optional_body("options", options, models.BatchNodeRebootContent),
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
+            "Nodes_ListNodeFiles",
+            _base.path(
+                "/pools/{}/nodes/{}/files",
+                _ids.path_id(pool_id, "pool_id"),
+                _ids.name_segment(node_id, "node_id"),
             ),
-            _base.metadata,
+            query={
+                **_base.list_query(max_results=max_results, filter=filter),
+                **_base.bool_query("recursive", recursive),
+            },
+            options=call_options,
         )
 
     async def reboot(
@@ -641,39 +378,20 @@ class Nodes(Resource):
         pool_id: str,
         node_id: str,
         options: models.BatchNodeRebootContent | None = None,
-        *,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> ResponseMetadata:
         """Restart a compute node (not idempotent: never retried after an unknown outcome)."""
-        return await self._reboot(
-            pool_id, node_id, options, server_timeout=server_timeout, client_request_id=client_request_id
-        ).send()
-
-    def _reimage(
-        self,
-        pool_id: str,
-        node_id: str,
-        options: models.BatchNodeReimageContent | None = None,
-        *,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[ResponseMetadata]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "Nodes_ReimageNode",
-                "POST",
-                _base.path(
-                    "/pools/{}/nodes/{}/reimage",
-                    _ids.path_id(pool_id, "pool_id"),
-                    _ids.name_segment(node_id, "node_id"),
-                ),
-                content=_base.optional_body("options", options, models.BatchNodeReimageContent),
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
+        return await self._call(
             _base.metadata,
+            "Nodes_RebootNode",
+            "POST",
+            _base.path(
+                "/pools/{}/nodes/{}/reboot",
+                _ids.path_id(pool_id, "pool_id"),
+                _ids.name_segment(node_id, "node_id"),
+            ),
+            content=_base.optional_body("options", options, models.BatchNodeRebootContent),
+            options=call_options,
         )
 
     async def reimage(
@@ -681,41 +399,20 @@ class Nodes(Resource):
         pool_id: str,
         node_id: str,
         options: models.BatchNodeReimageContent | None = None,
-        *,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> ResponseMetadata:
         """Reinstall the operating system of a compute node (not idempotent)."""
-        return await self._reimage(
-            pool_id, node_id, options, server_timeout=server_timeout, client_request_id=client_request_id
-        ).send()
-
-    def _replace_user(
-        self,
-        pool_id: str,
-        node_id: str,
-        user_name: str,
-        update_options: models.BatchNodeUserUpdateContent,
-        *,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[ResponseMetadata]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "Nodes_ReplaceNodeUser",
-                "PUT",
-                _base.path(
-                    "/pools/{}/nodes/{}/users/{}",
-                    _ids.path_id(pool_id, "pool_id"),
-                    _ids.name_segment(node_id, "node_id"),
-                    _ids.name_segment(user_name, "user_name"),
-                ),
-                content=_base.body("update_options", update_options, models.BatchNodeUserUpdateContent),
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
+        return await self._call(
             _base.metadata,
+            "Nodes_ReimageNode",
+            "POST",
+            _base.path(
+                "/pools/{}/nodes/{}/reimage",
+                _ids.path_id(pool_id, "pool_id"),
+                _ids.name_segment(node_id, "node_id"),
+            ),
+            content=_base.optional_body("options", options, models.BatchNodeReimageContent),
+            options=call_options,
         )
 
     async def replace_user(
@@ -724,81 +421,37 @@ class Nodes(Resource):
         node_id: str,
         user_name: str,
         update_options: models.BatchNodeUserUpdateContent,
-        *,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> ResponseMetadata:
         """Replace the properties of a user account on a compute node."""
-        return await self._replace_user(
-            pool_id,
-            node_id,
-            user_name,
-            update_options,
-            server_timeout=server_timeout,
-            client_request_id=client_request_id,
-        ).send()
-
-    def _start(
-        self,
-        pool_id: str,
-        node_id: str,
-        *,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[ResponseMetadata]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "Nodes_StartNode",
-                "POST",
-                _base.path(
-                    "/pools/{}/nodes/{}/start",
-                    _ids.path_id(pool_id, "pool_id"),
-                    _ids.name_segment(node_id, "node_id"),
-                ),
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
+        return await self._call(
             _base.metadata,
+            "Nodes_ReplaceNodeUser",
+            "PUT",
+            _base.path(
+                "/pools/{}/nodes/{}/users/{}",
+                _ids.path_id(pool_id, "pool_id"),
+                _ids.name_segment(node_id, "node_id"),
+                _ids.name_segment(user_name, "user_name"),
+            ),
+            content=_base.body("update_options", update_options, models.BatchNodeUserUpdateContent),
+            options=call_options,
         )
 
     async def start(
-        self,
-        pool_id: str,
-        node_id: str,
-        *,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        self, pool_id: str, node_id: str, **call_options: Unpack[CallOptions]
     ) -> ResponseMetadata:
         """Start a deallocated compute node."""
-        return await self._start(
-            pool_id, node_id, server_timeout=server_timeout, client_request_id=client_request_id
-        ).send()
-
-    def _upload_logs(
-        self,
-        pool_id: str,
-        node_id: str,
-        upload_options: models.UploadBatchServiceLogsContent,
-        *,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[models.UploadBatchServiceLogsResult]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "Nodes_UploadNodeLogs",
-                "POST",
-                _base.path(
-                    "/pools/{}/nodes/{}/uploadbatchservicelogs",
-                    _ids.path_id(pool_id, "pool_id"),
-                    _ids.name_segment(node_id, "node_id"),
-                ),
-                content=_base.body("upload_options", upload_options, models.UploadBatchServiceLogsContent),
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
+        return await self._call(
+            _base.metadata,
+            "Nodes_StartNode",
+            "POST",
+            _base.path(
+                "/pools/{}/nodes/{}/start",
+                _ids.path_id(pool_id, "pool_id"),
+                _ids.name_segment(node_id, "node_id"),
             ),
-            _base.model(models.UploadBatchServiceLogsResult),
+            options=call_options,
         )
 
     async def upload_logs(
@@ -806,36 +459,40 @@ class Nodes(Resource):
         pool_id: str,
         node_id: str,
         upload_options: models.UploadBatchServiceLogsContent,
-        *,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> models.UploadBatchServiceLogsResult:
         """Upload the Batch service log files of a compute node to Azure Storage."""
-        return await self._upload_logs(
-            pool_id,
-            node_id,
-            upload_options,
-            server_timeout=server_timeout,
-            client_request_id=client_request_id,
-        ).send()
+        return await self._call(
+            _base.model(models.UploadBatchServiceLogsResult),
+            "Nodes_UploadNodeLogs",
+            "POST",
+            _base.path(
+                "/pools/{}/nodes/{}/uploadbatchservicelogs",
+                _ids.path_id(pool_id, "pool_id"),
+                _ids.name_segment(node_id, "node_id"),
+            ),
+            content=_base.body("upload_options", upload_options, models.UploadBatchServiceLogsContent),
+            options=call_options,
+        )
 
 
 class NodesWithRawResponse:
     """``client.with_raw_response.nodes``: the same calls returning :class:`RawResponse`."""
 
     def __init__(self, nodes: Nodes) -> None:
-        self.create_user = _base.raw_response(nodes._create_user)
-        self.deallocate = _base.raw_response(nodes._deallocate)
-        self.delete_file = _base.raw_response(nodes._delete_file)
-        self.delete_user = _base.raw_response(nodes._delete_user)
-        self.disable_scheduling = _base.raw_response(nodes._disable_scheduling)
-        self.enable_scheduling = _base.raw_response(nodes._enable_scheduling)
-        self.get = _base.raw_response(nodes._get)
-        self.get_extension = _base.raw_response(nodes._get_extension)
-        self.get_file_properties = _base.raw_response(nodes._get_file_properties)
-        self.get_remote_login_settings = _base.raw_response(nodes._get_remote_login_settings)
-        self.reboot = _base.raw_response(nodes._reboot)
-        self.reimage = _base.raw_response(nodes._reimage)
-        self.replace_user = _base.raw_response(nodes._replace_user)
-        self.start = _base.raw_response(nodes._start)
-        self.upload_logs = _base.raw_response(nodes._upload_logs)
+        raw = nodes._as_raw()
+        self.create_user = _base.raw_response(raw.create_user)
+        self.deallocate = _base.raw_response(raw.deallocate)
+        self.delete_file = _base.raw_response(raw.delete_file)
+        self.delete_user = _base.raw_response(raw.delete_user)
+        self.disable_scheduling = _base.raw_response(raw.disable_scheduling)
+        self.enable_scheduling = _base.raw_response(raw.enable_scheduling)
+        self.get = _base.raw_response(raw.get)
+        self.get_extension = _base.raw_response(raw.get_extension)
+        self.get_file_properties = _base.raw_response(raw.get_file_properties)
+        self.get_remote_login_settings = _base.raw_response(raw.get_remote_login_settings)
+        self.reboot = _base.raw_response(raw.reboot)
+        self.reimage = _base.raw_response(raw.reimage)
+        self.replace_user = _base.raw_response(raw.replace_user)
+        self.start = _base.raw_response(raw.start)
+        self.upload_logs = _base.raw_response(raw.upload_logs)

@@ -6,84 +6,40 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from batchaio import _ids, models
 from batchaio._paging import AsyncPager
 from batchaio._response import ResponseMetadata
 from batchaio.filters import Filter
 from batchaio.resources import _base
-from batchaio.resources._base import Call
 from batchaio.resources._pool_extensions import PoolExtensions
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from batchaio._options import CallOptions
 
 __all__ = ["Pools", "PoolsWithRawResponse"]
 
 
 class Pools(PoolExtensions):
     """Operations on pools, their size, autoscale, node counts, usage and images; reached as
-    ``client.pools``.
+    ``client.pools``. Every operation also takes the per-call options ``timeout``, ``retry``, ``deadline``,
+    ``server_timeout`` and ``client_request_id``.
     """
 
-    def _create(
-        self,
-        pool: models.BatchPoolCreateContent,
-        *,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[ResponseMetadata]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "Pools_CreatePool",
-                "POST",
-                "/pools",
-                content=_base.body("pool", pool, models.BatchPoolCreateContent),
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
-            _base.metadata,
-        )
-
     async def create(
-        self,
-        pool: models.BatchPoolCreateContent,
-        *,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        self, pool: models.BatchPoolCreateContent, **call_options: Unpack[CallOptions]
     ) -> ResponseMetadata:
         """Create a pool."""
-        return await self._create(
-            pool, server_timeout=server_timeout, client_request_id=client_request_id
-        ).send()
-
-    def _delete(
-        self,
-        pool_id: str,
-        *,
-        if_match: str | None = None,
-        if_none_match: str | None = None,
-        if_modified_since: datetime | None = None,
-        if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[ResponseMetadata]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "Pools_DeletePool",
-                "DELETE",
-                _base.path("/pools/{}", _ids.path_id(pool_id, "pool_id")),
-                headers={
-                    **_base.conditional_headers(
-                        if_match=if_match,
-                        if_none_match=if_none_match,
-                        if_modified_since=if_modified_since,
-                        if_unmodified_since=if_unmodified_since,
-                    )
-                },
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
+        return await self._call(
             _base.metadata,
+            "Pools_CreatePool",
+            "POST",
+            "/pools",
+            content=_base.body("pool", pool, models.BatchPoolCreateContent),
+            options=call_options,
         )
 
     async def delete(
@@ -94,78 +50,28 @@ class Pools(PoolExtensions):
         if_none_match: str | None = None,
         if_modified_since: datetime | None = None,
         if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> ResponseMetadata:
         """Delete a pool."""
-        return await self._delete(
-            pool_id,
-            if_match=if_match,
-            if_none_match=if_none_match,
-            if_modified_since=if_modified_since,
-            if_unmodified_since=if_unmodified_since,
-            server_timeout=server_timeout,
-            client_request_id=client_request_id,
-        ).send()
-
-    def _disable_auto_scale(
-        self, pool_id: str, *, server_timeout: int | None = None, client_request_id: str | None = None
-    ) -> Call[ResponseMetadata]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "Pools_DisablePoolAutoScale",
-                "POST",
-                _base.path("/pools/{}/disableautoscale", _ids.path_id(pool_id, "pool_id")),
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
+        return await self._call(
             _base.metadata,
+            "Pools_DeletePool",
+            "DELETE",
+            _base.path("/pools/{}", _ids.path_id(pool_id, "pool_id")),
+            headers=_base.conditional_headers(
+                if_match, if_none_match, if_modified_since, if_unmodified_since
+            ),
+            options=call_options,
         )
 
-    async def disable_auto_scale(
-        self, pool_id: str, *, server_timeout: int | None = None, client_request_id: str | None = None
-    ) -> ResponseMetadata:
+    async def disable_auto_scale(self, pool_id: str, **call_options: Unpack[CallOptions]) -> ResponseMetadata:
         """Disable automatic scaling of a pool."""
-        return await self._disable_auto_scale(
-            pool_id, server_timeout=server_timeout, client_request_id=client_request_id
-        ).send()
-
-    def _enable_auto_scale(
-        self,
-        pool_id: str,
-        enable_auto_scale_options: models.BatchPoolEnableAutoScaleContent,
-        *,
-        if_match: str | None = None,
-        if_none_match: str | None = None,
-        if_modified_since: datetime | None = None,
-        if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[ResponseMetadata]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "Pools_EnablePoolAutoScale",
-                "POST",
-                _base.path("/pools/{}/enableautoscale", _ids.path_id(pool_id, "pool_id")),
-                headers={
-                    **_base.conditional_headers(
-                        if_match=if_match,
-                        if_none_match=if_none_match,
-                        if_modified_since=if_modified_since,
-                        if_unmodified_since=if_unmodified_since,
-                    )
-                },
-                content=_base.body(
-                    "enable_auto_scale_options",
-                    enable_auto_scale_options,
-                    models.BatchPoolEnableAutoScaleContent,
-                ),
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
+        return await self._call(
             _base.metadata,
+            "Pools_DisablePoolAutoScale",
+            "POST",
+            _base.path("/pools/{}/disableautoscale", _ids.path_id(pool_id, "pool_id")),
+            options=call_options,
         )
 
     async def enable_auto_scale(
@@ -177,92 +83,41 @@ class Pools(PoolExtensions):
         if_none_match: str | None = None,
         if_modified_since: datetime | None = None,
         if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> ResponseMetadata:
         """Enable (or change) automatic scaling of a pool."""
-        return await self._enable_auto_scale(
-            pool_id,
-            enable_auto_scale_options,
-            if_match=if_match,
-            if_none_match=if_none_match,
-            if_modified_since=if_modified_since,
-            if_unmodified_since=if_unmodified_since,
-            server_timeout=server_timeout,
-            client_request_id=client_request_id,
-        ).send()
-
-    def _evaluate_auto_scale(
-        self,
-        pool_id: str,
-        evaluate_auto_scale_options: models.BatchPoolEvaluateAutoScaleContent,
-        *,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[models.AutoScaleRun]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "Pools_EvaluatePoolAutoScale",
-                "POST",
-                _base.path("/pools/{}/evaluateautoscale", _ids.path_id(pool_id, "pool_id")),
-                content=_base.body(
-                    "evaluate_auto_scale_options",
-                    evaluate_auto_scale_options,
-                    models.BatchPoolEvaluateAutoScaleContent,
-                ),
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
+        return await self._call(
+            _base.metadata,
+            "Pools_EnablePoolAutoScale",
+            "POST",
+            _base.path("/pools/{}/enableautoscale", _ids.path_id(pool_id, "pool_id")),
+            headers=_base.conditional_headers(
+                if_match, if_none_match, if_modified_since, if_unmodified_since
             ),
-            _base.model(models.AutoScaleRun),
+            content=_base.body(
+                "enable_auto_scale_options", enable_auto_scale_options, models.BatchPoolEnableAutoScaleContent
+            ),
+            options=call_options,
         )
 
     async def evaluate_auto_scale(
         self,
         pool_id: str,
         evaluate_auto_scale_options: models.BatchPoolEvaluateAutoScaleContent,
-        *,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> models.AutoScaleRun:
         """Evaluate an autoscale formula against a pool without applying it."""
-        return await self._evaluate_auto_scale(
-            pool_id,
-            evaluate_auto_scale_options,
-            server_timeout=server_timeout,
-            client_request_id=client_request_id,
-        ).send()
-
-    def _exists(
-        self,
-        pool_id: str,
-        *,
-        if_match: str | None = None,
-        if_none_match: str | None = None,
-        if_modified_since: datetime | None = None,
-        if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[bool]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "Pools_PoolExists",
-                "HEAD",
-                _base.path("/pools/{}", _ids.path_id(pool_id, "pool_id")),
-                headers={
-                    **_base.conditional_headers(
-                        if_match=if_match,
-                        if_none_match=if_none_match,
-                        if_modified_since=if_modified_since,
-                        if_unmodified_since=if_unmodified_since,
-                    )
-                },
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
+        return await self._call(
+            _base.model(models.AutoScaleRun),
+            "Pools_EvaluatePoolAutoScale",
+            "POST",
+            _base.path("/pools/{}/evaluateautoscale", _ids.path_id(pool_id, "pool_id")),
+            content=_base.body(
+                "evaluate_auto_scale_options",
+                evaluate_auto_scale_options,
+                models.BatchPoolEvaluateAutoScaleContent,
             ),
-            _base.exists,
-            when_missing=_base.missing,
+            options=call_options,
         )
 
     async def exists(
@@ -273,52 +128,19 @@ class Pools(PoolExtensions):
         if_none_match: str | None = None,
         if_modified_since: datetime | None = None,
         if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> bool:
         """Whether a pool exists. A 304 Not Modified raises :class:`~batchaio.errors.NotModifiedError`."""
-        return await self._exists(
-            pool_id,
-            if_match=if_match,
-            if_none_match=if_none_match,
-            if_modified_since=if_modified_since,
-            if_unmodified_since=if_unmodified_since,
-            server_timeout=server_timeout,
-            client_request_id=client_request_id,
-        ).send()
-
-    def _get(
-        self,
-        pool_id: str,
-        *,
-        select: Sequence[str] | None = None,
-        expand: Sequence[str] | None = None,
-        if_match: str | None = None,
-        if_none_match: str | None = None,
-        if_modified_since: datetime | None = None,
-        if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[models.BatchPool]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "Pools_GetPool",
-                "GET",
-                _base.path("/pools/{}", _ids.path_id(pool_id, "pool_id")),
-                query={**_base.list_query(select=select, expand=expand)},
-                headers={
-                    **_base.conditional_headers(
-                        if_match=if_match,
-                        if_none_match=if_none_match,
-                        if_modified_since=if_modified_since,
-                        if_unmodified_since=if_unmodified_since,
-                    )
-                },
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
+        return await self._call(
+            _base.exists,
+            "Pools_PoolExists",
+            "HEAD",
+            _base.path("/pools/{}", _ids.path_id(pool_id, "pool_id")),
+            headers=_base.conditional_headers(
+                if_match, if_none_match, if_modified_since, if_unmodified_since
             ),
-            _base.model(models.BatchPool),
+            options=call_options,
+            when_missing=_base.missing,
         )
 
     async def get(
@@ -331,21 +153,20 @@ class Pools(PoolExtensions):
         if_none_match: str | None = None,
         if_modified_since: datetime | None = None,
         if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> models.BatchPool:
         """Get a pool. A 304 Not Modified raises :class:`~batchaio.errors.NotModifiedError`."""
-        return await self._get(
-            pool_id,
-            select=select,
-            expand=expand,
-            if_match=if_match,
-            if_none_match=if_none_match,
-            if_modified_since=if_modified_since,
-            if_unmodified_since=if_unmodified_since,
-            server_timeout=server_timeout,
-            client_request_id=client_request_id,
-        ).send()
+        return await self._call(
+            _base.model(models.BatchPool),
+            "Pools_GetPool",
+            "GET",
+            _base.path("/pools/{}", _ids.path_id(pool_id, "pool_id")),
+            query=_base.list_query(select=select, expand=expand, model=models.BatchPool),
+            headers=_base.conditional_headers(
+                if_match, if_none_match, if_modified_since, if_unmodified_since
+            ),
+            options=call_options,
+        )
 
     def list(
         self,
@@ -354,23 +175,17 @@ class Pools(PoolExtensions):
         filter: str | Filter | None = None,
         select: Sequence[str] | None = None,
         expand: Sequence[str] | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> AsyncPager[models.BatchPool]:
         """List the pools in the account. Returns an async pager: ``async for item in ...``."""
-        return AsyncPager(
-            self._pipeline,
-            self._request(
-                "Pools_ListPools",
-                "GET",
-                "/pools",
-                query={
-                    **_base.list_query(max_results=max_results, filter=filter, select=select, expand=expand)
-                },
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
+        return self._pager(
             models.BatchPool,
+            "Pools_ListPools",
+            "/pools",
+            query=_base.list_query(
+                max_results=max_results, filter=filter, select=select, expand=expand, model=models.BatchPool
+            ),
+            options=call_options,
         )
 
     def list_node_counts(
@@ -378,23 +193,17 @@ class Pools(PoolExtensions):
         *,
         max_results: int | None = None,
         filter: str | Filter | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> AsyncPager[models.BatchPoolNodeCounts]:
         """List the number of compute nodes in each state, per pool. Returns an async pager: ``async for
         item in ...``.
         """
-        return AsyncPager(
-            self._pipeline,
-            self._request(
-                "Pools_ListPoolNodeCounts",
-                "GET",
-                "/nodecounts",
-                query={**_base.list_query(max_results=max_results, filter=filter)},
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
+        return self._pager(
             models.BatchPoolNodeCounts,
+            "Pools_ListPoolNodeCounts",
+            "/nodecounts",
+            query=_base.list_query(max_results=max_results, filter=filter),
+            options=call_options,
         )
 
     def list_supported_images(
@@ -402,23 +211,17 @@ class Pools(PoolExtensions):
         *,
         max_results: int | None = None,
         filter: str | Filter | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> AsyncPager[models.BatchSupportedImage]:
         """List the virtual machine images supported by the Batch service. Returns an async pager: ``async
         for item in ...``.
         """
-        return AsyncPager(
-            self._pipeline,
-            self._request(
-                "Pools_ListSupportedImages",
-                "GET",
-                "/supportedimages",
-                query={**_base.list_query(max_results=max_results, filter=filter)},
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
+        return self._pager(
             models.BatchSupportedImage,
+            "Pools_ListSupportedImages",
+            "/supportedimages",
+            query=_base.list_query(max_results=max_results, filter=filter),
+            options=call_options,
         )
 
     def list_usage_metrics(
@@ -428,60 +231,21 @@ class Pools(PoolExtensions):
         start_time: datetime | None = None,
         end_time: datetime | None = None,
         filter: str | Filter | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> AsyncPager[models.BatchPoolUsageMetrics]:
         """List usage metrics of pools, aggregated in 30-minute intervals. Returns an async pager: ``async
         for item in ...``.
         """
-        return AsyncPager(
-            self._pipeline,
-            self._request(
-                "Pools_ListPoolUsageMetrics",
-                "GET",
-                "/poolusagemetrics",
-                query={
-                    **_base.list_query(max_results=max_results, filter=filter),
-                    **_base.datetime_query("start_time", start_time),
-                    **_base.datetime_query("end_time", end_time),
-                },
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
+        return self._pager(
             models.BatchPoolUsageMetrics,
-        )
-
-    def _remove_nodes(
-        self,
-        pool_id: str,
-        remove_options: models.BatchNodeRemoveContent,
-        *,
-        if_match: str | None = None,
-        if_none_match: str | None = None,
-        if_modified_since: datetime | None = None,
-        if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[ResponseMetadata]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "Pools_RemoveNodes",
-                "POST",
-                _base.path("/pools/{}/removenodes", _ids.path_id(pool_id, "pool_id")),
-                headers={
-                    **_base.conditional_headers(
-                        if_match=if_match,
-                        if_none_match=if_none_match,
-                        if_modified_since=if_modified_since,
-                        if_unmodified_since=if_unmodified_since,
-                    )
-                },
-                content=_base.body("remove_options", remove_options, models.BatchNodeRemoveContent),
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
-            _base.metadata,
+            "Pools_ListPoolUsageMetrics",
+            "/poolusagemetrics",
+            query={
+                **_base.list_query(max_results=max_results, filter=filter),
+                **_base.datetime_query("start_time", start_time),
+                **_base.datetime_query("end_time", end_time),
+            },
+            options=call_options,
         )
 
     async def remove_nodes(
@@ -493,86 +257,32 @@ class Pools(PoolExtensions):
         if_none_match: str | None = None,
         if_modified_since: datetime | None = None,
         if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> ResponseMetadata:
         """Remove up to 100 compute nodes from a pool."""
-        return await self._remove_nodes(
-            pool_id,
-            remove_options,
-            if_match=if_match,
-            if_none_match=if_none_match,
-            if_modified_since=if_modified_since,
-            if_unmodified_since=if_unmodified_since,
-            server_timeout=server_timeout,
-            client_request_id=client_request_id,
-        ).send()
-
-    def _replace_properties(
-        self,
-        pool_id: str,
-        pool: models.BatchPoolReplaceContent,
-        *,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[ResponseMetadata]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "Pools_ReplacePoolProperties",
-                "POST",
-                _base.path("/pools/{}/updateproperties", _ids.path_id(pool_id, "pool_id")),
-                content=_base.body("pool", pool, models.BatchPoolReplaceContent),
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
+        return await self._call(
             _base.metadata,
+            "Pools_RemoveNodes",
+            "POST",
+            _base.path("/pools/{}/removenodes", _ids.path_id(pool_id, "pool_id")),
+            headers=_base.conditional_headers(
+                if_match, if_none_match, if_modified_since, if_unmodified_since
+            ),
+            content=_base.body("remove_options", remove_options, models.BatchNodeRemoveContent),
+            options=call_options,
         )
 
     async def replace_properties(
-        self,
-        pool_id: str,
-        pool: models.BatchPoolReplaceContent,
-        *,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        self, pool_id: str, pool: models.BatchPoolReplaceContent, **call_options: Unpack[CallOptions]
     ) -> ResponseMetadata:
         """Replace all updatable properties of a pool (omitted ones are reset)."""
-        return await self._replace_properties(
-            pool_id, pool, server_timeout=server_timeout, client_request_id=client_request_id
-        ).send()
-
-    def _resize(
-        self,
-        pool_id: str,
-        resize_options: models.BatchPoolResizeContent,
-        *,
-        if_match: str | None = None,
-        if_none_match: str | None = None,
-        if_modified_since: datetime | None = None,
-        if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[ResponseMetadata]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "Pools_ResizePool",
-                "POST",
-                _base.path("/pools/{}/resize", _ids.path_id(pool_id, "pool_id")),
-                headers={
-                    **_base.conditional_headers(
-                        if_match=if_match,
-                        if_none_match=if_none_match,
-                        if_modified_since=if_modified_since,
-                        if_unmodified_since=if_unmodified_since,
-                    )
-                },
-                content=_base.body("resize_options", resize_options, models.BatchPoolResizeContent),
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
+        return await self._call(
             _base.metadata,
+            "Pools_ReplacePoolProperties",
+            "POST",
+            _base.path("/pools/{}/updateproperties", _ids.path_id(pool_id, "pool_id")),
+            content=_base.body("pool", pool, models.BatchPoolReplaceContent),
+            options=call_options,
         )
 
     async def resize(
@@ -584,50 +294,19 @@ class Pools(PoolExtensions):
         if_none_match: str | None = None,
         if_modified_since: datetime | None = None,
         if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> ResponseMetadata:
         """Change the target number of compute nodes of a pool."""
-        return await self._resize(
-            pool_id,
-            resize_options,
-            if_match=if_match,
-            if_none_match=if_none_match,
-            if_modified_since=if_modified_since,
-            if_unmodified_since=if_unmodified_since,
-            server_timeout=server_timeout,
-            client_request_id=client_request_id,
-        ).send()
-
-    def _stop_resize(
-        self,
-        pool_id: str,
-        *,
-        if_match: str | None = None,
-        if_none_match: str | None = None,
-        if_modified_since: datetime | None = None,
-        if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[ResponseMetadata]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "Pools_StopPoolResize",
-                "POST",
-                _base.path("/pools/{}/stopresize", _ids.path_id(pool_id, "pool_id")),
-                headers={
-                    **_base.conditional_headers(
-                        if_match=if_match,
-                        if_none_match=if_none_match,
-                        if_modified_since=if_modified_since,
-                        if_unmodified_since=if_unmodified_since,
-                    )
-                },
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
+        return await self._call(
             _base.metadata,
+            "Pools_ResizePool",
+            "POST",
+            _base.path("/pools/{}/resize", _ids.path_id(pool_id, "pool_id")),
+            headers=_base.conditional_headers(
+                if_match, if_none_match, if_modified_since, if_unmodified_since
+            ),
+            content=_base.body("resize_options", resize_options, models.BatchPoolResizeContent),
+            options=call_options,
         )
 
     async def stop_resize(
@@ -638,51 +317,18 @@ class Pools(PoolExtensions):
         if_none_match: str | None = None,
         if_modified_since: datetime | None = None,
         if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> ResponseMetadata:
         """Stop an ongoing resize of a pool."""
-        return await self._stop_resize(
-            pool_id,
-            if_match=if_match,
-            if_none_match=if_none_match,
-            if_modified_since=if_modified_since,
-            if_unmodified_since=if_unmodified_since,
-            server_timeout=server_timeout,
-            client_request_id=client_request_id,
-        ).send()
-
-    def _update(
-        self,
-        pool_id: str,
-        pool: models.BatchPoolUpdateContent,
-        *,
-        if_match: str | None = None,
-        if_none_match: str | None = None,
-        if_modified_since: datetime | None = None,
-        if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[ResponseMetadata]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "Pools_UpdatePool",
-                "PATCH",
-                _base.path("/pools/{}", _ids.path_id(pool_id, "pool_id")),
-                headers={
-                    **_base.conditional_headers(
-                        if_match=if_match,
-                        if_none_match=if_none_match,
-                        if_modified_since=if_modified_since,
-                        if_unmodified_since=if_unmodified_since,
-                    )
-                },
-                content=_base.body("pool", pool, models.BatchPoolUpdateContent),
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
+        return await self._call(
             _base.metadata,
+            "Pools_StopPoolResize",
+            "POST",
+            _base.path("/pools/{}/stopresize", _ids.path_id(pool_id, "pool_id")),
+            headers=_base.conditional_headers(
+                if_match, if_none_match, if_modified_since, if_unmodified_since
+            ),
+            options=call_options,
         )
 
     async def update(
@@ -694,35 +340,36 @@ class Pools(PoolExtensions):
         if_none_match: str | None = None,
         if_modified_since: datetime | None = None,
         if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> ResponseMetadata:
         """Update the given properties of a pool, keeping the others."""
-        return await self._update(
-            pool_id,
-            pool,
-            if_match=if_match,
-            if_none_match=if_none_match,
-            if_modified_since=if_modified_since,
-            if_unmodified_since=if_unmodified_since,
-            server_timeout=server_timeout,
-            client_request_id=client_request_id,
-        ).send()
+        return await self._call(
+            _base.metadata,
+            "Pools_UpdatePool",
+            "PATCH",
+            _base.path("/pools/{}", _ids.path_id(pool_id, "pool_id")),
+            headers=_base.conditional_headers(
+                if_match, if_none_match, if_modified_since, if_unmodified_since
+            ),
+            content=_base.body("pool", pool, models.BatchPoolUpdateContent),
+            options=call_options,
+        )
 
 
 class PoolsWithRawResponse:
     """``client.with_raw_response.pools``: the same calls returning :class:`RawResponse`."""
 
     def __init__(self, pools: Pools) -> None:
-        self.create = _base.raw_response(pools._create)
-        self.delete = _base.raw_response(pools._delete)
-        self.disable_auto_scale = _base.raw_response(pools._disable_auto_scale)
-        self.enable_auto_scale = _base.raw_response(pools._enable_auto_scale)
-        self.evaluate_auto_scale = _base.raw_response(pools._evaluate_auto_scale)
-        self.exists = _base.raw_response(pools._exists)
-        self.get = _base.raw_response(pools._get)
-        self.remove_nodes = _base.raw_response(pools._remove_nodes)
-        self.replace_properties = _base.raw_response(pools._replace_properties)
-        self.resize = _base.raw_response(pools._resize)
-        self.stop_resize = _base.raw_response(pools._stop_resize)
-        self.update = _base.raw_response(pools._update)
+        raw = pools._as_raw()
+        self.create = _base.raw_response(raw.create)
+        self.delete = _base.raw_response(raw.delete)
+        self.disable_auto_scale = _base.raw_response(raw.disable_auto_scale)
+        self.enable_auto_scale = _base.raw_response(raw.enable_auto_scale)
+        self.evaluate_auto_scale = _base.raw_response(raw.evaluate_auto_scale)
+        self.exists = _base.raw_response(raw.exists)
+        self.get = _base.raw_response(raw.get)
+        self.remove_nodes = _base.raw_response(raw.remove_nodes)
+        self.replace_properties = _base.raw_response(raw.replace_properties)
+        self.resize = _base.raw_response(raw.resize)
+        self.stop_resize = _base.raw_response(raw.stop_resize)
+        self.update = _base.raw_response(raw.update)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from batchaio import _ids, models
 from batchaio._files import BatchFileProperties, FileDownload, download_to
@@ -14,117 +15,48 @@ from batchaio._paging import AsyncPager
 from batchaio._response import ResponseMetadata
 from batchaio.filters import Filter
 from batchaio.resources import _base
-from batchaio.resources._base import Call
 from batchaio.resources._task_extensions import TaskExtensions
 from batchaio.resources._task_workflow import TaskWorkflow
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from batchaio._options import CallOptions
 
 __all__ = ["Tasks", "TasksWithRawResponse"]
 
 
 class Tasks(TaskExtensions, TaskWorkflow):
-    """Operations on tasks and the files in their directories; reached as ``client.tasks``."""
-
-    def _add_collection(
-        self,
-        job_id: str,
-        task_collection: models.BatchTaskGroup,
-        *,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[models.BatchTaskAddCollectionResult]:
-        _base.check_task_collection(task_collection)
-        return Call(
-            self._pipeline,
-            self._request(
-                "Tasks_CreateTaskCollection",
-                "POST",
-                _base.path("/jobs/{}/addtaskcollection", _ids.path_id(job_id, "job_id")),
-                content=_base.body("task_collection", task_collection, models.BatchTaskGroup),
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
-            _base.model(models.BatchTaskAddCollectionResult),
-        )
+    """Operations on tasks and the files in their directories; reached as ``client.tasks``. Every operation
+    also takes the per-call options ``timeout``, ``retry``, ``deadline``, ``server_timeout`` and
+    ``client_request_id``.
+    """
 
     async def add_collection(
-        self,
-        job_id: str,
-        task_collection: models.BatchTaskGroup,
-        *,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        self, job_id: str, task_collection: models.BatchTaskGroup, **call_options: Unpack[CallOptions]
     ) -> models.BatchTaskAddCollectionResult:
         """Add up to 100 tasks to a job in one request; see ``add_many`` for more."""
-        return await self._add_collection(
-            job_id, task_collection, server_timeout=server_timeout, client_request_id=client_request_id
-        ).send()
-
-    def _create(
-        self,
-        job_id: str,
-        task: models.BatchTaskCreateContent,
-        *,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[ResponseMetadata]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "Tasks_CreateTask",
-                "POST",
-                _base.path("/jobs/{}/tasks", _ids.path_id(job_id, "job_id")),
-                content=_base.body("task", task, models.BatchTaskCreateContent),
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
-            _base.metadata,
+        _base.check_task_collection(task_collection)
+        return await self._call(
+            _base.model(models.BatchTaskAddCollectionResult),
+            "Tasks_CreateTaskCollection",
+            "POST",
+            _base.path("/jobs/{}/addtaskcollection", _ids.path_id(job_id, "job_id")),
+            content=_base.body("task_collection", task_collection, models.BatchTaskGroup),
+            options=call_options,
         )
 
     async def create(
-        self,
-        job_id: str,
-        task: models.BatchTaskCreateContent,
-        *,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        self, job_id: str, task: models.BatchTaskCreateContent, **call_options: Unpack[CallOptions]
     ) -> ResponseMetadata:
         """Add a task to a job."""
-        return await self._create(
-            job_id, task, server_timeout=server_timeout, client_request_id=client_request_id
-        ).send()
-
-    def _delete(
-        self,
-        job_id: str,
-        task_id: str,
-        *,
-        if_match: str | None = None,
-        if_none_match: str | None = None,
-        if_modified_since: datetime | None = None,
-        if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[ResponseMetadata]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "Tasks_DeleteTask",
-                "DELETE",
-                _base.path(
-                    "/jobs/{}/tasks/{}", _ids.path_id(job_id, "job_id"), _ids.path_id(task_id, "task_id")
-                ),
-                headers={
-                    **_base.conditional_headers(
-                        if_match=if_match,
-                        if_none_match=if_none_match,
-                        if_modified_since=if_modified_since,
-                        if_unmodified_since=if_unmodified_since,
-                    )
-                },
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
+        return await self._call(
             _base.metadata,
+            "Tasks_CreateTask",
+            "POST",
+            _base.path("/jobs/{}/tasks", _ids.path_id(job_id, "job_id")),
+            content=_base.body("task", task, models.BatchTaskCreateContent),
+            options=call_options,
         )
 
     async def delete(
@@ -136,47 +68,18 @@ class Tasks(TaskExtensions, TaskWorkflow):
         if_none_match: str | None = None,
         if_modified_since: datetime | None = None,
         if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> ResponseMetadata:
         """Delete a task and the files in its directory."""
-        return await self._delete(
-            job_id,
-            task_id,
-            if_match=if_match,
-            if_none_match=if_none_match,
-            if_modified_since=if_modified_since,
-            if_unmodified_since=if_unmodified_since,
-            server_timeout=server_timeout,
-            client_request_id=client_request_id,
-        ).send()
-
-    def _delete_file(
-        self,
-        job_id: str,
-        task_id: str,
-        file_path: str,
-        *,
-        recursive: bool | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[ResponseMetadata]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "Tasks_DeleteTaskFile",
-                "DELETE",
-                _base.path(
-                    "/jobs/{}/tasks/{}/files/{}",
-                    _ids.path_id(job_id, "job_id"),
-                    _ids.path_id(task_id, "task_id"),
-                    _ids.name_segment(file_path, "file_path"),
-                ),
-                query={**_base.bool_query("recursive", recursive)},
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
+        return await self._call(
             _base.metadata,
+            "Tasks_DeleteTask",
+            "DELETE",
+            _base.path("/jobs/{}/tasks/{}", _ids.path_id(job_id, "job_id"), _ids.path_id(task_id, "task_id")),
+            headers=_base.conditional_headers(
+                if_match, if_none_match, if_modified_since, if_unmodified_since
+            ),
+            options=call_options,
         )
 
     async def delete_file(
@@ -186,18 +89,22 @@ class Tasks(TaskExtensions, TaskWorkflow):
         file_path: str,
         *,
         recursive: bool | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> ResponseMetadata:
         """Delete a file (or, with ``recursive``, a directory) from a task's directory."""
-        return await self._delete_file(
-            job_id,
-            task_id,
-            file_path,
-            recursive=recursive,
-            server_timeout=server_timeout,
-            client_request_id=client_request_id,
-        ).send()
+        return await self._call(
+            _base.metadata,
+            "Tasks_DeleteTaskFile",
+            "DELETE",
+            _base.path(
+                "/jobs/{}/tasks/{}/files/{}",
+                _ids.path_id(job_id, "job_id"),
+                _ids.path_id(task_id, "task_id"),
+                _ids.name_segment(file_path, "file_path"),
+            ),
+            query=_base.bool_query("recursive", recursive),
+            options=call_options,
+        )
 
     def download_file(
         self,
@@ -209,36 +116,30 @@ class Tasks(TaskExtensions, TaskWorkflow):
         length: int | None = None,
         if_modified_since: datetime | None = None,
         if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> FileDownload:
         """Stream the content of a file in a task's directory. A 304 Not Modified raises
         :class:`~batchaio.errors.NotModifiedError`. Use as ``async with ... as stream: async for chunk in
         stream``.
         """
-        return FileDownload(
-            self._pipeline,
-            self._request(
-                "Tasks_GetTaskFile",
-                "GET",
-                _base.path(
-                    "/jobs/{}/tasks/{}/files/{}",
-                    _ids.path_id(job_id, "job_id"),
-                    _ids.path_id(task_id, "task_id"),
-                    _ids.name_segment(file_path, "file_path"),
-                ),
-                headers={
-                    **_base.conditional_headers(
-                        if_modified_since=if_modified_since, if_unmodified_since=if_unmodified_since
-                    ),
-                    **_base.range_header(offset, length),
-                },
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
+        request = self._request(
+            "Tasks_GetTaskFile",
+            "GET",
+            _base.path(
+                "/jobs/{}/tasks/{}/files/{}",
+                _ids.path_id(job_id, "job_id"),
+                _ids.path_id(task_id, "task_id"),
+                _ids.name_segment(file_path, "file_path"),
             ),
-            offset=offset,
-            length=length,
+            headers={
+                **_base.conditional_headers(
+                    if_modified_since=if_modified_since, if_unmodified_since=if_unmodified_since
+                ),
+                **_base.range_header(offset, length),
+            },
+            options=call_options,
         )
+        return FileDownload(self._pipeline, request, offset=offset, length=length)
 
     async def download_file_to(
         self,
@@ -251,8 +152,7 @@ class Tasks(TaskExtensions, TaskWorkflow):
         length: int | None = None,
         if_modified_since: datetime | None = None,
         if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> BatchFileProperties:
         """Download the file to the local ``destination``, replacing an existing file only once the whole
         file has arrived (on failure it is left as it was).
@@ -266,47 +166,9 @@ class Tasks(TaskExtensions, TaskWorkflow):
                 length=length,
                 if_modified_since=if_modified_since,
                 if_unmodified_since=if_unmodified_since,
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
+                **call_options,
             ),
             destination,
-        )
-
-    def _get(
-        self,
-        job_id: str,
-        task_id: str,
-        *,
-        select: Sequence[str] | None = None,
-        expand: Sequence[str] | None = None,
-        if_match: str | None = None,
-        if_none_match: str | None = None,
-        if_modified_since: datetime | None = None,
-        if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[models.BatchTask]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "Tasks_GetTask",
-                "GET",
-                _base.path(
-                    "/jobs/{}/tasks/{}", _ids.path_id(job_id, "job_id"), _ids.path_id(task_id, "task_id")
-                ),
-                query={**_base.list_query(select=select, expand=expand)},
-                headers={
-                    **_base.conditional_headers(
-                        if_match=if_match,
-                        if_none_match=if_none_match,
-                        if_modified_since=if_modified_since,
-                        if_unmodified_since=if_unmodified_since,
-                    )
-                },
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
-            _base.model(models.BatchTask),
         )
 
     async def get(
@@ -320,54 +182,19 @@ class Tasks(TaskExtensions, TaskWorkflow):
         if_none_match: str | None = None,
         if_modified_since: datetime | None = None,
         if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> models.BatchTask:
         """Get a task. A 304 Not Modified raises :class:`~batchaio.errors.NotModifiedError`."""
-        return await self._get(
-            job_id,
-            task_id,
-            select=select,
-            expand=expand,
-            if_match=if_match,
-            if_none_match=if_none_match,
-            if_modified_since=if_modified_since,
-            if_unmodified_since=if_unmodified_since,
-            server_timeout=server_timeout,
-            client_request_id=client_request_id,
-        ).send()
-
-    def _get_file_properties(
-        self,
-        job_id: str,
-        task_id: str,
-        file_path: str,
-        *,
-        if_modified_since: datetime | None = None,
-        if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[BatchFileProperties]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "Tasks_GetTaskFileProperties",
-                "HEAD",
-                _base.path(
-                    "/jobs/{}/tasks/{}/files/{}",
-                    _ids.path_id(job_id, "job_id"),
-                    _ids.path_id(task_id, "task_id"),
-                    _ids.name_segment(file_path, "file_path"),
-                ),
-                headers={
-                    **_base.conditional_headers(
-                        if_modified_since=if_modified_since, if_unmodified_since=if_unmodified_since
-                    )
-                },
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
+        return await self._call(
+            _base.model(models.BatchTask),
+            "Tasks_GetTask",
+            "GET",
+            _base.path("/jobs/{}/tasks/{}", _ids.path_id(job_id, "job_id"), _ids.path_id(task_id, "task_id")),
+            query=_base.list_query(select=select, expand=expand, model=models.BatchTask),
+            headers=_base.conditional_headers(
+                if_match, if_none_match, if_modified_since, if_unmodified_since
             ),
-            _base.file_properties,
+            options=call_options,
         )
 
     async def get_file_properties(
@@ -378,21 +205,26 @@ class Tasks(TaskExtensions, TaskWorkflow):
         *,
         if_modified_since: datetime | None = None,
         if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> BatchFileProperties:
         """Get the properties of a file in a task's directory. A 304 Not Modified raises
         :class:`~batchaio.errors.NotModifiedError`.
         """
-        return await self._get_file_properties(
-            job_id,
-            task_id,
-            file_path,
-            if_modified_since=if_modified_since,
-            if_unmodified_since=if_unmodified_since,
-            server_timeout=server_timeout,
-            client_request_id=client_request_id,
-        ).send()
+        return await self._call(
+            _base.file_properties,
+            "Tasks_GetTaskFileProperties",
+            "HEAD",
+            _base.path(
+                "/jobs/{}/tasks/{}/files/{}",
+                _ids.path_id(job_id, "job_id"),
+                _ids.path_id(task_id, "task_id"),
+                _ids.name_segment(file_path, "file_path"),
+            ),
+            headers=_base.conditional_headers(
+                if_modified_since=if_modified_since, if_unmodified_since=if_unmodified_since
+            ),
+            options=call_options,
+        )
 
     def list(
         self,
@@ -402,23 +234,17 @@ class Tasks(TaskExtensions, TaskWorkflow):
         filter: str | Filter | None = None,
         select: Sequence[str] | None = None,
         expand: Sequence[str] | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> AsyncPager[models.BatchTask]:
         """List the tasks of a job. Returns an async pager: ``async for item in ...``."""
-        return AsyncPager(
-            self._pipeline,
-            self._request(
-                "Tasks_ListTasks",
-                "GET",
-                _base.path("/jobs/{}/tasks", _ids.path_id(job_id, "job_id")),
-                query={
-                    **_base.list_query(max_results=max_results, filter=filter, select=select, expand=expand)
-                },
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
+        return self._pager(
             models.BatchTask,
+            "Tasks_ListTasks",
+            _base.path("/jobs/{}/tasks", _ids.path_id(job_id, "job_id")),
+            query=_base.list_query(
+                max_results=max_results, filter=filter, select=select, expand=expand, model=models.BatchTask
+            ),
+            options=call_options,
         )
 
     def list_files(
@@ -429,30 +255,22 @@ class Tasks(TaskExtensions, TaskWorkflow):
         max_results: int | None = None,
         filter: str | Filter | None = None,
         recursive: bool | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> AsyncPager[models.BatchNodeFile]:
         """List the files in a task's directory on its compute node. Returns an async pager: ``async for
         item in ...``.
         """
-        return AsyncPager(
-            self._pipeline,
-            self._request(
-                "Tasks_ListTaskFiles",
-                "GET",
-                _base.path(
-                    "/jobs/{}/tasks/{}/files",
-                    _ids.path_id(job_id, "job_id"),
-                    _ids.path_id(task_id, "task_id"),
-                ),
-                query={
-                    **_base.list_query(max_results=max_results, filter=filter),
-                    **_base.bool_query("recursive", recursive),
-                },
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
+        return self._pager(
             models.BatchNodeFile,
+            "Tasks_ListTaskFiles",
+            _base.path(
+                "/jobs/{}/tasks/{}/files", _ids.path_id(job_id, "job_id"), _ids.path_id(task_id, "task_id")
+            ),
+            query={
+                **_base.list_query(max_results=max_results, filter=filter),
+                **_base.bool_query("recursive", recursive),
+            },
+            options=call_options,
         )
 
     def list_subtasks(
@@ -461,61 +279,19 @@ class Tasks(TaskExtensions, TaskWorkflow):
         task_id: str,
         *,
         select: Sequence[str] | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> AsyncPager[models.BatchSubtask]:
         """List the subtasks of a multi-instance task. Returns an async pager: ``async for item in ...``."""
-        return AsyncPager(
-            self._pipeline,
-            self._request(
-                "Tasks_ListSubTasks",
-                "GET",
-                _base.path(
-                    "/jobs/{}/tasks/{}/subtasksinfo",
-                    _ids.path_id(job_id, "job_id"),
-                    _ids.path_id(task_id, "task_id"),
-                ),
-                query={**_base.list_query(select=select)},
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
+        return self._pager(
             models.BatchSubtask,
-        )
-
-    def _reactivate(
-        self,
-        job_id: str,
-        task_id: str,
-        *,
-        if_match: str | None = None,
-        if_none_match: str | None = None,
-        if_modified_since: datetime | None = None,
-        if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[ResponseMetadata]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "Tasks_ReactivateTask",
-                "POST",
-                _base.path(
-                    "/jobs/{}/tasks/{}/reactivate",
-                    _ids.path_id(job_id, "job_id"),
-                    _ids.path_id(task_id, "task_id"),
-                ),
-                headers={
-                    **_base.conditional_headers(
-                        if_match=if_match,
-                        if_none_match=if_none_match,
-                        if_modified_since=if_modified_since,
-                        if_unmodified_since=if_unmodified_since,
-                    )
-                },
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
+            "Tasks_ListSubTasks",
+            _base.path(
+                "/jobs/{}/tasks/{}/subtasksinfo",
+                _ids.path_id(job_id, "job_id"),
+                _ids.path_id(task_id, "task_id"),
             ),
-            _base.metadata,
+            query=_base.list_query(select=select, model=models.BatchSubtask),
+            options=call_options,
         )
 
     async def reactivate(
@@ -527,55 +303,22 @@ class Tasks(TaskExtensions, TaskWorkflow):
         if_none_match: str | None = None,
         if_modified_since: datetime | None = None,
         if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> ResponseMetadata:
         """Reactivate a failed task so that it can run again."""
-        return await self._reactivate(
-            job_id,
-            task_id,
-            if_match=if_match,
-            if_none_match=if_none_match,
-            if_modified_since=if_modified_since,
-            if_unmodified_since=if_unmodified_since,
-            server_timeout=server_timeout,
-            client_request_id=client_request_id,
-        ).send()
-
-    def _replace(
-        self,
-        job_id: str,
-        task_id: str,
-        task: models.BatchTask,
-        *,
-        if_match: str | None = None,
-        if_none_match: str | None = None,
-        if_modified_since: datetime | None = None,
-        if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[ResponseMetadata]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "Tasks_ReplaceTask",
-                "PUT",
-                _base.path(
-                    "/jobs/{}/tasks/{}", _ids.path_id(job_id, "job_id"), _ids.path_id(task_id, "task_id")
-                ),
-                headers={
-                    **_base.conditional_headers(
-                        if_match=if_match,
-                        if_none_match=if_none_match,
-                        if_modified_since=if_modified_since,
-                        if_unmodified_since=if_unmodified_since,
-                    )
-                },
-                content=_base.body("task", task, models.BatchTask),
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
+        return await self._call(
             _base.metadata,
+            "Tasks_ReactivateTask",
+            "POST",
+            _base.path(
+                "/jobs/{}/tasks/{}/reactivate",
+                _ids.path_id(job_id, "job_id"),
+                _ids.path_id(task_id, "task_id"),
+            ),
+            headers=_base.conditional_headers(
+                if_match, if_none_match, if_modified_since, if_unmodified_since
+            ),
+            options=call_options,
         )
 
     async def replace(
@@ -588,56 +331,19 @@ class Tasks(TaskExtensions, TaskWorkflow):
         if_none_match: str | None = None,
         if_modified_since: datetime | None = None,
         if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> ResponseMetadata:
         """Update the constraints of a task."""
-        return await self._replace(
-            job_id,
-            task_id,
-            task,
-            if_match=if_match,
-            if_none_match=if_none_match,
-            if_modified_since=if_modified_since,
-            if_unmodified_since=if_unmodified_since,
-            server_timeout=server_timeout,
-            client_request_id=client_request_id,
-        ).send()
-
-    def _terminate(
-        self,
-        job_id: str,
-        task_id: str,
-        *,
-        if_match: str | None = None,
-        if_none_match: str | None = None,
-        if_modified_since: datetime | None = None,
-        if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
-    ) -> Call[ResponseMetadata]:
-        return Call(
-            self._pipeline,
-            self._request(
-                "Tasks_TerminateTask",
-                "POST",
-                _base.path(
-                    "/jobs/{}/tasks/{}/terminate",
-                    _ids.path_id(job_id, "job_id"),
-                    _ids.path_id(task_id, "task_id"),
-                ),
-                headers={
-                    **_base.conditional_headers(
-                        if_match=if_match,
-                        if_none_match=if_none_match,
-                        if_modified_since=if_modified_since,
-                        if_unmodified_since=if_unmodified_since,
-                    )
-                },
-                server_timeout=server_timeout,
-                client_request_id=client_request_id,
-            ),
+        return await self._call(
             _base.metadata,
+            "Tasks_ReplaceTask",
+            "PUT",
+            _base.path("/jobs/{}/tasks/{}", _ids.path_id(job_id, "job_id"), _ids.path_id(task_id, "task_id")),
+            headers=_base.conditional_headers(
+                if_match, if_none_match, if_modified_since, if_unmodified_since
+            ),
+            content=_base.body("task", task, models.BatchTask),
+            options=call_options,
         )
 
     async def terminate(
@@ -649,32 +355,36 @@ class Tasks(TaskExtensions, TaskWorkflow):
         if_none_match: str | None = None,
         if_modified_since: datetime | None = None,
         if_unmodified_since: datetime | None = None,
-        server_timeout: int | None = None,
-        client_request_id: str | None = None,
+        **call_options: Unpack[CallOptions],
     ) -> ResponseMetadata:
         """Terminate a task."""
-        return await self._terminate(
-            job_id,
-            task_id,
-            if_match=if_match,
-            if_none_match=if_none_match,
-            if_modified_since=if_modified_since,
-            if_unmodified_since=if_unmodified_since,
-            server_timeout=server_timeout,
-            client_request_id=client_request_id,
-        ).send()
+        return await self._call(
+            _base.metadata,
+            "Tasks_TerminateTask",
+            "POST",
+            _base.path(
+                "/jobs/{}/tasks/{}/terminate",
+                _ids.path_id(job_id, "job_id"),
+                _ids.path_id(task_id, "task_id"),
+            ),
+            headers=_base.conditional_headers(
+                if_match, if_none_match, if_modified_since, if_unmodified_since
+            ),
+            options=call_options,
+        )
 
 
 class TasksWithRawResponse:
     """``client.with_raw_response.tasks``: the same calls returning :class:`RawResponse`."""
 
     def __init__(self, tasks: Tasks) -> None:
-        self.add_collection = _base.raw_response(tasks._add_collection)
-        self.create = _base.raw_response(tasks._create)
-        self.delete = _base.raw_response(tasks._delete)
-        self.delete_file = _base.raw_response(tasks._delete_file)
-        self.get = _base.raw_response(tasks._get)
-        self.get_file_properties = _base.raw_response(tasks._get_file_properties)
-        self.reactivate = _base.raw_response(tasks._reactivate)
-        self.replace = _base.raw_response(tasks._replace)
-        self.terminate = _base.raw_response(tasks._terminate)
+        raw = tasks._as_raw()
+        self.add_collection = _base.raw_response(raw.add_collection)
+        self.create = _base.raw_response(raw.create)
+        self.delete = _base.raw_response(raw.delete)
+        self.delete_file = _base.raw_response(raw.delete_file)
+        self.get = _base.raw_response(raw.get)
+        self.get_file_properties = _base.raw_response(raw.get_file_properties)
+        self.reactivate = _base.raw_response(raw.reactivate)
+        self.replace = _base.raw_response(raw.replace)
+        self.terminate = _base.raw_response(raw.terminate)

@@ -11,12 +11,14 @@ import struct
 import subprocess
 import sys
 import termios
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import orjson
 import pytest
+from click.testing import CliRunner
 
+from batchaio.cli import cli
 from batchaio.emulator import Emulator
 from tests.cli.conftest import environment_of
 from tests.cli.test_subprocess import new_job
@@ -98,3 +100,23 @@ def test_no_escape_codes_when_piped(slow_emulator: Emulator, tasks_file: Path) -
     progress = [line for line in result.stderr.decode().splitlines() if " tasks  created " in line]
     assert len(progress) >= 2  # periodic whole lines
     assert progress[-1].startswith(f"{TASKS:,}/{TASKS:,} tasks  created {TASKS:,}")
+
+
+def test_jobs_wait_shows_live_counts_on_a_terminal(emulator: Emulator, make_job: Callable[[], str]) -> None:
+    job = make_job()
+    tasks = "".join(
+        orjson.dumps({"id": f"s{n}", "commandLine": "sleep 1"}).decode() + "\n" for n in range(20)
+    )
+    assert (
+        CliRunner(env=environment_of(emulator)).invoke(cli, ["tasks", "add", job, "-"], input=tasks).exit_code
+        == 0
+    )
+    env = {**os.environ, **environment_of(emulator), "TERM": "xterm-256color"}
+    code, screen = _run_in_terminal(
+        [sys.executable, "-m", "batchaio", "jobs", "wait", job, "--poll-interval", "0.1"], env
+    )
+    assert code == 0, screen
+    assert "\x1b[" in screen and "━" in screen
+    frames = set(re.findall(r"\d+/20 completed \(\d+ succeeded, 0 failed\)  running \d+  active \d+", screen))
+    assert len(frames) >= 2, screen  # the counts redrawn as they changed
+    assert "20 tasks completed: 20 succeeded, 0 failed" in screen

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -220,4 +221,23 @@ async def test_running_task_counts_go_beyond_one() -> None:
         assert (node["state"], node["runningTasksCount"], node["runningTaskSlotsCount"]) == ("running", 3, 4)
         got = (await client.get(f"/pools/pool/nodes/{node['id']}")).json()
         assert (got["runningTasksCount"], got["runningTaskSlotsCount"]) == (3, 4)
+    emu.close()
+
+
+async def test_running_task_counts_of_executed_tasks(tmp_path: Path) -> None:
+    """The same counts when command lines run for real (``execute=True``)."""
+    emu = Emulator(execute=True, work_dir=tmp_path)
+    async with emu.running(), make_client(emu) as client:
+        body = {"id": "pool", "vmSize": "standard_d4_v3", "targetDedicatedNodes": 1, "taskSlotsPerNode": 4}
+        assert (await client.post("/pools", json=body)).status_code == 201
+        assert (
+            await client.post("/jobs", json={"id": "job", "poolInfo": {"poolId": "pool"}})
+        ).status_code == 201
+        await add_tasks(client, [{"id": f"t{i}", "commandLine": "sleep 5"} for i in range(2)])
+        node = await wait_for(
+            client, "/pools/pool/nodes", lambda page: page["value"][0]["runningTasksCount"] == 2
+        )
+        assert node["value"][0]["runningTaskSlotsCount"] == 2
+        for task_id in ("t0", "t1"):
+            assert (await client.post(f"/jobs/job/tasks/{task_id}/terminate")).status_code == 204
     emu.close()

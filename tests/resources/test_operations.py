@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import attrs
 import httpx
 import orjson
 import pytest
@@ -20,6 +21,7 @@ import respx
 from batchaio import filters as f
 from batchaio import models
 from batchaio._client import BatchClient
+from batchaio._fields import wire_info
 from batchaio._files import BatchFileProperties, FileDownload
 from batchaio._paging import AsyncPager
 from batchaio._response import ResponseMetadata
@@ -205,6 +207,8 @@ def _build_call(op: dict[str, Any]) -> tuple[list[Any], dict[str, Any], dict[str
             keyword, value, wire = QUERY_VALUES[name]
             if name == "maxresults" and op["operationId"].startswith("Certificates_"):
                 value, wire = 100, "100"
+            if name == "$select":
+                value, wire = _select_values(op, value, wire)
             kwargs[keyword] = value
             query[name.lower()] = wire
         elif name in HEADER_VALUES:
@@ -219,6 +223,14 @@ def _build_call(op: dict[str, Any]) -> tuple[list[Any], dict[str, Any], dict[str
         body = BODIES[body_type]
         args.append(converter.structure(body, getattr(models, body_type)))
     return args, kwargs, query, headers, body
+
+
+def _select_values(op: dict[str, Any], value: list[str], wire: str) -> tuple[list[str], str]:
+    """``select`` names only properties of the result: models without ``id`` get their first two fields."""
+    fields = attrs.fields(getattr(models, op.get("itemType") or op["resultType"]))
+    if {"id", "state"} <= {field.name for field in fields}:
+        return value, wire
+    return [field.name for field in fields[:2]], ",".join(wire_info(field).name for field in fields[:2])
 
 
 def _path_params(op: dict[str, Any]) -> list[str]:
