@@ -29,6 +29,7 @@ from _spec import Spec, load_spec
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "batchaio" / "resources"
 ROUTE_TABLE = ROOT / "batchaio" / "emulator" / "_route_table.py"
+OPERATION_NAMES = ROOT / "batchaio" / "_operation_names.py"
 IDEMPOTENCY_TABLE = ROOT / "batchaio" / "_operation_classes.py"
 LINE_LENGTH = 110
 HEADER = (
@@ -520,6 +521,19 @@ def render_route_table(ops: list[Op]) -> str:
     )
 
 
+def render_operation_names(ops: list[Op]) -> str:
+    """Each operation's public name (``tasks.get``) and path template, for span names and attributes."""
+    rows = "".join(f'    "{op.operation_id}": ("{op.group}.{op.name}", "{op.path}"),\n' for op in ops)
+    return (
+        HEADER
+        + '"""The public name (``<group>.<method>`` of :class:`~batchaio.BatchClient`) and the path\n'
+        + 'template of each operation, keyed by ``operationId``."""\n\nfrom __future__ import annotations\n\n'
+        + "from collections.abc import Mapping\nfrom typing import Final\n\n"
+        + '__all__ = ["OPERATIONS"]\n\n# operationId: (group.method, path template)\n'
+        + f"OPERATIONS: Final[Mapping[str, tuple[str, str]]] = {{\n{rows}}}\n"
+    )
+
+
 def render_idempotency_table(ops: list[Op]) -> str:
     """Each operation's idempotency class, as the operations file gives it (read by ``_idempotency``)."""
     rows = "".join(f'    "{op.operation_id}": "{op.idempotency}",\n' for op in ops)
@@ -559,6 +573,7 @@ def generate() -> dict[Path, str]:
     }
     files[OUT / "__init__.py"] = render_init(sorted(by_group))
     files[ROUTE_TABLE] = render_route_table(ops)
+    files[OPERATION_NAMES] = render_operation_names(ops)
     files[IDEMPOTENCY_TABLE] = render_idempotency_table(ops)
     return {path: ruff_format(path, text) for path, text in files.items()}
 
