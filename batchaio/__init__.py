@@ -13,6 +13,7 @@ from batchaio._bulk_report import (
 from batchaio._bulk_stream import BulkAddStream
 from batchaio._client import BatchClient
 from batchaio._config import NOT_GIVEN, Limits, NotGiven, Timeout
+from batchaio._events import EventHooks, RequestEvent, ResponseEvent, RetryEvent
 from batchaio._failures import FailureExample, FailureGroup, FailureReport
 from batchaio._files import BatchFileProperties, FileDownload, FileStream
 from batchaio._job_run import JobOutcome
@@ -77,6 +78,7 @@ __all__ = [
     "BulkAddUnreachableError",
     "ConflictError",
     "DeadlineExceededError",
+    "EventHooks",
     "FailureExample",
     "FailureGroup",
     "FailureReport",
@@ -99,9 +101,12 @@ __all__ = [
     "PreconditionFailedError",
     "RawResponse",
     "RequestBodyTooLargeError",
+    "RequestEvent",
     "RequestNotSentError",
+    "ResponseEvent",
     "ResponseMetadata",
     "ResponseParseError",
+    "RetryEvent",
     "RetryPolicy",
     "ServerError",
     "SharedKeyCredential",

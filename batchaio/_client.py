@@ -25,6 +25,7 @@ from batchaio._config import (
     limits_of,
     timeout_phases,
 )
+from batchaio._events import EventHooks
 from batchaio._http import HttpxTransport, Transport
 from batchaio._options import DefaultOptions, check_defaults
 from batchaio._redact import install_http_stack_redaction
@@ -77,6 +78,8 @@ class BatchClient:
     - ``transport``: :class:`batchaio.transports.AiohttpTransport`, or an ``httpx.AsyncBaseTransport`` to
       send through instead of the built-in one (``limits`` and ``http2`` then do not apply); the client closes
       it when it closes. The client never closes the ``credential``: close it yourself.
+    - ``event_hooks``: :class:`~batchaio.EventHooks` called before each attempt, after each attempt and before
+      each retry wait (for metrics and logging; see also OpenTelemetry tracing with ``batchaio[otel]``).
 
     Use it as ``async with BatchClient(...) as client:`` or call :meth:`aclose`. Works under asyncio and trio.
     """
@@ -94,6 +97,7 @@ class BatchClient:
         token_scope: str = C.DEFAULT_TOKEN_SCOPE,
         transport: httpx.AsyncBaseTransport | Transport | None = None,
         max_response_bytes: int | None = C.DEFAULT_MAX_RESPONSE_BYTES,
+        event_hooks: EventHooks | None = None,
     ) -> None:
         self.endpoint = _check_endpoint(endpoint, allow_insecure_http=allow_insecure_http)
         self.credential = credential
@@ -130,6 +134,7 @@ class BatchClient:
             retry=self.retry,
             timeout=self.timeout,
             max_response_bytes=max_response_bytes,
+            event_hooks=event_hooks,
         )
         self._closed = False
         self._owner: BatchClient | None = None

@@ -58,8 +58,9 @@ def request_options(defaults: DefaultOptions, options: CallOptions, operation: s
     if not options and not defaults:
         return _NO_OPTIONS
     if options:
-        _refuse_unknown(options, _CALL_NAMES, operation)
-        _check_values(options)
+        if not options.keys() <= _CALL_NAMES:
+            _refuse_unknown(options, _CALL_NAMES, operation)
+        _check_values(options, timeout=False)  # the pipeline checks the timeout as it resolves it
     merged: dict[str, Any] = {**defaults, **options}
     return {
         "server_timeout": merged.get("server_timeout"),
@@ -77,7 +78,7 @@ def _refuse_unknown(options: Mapping[str, Any], known: frozenset[str], where: st
         raise TypeError(f"{where}() got an unexpected keyword argument {unknown[0]!r}")
 
 
-def _check_values(options: Mapping[str, Any]) -> None:
+def _check_values(options: Mapping[str, Any], *, timeout: bool = True) -> None:
     if "retry" in options and not isinstance(options["retry"], RetryPolicy):
         raise ValidationError("retry must be a RetryPolicy", field="retry")
     if "deadline" in options:
@@ -89,5 +90,5 @@ def _check_values(options: Mapping[str, Any]) -> None:
             or deadline <= 0
         ):
             raise ValidationError("deadline must be a positive, finite number of seconds", field="deadline")
-    if "timeout" in options:
+    if timeout and "timeout" in options:
         timeout_phases(options["timeout"], DEFAULT_TIMEOUT)  # checks every phase

@@ -41,11 +41,13 @@ from batchaio._decide import (
     after_status,
     first_attempt,
 )
+from batchaio._events import EventHooks, RequestEvent, ResponseEvent, RetryEvent
 from batchaio._http import BodyTooLarge, HttpRequest, HttpResponse, Transport, TransportFailed
 from batchaio._idempotency import Idempotency, idempotency_of
 from batchaio._redact import redact_headers, redact_query, redact_url
 from batchaio._response import BatchResponse, BatchStreamResponse, ResponseMetadata
 from batchaio._retry import RetryPolicy
+from batchaio._tracing import attempt_span, operation_span
 from batchaio._validators import check_seconds
 from batchaio._version import API_VERSION, __version__
 from batchaio.auth import _Authorizer
@@ -212,6 +214,11 @@ def _error_in_disguise(content: bytes) -> bool:
     return isinstance(body, dict) and "code" in body and "message" in body and body.keys() <= _ERROR_KEYS
 
 
+def _event_fields(call: Call, state: Attempt) -> tuple[str, str, str, int, str]:
+    """The fields every event hook receives: operation, method, redacted URL, attempt, client request id."""
+    return call.operation_id, call.method, redact_url(call.url), state.number, call.client_request_id
+
+
 class Pipeline:
     """Builds, authenticates, sends and retries every request of one :class:`~batchaio.BatchClient`.
 
@@ -232,6 +239,7 @@ class Pipeline:
         sleep: Callable[[float], Awaitable[Any]] = anyio.sleep,
         clock: Callable[[], float] = time.monotonic,
         request_id_factory: Callable[[], str] = lambda: str(uuid.uuid4()),
+        event_hooks: EventHooks | None = None,
     ) -> None:
         parts = httpx.URL(endpoint)
         self.transport = transport
@@ -248,6 +256,7 @@ class Pipeline:
         self.clock = clock
         self._new_request_id = request_id_factory
         self._http_date = _HttpDate()
+        self.event_hooks = event_hooks if event_hooks is not None else EventHooks()
         self._idempotency_classes: dict[str, Idempotency] = {}
 
     # -- public interface ------------------------------------------------------------------------------------
@@ -266,7 +275,13 @@ class Pipeline:
         over ``max_response_bytes``).
         """
         prepared = self._prepare(request)
-        response, state, answer = await self._run(prepared, stream=False)
+        with operation_span(request.operation_id, prepared.call.url):
+            return self._checked(request, prepared, *await self._run(prepared, stream=False))
+
+    @staticmethod
+    def _checked(
+        request: BatchRequest, prepared: _Prepared, response: HttpResponse, state: Attempt, answer: Return
+    ) -> BatchResponse:
         result = BatchResponse(
             status_code=response.status_code,
             headers=response.headers,
@@ -294,6 +309,12 @@ class Pipeline:
         The call's deadline covers getting the headers; reading the body is bounded by the read timeout.
         """
         prepared = self._prepare(request)
+        with operation_span(request.operation_id, prepared.call.url):
+            async with self._streamed(prepared) as streamed:
+                yield streamed
+
+    @contextlib.asynccontextmanager
+    async def _streamed(self, prepared: _Prepared) -> AsyncIterator[BatchStreamResponse]:
         response, state, answer = await self._run(prepared, stream=True)
         try:
             metadata = ResponseMetadata.from_response(
@@ -456,10 +477,46 @@ class Pipeline:
         """One send and the decision on it: ``(response or None, decision, cause to chain)``."""
         elapsed = self.clock() - started
         remaining = None if call.deadline is None else call.deadline - elapsed
-        sent_at = time.perf_counter()
-        try:
-            response = await self.transport.send(request, stream=stream, deadline=remaining)
-        except TransportFailed as exc:
+        resends = state.number - 1
+        with attempt_span(
+            call.method, call.url, client_request_id=call.client_request_id, resend_count=resends
+        ) as span:
+            if self.event_hooks.request:
+                await self.event_hooks.emit_request(RequestEvent(*_event_fields(call, state)))
+            sent_at = time.perf_counter()
+            try:
+                response = await self.transport.send(request, stream=stream, deadline=remaining)
+            except (TransportFailed, TimeoutError, BodyTooLarge, RuntimeError) as exc:
+                span.failure(exc)
+                failure = exc.name if isinstance(exc, TransportFailed) else type(exc).__name__
+                await self._emit_response(call, state, sent_at, None, failure)
+                return self._after_exception(exc, call, state, started, sent_at)
+            span.response(response.status_code, response.headers)
+            await self._emit_response(call, state, sent_at, response, None)
+        self._log_attempt(call, state, sent_at, response.status_code, response.headers)
+        status = response.status_code
+        error = decode_error_body(response.content) if status >= 400 else None
+        decision = after_status(call, state, status, response.headers, error, elapsed=self.clock() - started)
+        return response, decision, None
+
+    async def _emit_response(
+        self, call: Call, state: Attempt, sent_at: float, response: HttpResponse | None, failure: str | None
+    ) -> None:
+        if self.event_hooks.response:
+            event = ResponseEvent(
+                *_event_fields(call, state),
+                status_code=None if response is None else response.status_code,
+                request_id=None if response is None else response.headers.get("request-id"),
+                failure=failure,
+                elapsed=time.perf_counter() - sent_at,
+            )
+            await self.event_hooks.emit_response(event)
+
+    def _after_exception(
+        self, exc: Exception, call: Call, state: Attempt, started: float, sent_at: float
+    ) -> tuple[HttpResponse | None, Decision, BaseException | None]:
+        """The decision on an attempt that raised instead of answering (or the exception to raise)."""
+        if isinstance(exc, TransportFailed):
             self._log_attempt(call, state, sent_at, exc.name)
             if self.transport.is_closed:
                 return None, Raise(self._closed_error(call, state, sent=True)), exc.__cause__
@@ -468,20 +525,14 @@ class Pipeline:
                 elapsed=self.clock() - started,
             )  # fmt: skip
             return None, failure, exc.__cause__
-        except TimeoutError as exc:
+        if isinstance(exc, TimeoutError):
             self._log_attempt(call, state, sent_at, "deadline")
             return None, after_deadline(call, state), exc
-        except BodyTooLarge as exc:
+        if isinstance(exc, BodyTooLarge):
             raise self._too_large(call, state, exc) from None
-        except RuntimeError:  # httpx refuses to send once closed
-            if not self.transport.is_closed:
-                raise
+        if isinstance(exc, RuntimeError) and self.transport.is_closed:  # httpx refuses to send once closed
             return None, Raise(self._closed_error(call, state, sent=False)), None
-        self._log_attempt(call, state, sent_at, response.status_code, response.headers)
-        status = response.status_code
-        error = decode_error_body(response.content) if status >= 400 else None
-        decision = after_status(call, state, status, response.headers, error, elapsed=self.clock() - started)
-        return response, decision, None
+        raise exc
 
     async def _before_retry(
         self, call: Call, state: Attempt, decision: Retry, request: HttpRequest, response: HttpResponse | None
@@ -490,6 +541,9 @@ class Pipeline:
             assert response is not None
             await self._authorizer.on_challenge(request.headers.get("Authorization"), response.headers)
             return
+        if self.event_hooks.retry:
+            event = RetryEvent(*_event_fields(call, state), reason=decision.reason, delay=decision.delay)
+            await self.event_hooks.emit_retry(event)
         if logger.isEnabledFor(logging.INFO):
             logger.info(
                 "%s %s: attempt %d failed (%s); retrying in %.3f s [client-request-id=%s]",

@@ -268,7 +268,7 @@ _TRAILER = re.compile(r"(?:\r?\n\s*(?:RequestId|Time):[^\n]*)+\s*$")
 def error_message(text: str) -> str:
     """A Batch error message without the service's ``RequestId:...``/``Time:...`` trailer lines.
 
-    ``"The specified job does not exist.\nRequestId:...\nTime:..."`` becomes
+    ``"The specified job does not exist.\\nRequestId:...\\nTime:..."`` becomes
     ``"The specified job does not exist."``. Used for every status error and for bulk per-task failures.
     """
     return _TRAILER.sub("", text).strip() if "\n" in text else text.strip()

@@ -29,6 +29,7 @@ from _spec import Spec, load_spec
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "batchaio" / "resources"
 ROUTE_TABLE = ROOT / "batchaio" / "emulator" / "_route_table.py"
+OPERATION_NAMES = ROOT / "batchaio" / "_operation_names.py"
 IDEMPOTENCY_TABLE = ROOT / "batchaio" / "_operation_classes.py"
 LINE_LENGTH = 110
 HEADER = (
@@ -306,7 +307,21 @@ def request_args(op: Op) -> str:
     args = [f'"{op.operation_id}"', f'"{op.method}"', path_expr(op)]
     if op.kind == "list":
         del args[1]  # listings are GETs
-    query_parts = []
+    query, headers = query_parts(op), header_parts(op)
+    if query:
+        args.append(f"query={merged(query)}")
+    if headers:
+        args.append(f"headers={merged(headers)}")
+    if op.body_name:
+        check = "optional_body" if op.body_optional else "body"
+        args.append(f'content=_base.{check}("{op.body_name}", {op.body_name}, models.{op.body_type})')
+    args.append("options=call_options")
+    return ", ".join(args)
+
+
+def query_parts(op: Op) -> list[str]:
+    """The expressions whose dicts make up the query of ``op``."""
+    parts = []
     odata = [QUERY[q] for q in op.query if q in ("$filter", "$select", "$expand", "maxresults")]
     if odata:
         inner = ", ".join(f"{n}={n}" for n in odata)
@@ -314,30 +329,25 @@ def request_args(op: Op) -> str:
             inner += f", max_results_limit={CERTIFICATE_MAX_RESULTS}"
         if "select" in odata:
             inner += f", model=models.{op.item or op.result}"
-        query_parts.append(f"_base.list_query({inner})")
-    for q in op.query:
-        py = QUERY[q]
+        parts.append(f"_base.list_query({inner})")
+    for py in (QUERY[q] for q in op.query):
         if py in ("recursive", "force"):
-            query_parts.append(f'_base.bool_query("{py}", {py})')
+            parts.append(f'_base.bool_query("{py}", {py})')
         elif py in ("start_time", "end_time"):
-            query_parts.append(f'_base.datetime_query("{py}", {py})')
-    if query_parts:
-        args.append(f"query={merged(query_parts)}")
-    header_parts = []
+            parts.append(f'_base.datetime_query("{py}", {py})')
+    return parts
+
+
+def header_parts(op: Op) -> list[str]:
+    """The expressions whose dicts make up the operation's own headers."""
+    parts = []
     if op.conditional:
         every = op.conditional == list(CONDITIONAL.values())  # all four: positional, in their order
         names = op.conditional if every else [f"{n}={n}" for n in op.conditional]
-        header_parts.append(f"_base.conditional_headers({', '.join(names)})")
+        parts.append(f"_base.conditional_headers({', '.join(names)})")
     if op.ranged:
-        header_parts.append("_base.range_header(offset, length)")
-    if header_parts:
-        args.append(f"headers={merged(header_parts)}")
-    if op.body_name and op.body_optional:
-        args.append(f'content=_base.optional_body("{op.body_name}", {op.body_name}, models.{op.body_type})')
-    elif op.body_name:
-        args.append(f'content=_base.body("{op.body_name}", {op.body_name}, models.{op.body_type})')
-    args.append("options=call_options")
-    return ", ".join(args)
+        parts.append("_base.range_header(offset, length)")
+    return parts
 
 
 def result_type(op: Op) -> str:
@@ -407,6 +417,31 @@ def render_op(op: Op) -> list[str]:
     return lines
 
 
+# What a group module imports when its body uses the marker (ruff sorts them afterwards).
+IMPORTS_BY_MARKER = (
+    ("os.PathLike", "import os"),
+    ("Sequence[", "from collections.abc import Sequence"),
+    ("datetime", "from datetime import datetime"),
+    (CERTIFICATE_MAX_RESULTS, "from batchaio import _constants as C"),
+    ("AsyncPager", "from batchaio._paging import AsyncPager"),
+    ("ResponseMetadata", "from batchaio._response import ResponseMetadata"),
+    ("Filter", "from batchaio.filters import Filter"),
+)
+
+
+def group_imports(body: str, bases: tuple[tuple[str, str], ...]) -> list[str]:
+    """The import lines of a group module whose class body is ``body``."""
+    imports = [line for marker, line in IMPORTS_BY_MARKER if marker in body]
+    imports += ["from typing import TYPE_CHECKING", "from batchaio import _ids, models"]
+    files = sorted({n for n in ("BatchFileProperties", "FileDownload", "download_to") if n in body})
+    if files:
+        imports.append(f"from batchaio._files import {', '.join(files)}")
+    imports.append("from batchaio.resources import _base")
+    if not bases:
+        imports.append("from batchaio.resources._base import Resource")
+    return imports + [f"from {module} import {name}" for module, name in bases]
+
+
 def render_group(group: str, ops: list[Op]) -> str:
     cls, about = GROUPS[group]
     body = "\n".join(line for op in ops for line in render_op(op))
@@ -414,32 +449,7 @@ def render_group(group: str, ops: list[Op]) -> str:
     text = (
         HEADER + f'"""Operations on {about}: ``client.{group}``."""\n\nfrom __future__ import annotations\n\n'
     )
-    imports = []
-    if "os.PathLike" in body:
-        imports.append("import os")
-    if "Sequence[" in body:
-        imports.append("from collections.abc import Sequence")
-    if "datetime" in body:
-        imports.append("from datetime import datetime")
-    imports.append("from typing import TYPE_CHECKING")
-    imports.append("from batchaio import _ids, models")
-    if CERTIFICATE_MAX_RESULTS in body:
-        imports.append("from batchaio import _constants as C")
-    files = sorted({n for n in ("BatchFileProperties", "FileDownload", "download_to") if n in body})
-    if files:
-        imports.append(f"from batchaio._files import {', '.join(files)}")
-    if "AsyncPager" in body:
-        imports.append("from batchaio._paging import AsyncPager")
-    if "ResponseMetadata" in body:
-        imports.append("from batchaio._response import ResponseMetadata")
-    if "Filter" in body:
-        imports.append("from batchaio.filters import Filter")
-    imports.append("from batchaio.resources import _base")
-    raw = [op for op in ops if op.kind not in ("list", "download")]
-    if not bases:
-        imports.append("from batchaio.resources._base import Resource")
-    imports += [f"from {module} import {name}" for module, name in bases]
-    text += "\n".join(imports) + "\n\n"
+    text += "\n".join(group_imports(body, bases)) + "\n\n"
     text += "if TYPE_CHECKING:\n    from typing_extensions import Unpack\n\n"
     text += "    from batchaio._options import CallOptions\n\n"
     text += f'__all__ = ["{cls}", "{cls}WithRawResponse"]\n\n\n'
@@ -449,19 +459,24 @@ def render_group(group: str, ops: list[Op]) -> str:
         "options ``timeout``, ``retry``, ``deadline``, ``server_timeout`` and ``client_request_id``.",
         4,
     )
-    text += "\n\n" + body + "\n\n"
-    text += f"class {cls}WithRawResponse:\n"
+    return text + "\n\n" + body + "\n\n" + render_raw_group(group, ops)
+
+
+def render_raw_group(group: str, ops: list[Op]) -> str:
+    """``<Group>WithRawResponse``: the group's non-paged operations, bound to its raw copy."""
+    cls = GROUPS[group][0]
+    raw = [op for op in ops if op.kind not in ("list", "download")]
+    text = f"class {cls}WithRawResponse:\n"
     text += (
         f'    """``client.with_raw_response.{group}``: the same calls returning :class:`RawResponse`."""\n\n'
     )
     text += f"    def __init__(self, {group}: {cls}) -> None:\n"
-    if raw:
-        text += f"        raw = {group}._as_raw()\n"
-    for op in raw:
-        text += f"        self.{op.name} = _base.raw_response(raw.{op.name})\n"
     if not raw:
-        text += "        pass\n"
-    return text
+        return text + "        pass\n"
+    text += f"        raw = {group}._as_raw()\n"
+    return text + "".join(
+        f"        self.{op.name} = _base.raw_response(raw.{op.name})\n" for op in ops if op in raw
+    )
 
 
 def render_init(groups: list[str]) -> str:
@@ -506,6 +521,19 @@ def render_route_table(ops: list[Op]) -> str:
     )
 
 
+def render_operation_names(ops: list[Op]) -> str:
+    """Each operation's public name (``tasks.get``) and path template, for span names and attributes."""
+    rows = "".join(f'    "{op.operation_id}": ("{op.group}.{op.name}", "{op.path}"),\n' for op in ops)
+    return (
+        HEADER
+        + '"""The public name (``<group>.<method>`` of :class:`~batchaio.BatchClient`) and the path\n'
+        + 'template of each operation, keyed by ``operationId``."""\n\nfrom __future__ import annotations\n\n'
+        + "from collections.abc import Mapping\nfrom typing import Final\n\n"
+        + '__all__ = ["OPERATIONS"]\n\n# operationId: (group.method, path template)\n'
+        + f"OPERATIONS: Final[Mapping[str, tuple[str, str]]] = {{\n{rows}}}\n"
+    )
+
+
 def render_idempotency_table(ops: list[Op]) -> str:
     """Each operation's idempotency class, as the operations file gives it (read by ``_idempotency``)."""
     rows = "".join(f'    "{op.operation_id}": "{op.idempotency}",\n' for op in ops)
@@ -545,6 +573,7 @@ def generate() -> dict[Path, str]:
     }
     files[OUT / "__init__.py"] = render_init(sorted(by_group))
     files[ROUTE_TABLE] = render_route_table(ops)
+    files[OPERATION_NAMES] = render_operation_names(ops)
     files[IDEMPOTENCY_TABLE] = render_idempotency_table(ops)
     return {path: ruff_format(path, text) for path, text in files.items()}
 

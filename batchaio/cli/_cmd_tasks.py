@@ -194,6 +194,7 @@ def sweep(
     format syntax ({i:05d}); write {{ and }} for literal braces. Every ID is checked (valid, no two alike)
     before anything is sent.
 
+    \b
         batchaio tasks sweep job-1 --param i=0:250 --param model=a,b --id 'fit-{model}-{i}' \\
             --command 'python fit.py --model {model} --seed {i}'
     """
@@ -255,6 +256,7 @@ def per_file(
     Placeholders: {file} as given, {name} its last path segment, {stem} that without its extension,
     {safe_name} the name with every character not allowed in a task ID replaced by _, {index} its position.
 
+    \b
         batchaio tasks per-file job-1 --command 'gzip -9 {file}' /mnt/share/logs/*.log
         batchaio tasks per-file job-1 --files-from urls.txt --resource-file '{name}={file}' \\
             --command 'wc -l {name}'

@@ -7,6 +7,7 @@ flight finish, then gives up on a second Ctrl-C or after a grace period).
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import traceback
@@ -16,7 +17,7 @@ from typing import TextIO
 
 import anyio
 
-from batchaio.cli._errors import EXIT_INTERRUPTED, error_line, exit_code_for, unwrap
+from batchaio.cli._errors import EXIT_FAILED, EXIT_INTERRUPTED, error_line, exit_code_for, unwrap
 
 __all__ = ["Interrupts", "run_command"]
 
@@ -91,6 +92,9 @@ def run_command(
         return EXIT_INTERRUPTED
     except Exception as exc:
         inner = unwrap(exc)
+        if isinstance(inner, BrokenPipeError):  # the reader went away (| head): stop quietly
+            _silence_stdout()
+            return EXIT_FAILED
         if debug:
             traceback.print_exception(type(inner), inner, inner.__traceback__, file=err)
         print(f"error: {error_line(inner)}", file=err, flush=True)
@@ -99,3 +103,12 @@ def run_command(
         print("interrupted", file=err, flush=True)
         return EXIT_INTERRUPTED
     return code
+
+
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null, so that flushing it at exit does not fail a second time."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # not a real file (a test runner's capture)
+        pass

@@ -127,6 +127,11 @@ def _parser() -> argparse.ArgumentParser:
     faults.add_argument(
         "--fault-path", metavar="REGEX", help="only fault requests whose path matches this regular expression"
     )
+    parser.add_argument(
+        "--subscription-id",
+        default=C.DEFAULT_SUBSCRIPTION,
+        help="subscription of the emulated account (a subnetId of another one is refused)",
+    )
     parser.add_argument("--seed", type=int, help="seed of fault injection and simulated durations")
     parser.add_argument("--log-level", default="warning")
     return parser
@@ -172,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
             key_file=arguments.key_file,
             bearer_audience=arguments.bearer_audience,
             realism=_realism(arguments),
+            subscription_id=arguments.subscription_id,
         )
     except (ValueError, re.error) as error:
         print(f"error: {error}", file=sys.stderr)

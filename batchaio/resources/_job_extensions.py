@@ -10,6 +10,7 @@ from batchaio import _job_run, _wait
 from batchaio._bulk import TaskSource
 from batchaio._job_run import JobOutcome
 from batchaio._task_progress import TaskProgress
+from batchaio._tracing import traced
 from batchaio._wait import ProgressCallback
 from batchaio._workflow_api import groups
 from batchaio.models import BatchJobCreateContent
@@ -21,6 +22,7 @@ __all__ = ["JobExtensions"]
 class JobExtensions(Resource):
     """Job helpers built on the public operations: :meth:`wait_for_tasks` and :meth:`run`."""
 
+    @traced("jobs.wait_for_tasks", job_id="jobId")
     async def wait_for_tasks(
         self,
         job_id: str,
@@ -52,6 +54,7 @@ class JobExtensions(Resource):
             progress=progress,
         )
 
+    @traced("jobs.run", job="jobId")
     async def run(
         self,
         job: BatchJobCreateContent,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from batchaio import _constants as C
 from batchaio import _pool_ready
+from batchaio._tracing import traced
 from batchaio._workflow_api import groups
 from batchaio.models import BatchPool
 from batchaio.resources._base import Resource
@@ -15,6 +16,7 @@ __all__ = ["PoolExtensions"]
 class PoolExtensions(Resource):
     """Pool helpers built on the public operations: :meth:`wait_until_ready`."""
 
+    @traced("pools.wait_until_ready", pool_id="poolId")
     async def wait_until_ready(
         self,
         pool_id: str,

@@ -12,6 +12,7 @@ from batchaio._bulk_options import BulkOptions, ProgressCallback
 from batchaio._bulk_report import BulkAddReport
 from batchaio._bulk_stream import BulkAddStream
 from batchaio._retry import RetryPolicy
+from batchaio._tracing import traced
 from batchaio.resources._base import Resource
 
 __all__ = ["TaskExtensions"]
@@ -20,6 +21,7 @@ __all__ = ["TaskExtensions"]
 class TaskExtensions(Resource):
     """Task methods built on top of the REST operations of :class:`~batchaio.resources.tasks.Tasks`."""
 
+    @traced("tasks.add_many", job_id="jobId")
     async def add_many(
         self,
         job_id: str,

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from batchaio import _constants as C
 from batchaio import _failures
 from batchaio._failures import FailureReport
+from batchaio._tracing import traced
 from batchaio._watch import TaskWatch, WatchPosition
 from batchaio._workflow_api import groups
 from batchaio.resources._base import Resource
@@ -54,6 +55,7 @@ class TaskWorkflow(Resource):
             position=position,
         )
 
+    @traced("tasks.failure_report", job_id="jobId")
     async def failure_report(
         self,
         job_id: str,

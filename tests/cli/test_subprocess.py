@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import anyio
@@ -255,3 +255,18 @@ def test_the_console_script_is_installed() -> None:
     result = subprocess.run([str(script), "--version"], capture_output=True, timeout=30, check=False)
     assert result.returncode == 0
     assert result.stdout.decode().startswith("batchaio, version ")
+
+
+def test_a_listing_piped_into_head_stops_quietly(emulator: Emulator, make_job: Callable[[], str]) -> None:
+    job = make_job()
+    code, _, err = finish(
+        batchaio(emulator, "--progress", "off", "tasks", "add", job, "-"),
+        lines(*({"id": f"l{n}", "commandLine": "x"} for n in range(3000))),
+    )
+    assert code == 0, err
+    process = batchaio(emulator, "tasks", "list", job, "--format", "jsonl", "--select", "id")
+    assert process.stdout is not None and process.stderr is not None
+    assert orjson.loads(process.stdout.readline()) == {"id": "l0"}
+    process.stdout.close()  # as `| head -1` does
+    assert process.wait(timeout=30) == 1
+    assert process.stderr.read() == b""

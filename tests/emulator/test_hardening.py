@@ -211,7 +211,8 @@ async def test_a_pool_larger_than_the_quota_stops_short_with_a_resize_error(
 async def test_subtasks_are_bounded_by_the_pool(client: httpx.AsyncClient) -> None:
     """A multi-instance task has one instance per node: its subtasks never outnumber the pool's nodes."""
     await setup_job(client, nodes=2)
-    task = {"id": "mpi", "commandLine": "x", "multiInstanceSettings": {"numberOfInstances": 30_000_000}}
+    settings = {"numberOfInstances": 30_000_000, "coordinationCommandLine": "true"}
+    task = {"id": "mpi", "commandLine": "x", "multiInstanceSettings": settings}
     assert (await client.post("/jobs/job/tasks", json=task)).status_code == 201
     assert len((await client.get("/jobs/job/tasks/mpi/subtasksinfo")).json()["value"]) == 1
 
