@@ -15,15 +15,15 @@ range and required checks); ``SELECTABLE`` the properties ``$select`` may name o
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/: the shared spec model
+from _spec import Model, Operation, Spec, WireType, load_spec
+
 ROOT = Path(__file__).resolve().parent.parent
-SCHEMA = ROOT / "tools/spec/batch-2024-07-01.20.0.schema.json"
-OPERATIONS = ROOT / "tools/spec/batch-2024-07-01.20.0.operations.json"
 TARGET = ROOT / "batchaio/emulator/_bodies.py"
 # Bodies whose items are models too: the items are checked against the item model.
 ITEM_MODELS = {"BatchTaskGroup": "BatchTaskCreateContent"}
@@ -34,11 +34,10 @@ def route_key(path: str) -> str:
     return re.sub(r"\{[^}]*\}", "{}", path)
 
 
-def describe(kind: object) -> str:
+def describe(kind: WireType) -> str:
     """A property type as the emulator's checker reads it: ``string``, ``model:X``, ``array:<type>``..."""
     if isinstance(kind, str):
         return kind
-    assert isinstance(kind, dict)
     if "model" in kind:
         return f"model:{kind['model']}"
     if "enum" in kind:
@@ -48,7 +47,7 @@ def describe(kind: object) -> str:
     return f"map:{describe(kind['map'])}"
 
 
-def reachable(models: dict[str, dict[str, list[dict[str, object]]]], roots: list[str]) -> list[str]:
+def reachable(models: dict[str, Model], roots: list[str]) -> list[str]:
     """Every model reachable from ``roots`` through writable properties."""
     seen: set[str] = set()
     todo = list(roots)
@@ -57,61 +56,58 @@ def reachable(models: dict[str, dict[str, list[dict[str, object]]]], roots: list
         if name in seen:
             continue
         seen.add(name)
-        for prop in models[name]["properties"]:
-            if not prop.get("readOnly"):
-                todo += re.findall(r"model:(\w+)", describe(prop["type"]))
+        for prop in models[name].properties:
+            if not prop.read_only:
+                todo += re.findall(r"model:(\w+)", describe(prop.type))
     return sorted(seen)
 
 
-def shape_lines(models: dict[str, dict[str, list[dict[str, object]]]], needed: list[str]) -> list[str]:
+def shape_lines(spec: Spec, needed: list[str]) -> list[str]:
+    models = spec.models
     lines = ["", "# model -> (property, type, required) of each writable property, for the body checker"]
     lines.append("SHAPES: dict[str, tuple[tuple[str, str, bool], ...]] = {")
     enums: set[str] = set()
     for model in reachable(models, needed):
         lines.append(f"    {model!r}: (")
-        for prop in models[model]["properties"]:
-            if prop.get("readOnly"):
+        for prop in models[model].properties:
+            if prop.read_only:
                 continue
-            kind = describe(prop["type"])
+            kind = describe(prop.type)
             enums.update(re.findall(r"enum:(\w+)", kind))
-            lines.append(f"        ({prop['name']!r}, {kind!r}, {bool(prop.get('required'))!r}),")
+            lines.append(f"        ({prop.name!r}, {kind!r}, {prop.required!r}),")
         lines.append("    ),")
     lines += ["}", "", "# enum -> its values in lower case (a body may spell them in any case)"]
     lines.append("ENUMS: dict[str, frozenset[str]] = {")
-    all_enums = json.loads(SCHEMA.read_text())["enums"]
     for enum in sorted(enums):
-        values = ", ".join(repr(value.lower()) for value in sorted(all_enums[enum]))
+        values = ", ".join(repr(value.lower()) for value in sorted(spec.enums[enum]))
         lines.append(f"    {enum!r}: frozenset({{{values}}}),")
     lines.append("}")
     return lines
 
 
-def selectable_lines(
-    models: dict[str, dict[str, list[dict[str, object]]]], operations: list[dict[str, object]]
-) -> list[str]:
+def selectable_lines(models: dict[str, Model], operations: tuple[Operation, ...]) -> list[str]:
     lines = ["", "# GET route (parameters emptied) -> the properties $select may name"]
     lines.append("SELECTABLE: dict[str, frozenset[str]] = {")
     for operation in operations:
-        model = operation.get("itemType") or operation.get("resultType")
-        if operation["method"] != "GET" or not isinstance(model, str) or model not in models:
+        model = operation.item_type or operation.result_type
+        if operation.method != "GET" or model not in models:
             continue
-        names = ", ".join(repr(prop["name"]) for prop in models[model]["properties"])
-        lines.append(f"    {route_key(str(operation['path']))!r}: frozenset({{{names}}}),")
+        names = ", ".join(repr(prop.name) for prop in models[model].properties)
+        lines.append(f"    {route_key(operation.path)!r}: frozenset({{{names}}}),")
     lines.append("}")
     return lines
 
 
 def render() -> str:
-    models = json.loads(SCHEMA.read_text())["models"]
-    operations = json.loads(OPERATIONS.read_text())["operations"]
+    spec = load_spec()
+    models = spec.models
     bodies: dict[tuple[str, str], str] = {}
     optional: list[tuple[str, str]] = []
-    for operation in operations:
-        body_type = operation.get("bodyType")
-        if body_type:
-            key = (operation["method"], route_key(operation["path"]))
-            bodies[key] = body_type.removeprefix("optional ")
-            if body_type.startswith("optional "):
+    for operation in spec.operations:
+        if operation.body_type:
+            key = (operation.method, route_key(operation.path))
+            bodies[key] = operation.body_type
+            if operation.body_optional:
                 optional.append(key)
     needed = sorted({*bodies.values(), *ITEM_MODELS.values()})
     lines = [
@@ -136,15 +132,15 @@ def render() -> str:
     lines += ["}", "", "# model -> its properties that are not read-only"]
     lines += ["WRITABLE: dict[str, frozenset[str]] = {"]
     for model in needed:
-        names = sorted(prop["name"] for prop in models[model]["properties"] if not prop.get("readOnly"))
+        names = sorted(prop.name for prop in models[model].properties if not prop.read_only)
         lines.append(f"    {model!r}: frozenset(")
         lines.append("        {")
         lines += [f"            {name!r}," for name in names]
         lines.append("        }")
         lines.append("    ),")
     lines += ["}"]
-    lines += shape_lines(models, needed)
-    lines += selectable_lines(models, operations)
+    lines += shape_lines(spec, needed)
+    lines += selectable_lines(models, spec.operations)
     lines.append("")
     return formatted("\n".join(lines).replace("'", '"'))
 
