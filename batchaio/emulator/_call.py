@@ -16,7 +16,7 @@ from batchaio.emulator import _constants as C
 from batchaio.emulator._bodies import ITEM_MODELS, SELECTABLE
 from batchaio.emulator._checks import _check_writable, check_body
 from batchaio.emulator._faults import FaultInjector
-from batchaio.emulator._odata import FILTERABLE, FilterError, parse_filter, parse_select, project
+from batchaio.emulator._odata import FILTERABLE, FilterError, Predicate, parse_filter, parse_select, project
 from batchaio.emulator._state import Entity, Job, Store, TaskRecord
 from batchaio.emulator._wire import JSON_CONTENT_TYPE, ServiceError, format_rfc1123, parse_http_date
 
@@ -194,30 +194,8 @@ def _page(
 ) -> Response:
     """One page of a list: ``maxresults``, ``$filter``, ``$select`` and ``$skiptoken`` handling."""
     size = _max_results(call, limit)
-    token = call.q("$skiptoken")
-    start = 0
-    if token:
-        try:
-            start = int(token.removeprefix("emu:"))
-        except ValueError:
-            raise ServiceError(
-                "InvalidQueryParameterValue",
-                values=[("QueryParameterName", "$skiptoken"), ("QueryParameterValue", token)],
-            ) from None
-    predicate = None
-    filter_text = call.q("$filter")
-    if filter_text and filterable:
-        try:
-            predicate = parse_filter(filter_text, FILTERABLE.get(call.route))
-        except FilterError as error:
-            raise ServiceError(
-                "InvalidQueryParameterValue",
-                values=[
-                    ("QueryParameterName", "$filter"),
-                    ("QueryParameterValue", filter_text),
-                    ("Reason", str(error)),
-                ],
-            ) from None
+    start = _skip_position(call)
+    predicate = _predicate(call) if filterable else None
     selected = _selection(call)
     values: list[dict[str, Any]] = []
     next_position: int | None = None
@@ -240,6 +218,38 @@ def _page(
         query = urlencode(pairs, quote_via=quote, safe="$:")
         body["odata.nextLink"] = f"{call.base}{call.request.url.path}?{query}"
     return _json(body)
+
+
+def _skip_position(call: Call) -> int:
+    """Where the page starts in the listing: the position in the ``$skiptoken`` of a next link, or 0."""
+    token = call.q("$skiptoken")
+    if not token:
+        return 0
+    try:
+        return int(token.removeprefix("emu:"))
+    except ValueError:
+        raise ServiceError(
+            "InvalidQueryParameterValue",
+            values=[("QueryParameterName", "$skiptoken"), ("QueryParameterValue", token)],
+        ) from None
+
+
+def _predicate(call: Call) -> Predicate | None:
+    """The compiled ``$filter`` of the request, limited to what its operation accepts (``None`` without)."""
+    filter_text = call.q("$filter")
+    if not filter_text:
+        return None
+    try:
+        return parse_filter(filter_text, FILTERABLE.get(call.route))
+    except FilterError as error:
+        raise ServiceError(
+            "InvalidQueryParameterValue",
+            values=[
+                ("QueryParameterName", "$filter"),
+                ("QueryParameterValue", filter_text),
+                ("Reason", str(error)),
+            ],
+        ) from None
 
 
 def _selection(call: Call) -> list[str] | None:
