@@ -10,6 +10,7 @@ asked, which is policy too, is here and nowhere else.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Final
 
 import attrs
 
@@ -110,6 +111,9 @@ class Raise:
 
 Decision = Return | Retry | Raise
 
+_ANSWER: Final = Return()
+_APPLIED_BY_EARLIER_ATTEMPT: Final = Return(applied_by_earlier_attempt=True)
+
 
 def _fits(call: Call, elapsed: float, delay: float) -> bool:
     """A wait that would end past the deadline is not started."""
@@ -157,11 +161,11 @@ def after_status(
 def _answered(call: Call, state: Attempt, status: int, code: str | None) -> Return | Retry | None:
     """The statuses that are not the call's failure: success, an expected 404, a challenge, "already done"."""
     if 200 <= status < 300 or status == 304 or (status == 404 and call.missing_is_an_answer):
-        return Return()
+        return _ANSWER
     if status == 401 and call.answers_challenges and not state.challenged:
         return Retry(0.0, _next(state, extra_budget=1), "401", reauthorize=True)
     if state.outcome_unknown and presumed_done(call.operation_id, status, code):
-        return Return(applied_by_earlier_attempt=True)
+        return _APPLIED_BY_EARLIER_ATTEMPT
     return None
 
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 import sys
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from email.utils import formatdate
 from types import MappingProxyType
@@ -214,6 +214,18 @@ def _error_in_disguise(content: bytes) -> bool:
     return isinstance(body, dict) and "code" in body and "message" in body and body.keys() <= _ERROR_KEYS
 
 
+# A random (version 4) UUID: the version nibble set to 4, the variant bits to RFC 4122's 10.
+_UUID4_CLEAR: Final = ~((0xF << 76) | (0x3 << 62)) & ((1 << 128) - 1)
+_UUID4_SET: Final = (0x4 << 76) | (0x2 << 62)
+
+
+def new_request_id() -> str:
+    """A fresh ``client-request-id``: a random UUID, as ``str(uuid.uuid4())`` spells it, at half its cost
+    (one per call, thousands of calls a second in a bulk run)."""
+    digits = f"{int.from_bytes(os.urandom(16), 'big') & _UUID4_CLEAR | _UUID4_SET:032x}"
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+
+
 def _event_fields(call: Call, state: Attempt) -> tuple[str, str, str, int, str]:
     """The fields every event hook receives: operation, method, redacted URL, attempt, client request id."""
     return call.operation_id, call.method, redact_url(call.url), state.number, call.client_request_id
@@ -238,7 +250,7 @@ class Pipeline:
         max_response_bytes: int | None = C.DEFAULT_MAX_RESPONSE_BYTES,
         sleep: Callable[[float], Awaitable[Any]] = anyio.sleep,
         clock: Callable[[], float] = time.monotonic,
-        request_id_factory: Callable[[], str] = lambda: str(uuid.uuid4()),
+        request_id_factory: Callable[[], str] = new_request_id,
         event_hooks: EventHooks | None = None,
     ) -> None:
         parts = httpx.URL(endpoint)

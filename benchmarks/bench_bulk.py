@@ -42,7 +42,16 @@ HERE = Path(__file__).resolve().parent
 JOB = "job-bench"
 KEY = base64.b64encode(b"benchmark-key-not-a-secret-0123").decode()
 WARM_UP_TASKS = 800
-CLIENTS = ("floor", "floor-aiohttp", "batchaio", "batchaio-aiohttp", "azure-batch", "engine")
+MEMORY_CLIENTS = ("batchaio", "azure-batch")  # the others' memory is not measured
+CLIENTS = (
+    "floor",
+    "floor-aiohttp",
+    "batchaio",
+    "batchaio-aiohttp",
+    "batchaio-aiohttp-prebuilt",
+    "azure-batch",
+    "engine",
+)
 
 
 def task_fields(count: int, prefix: str = "task") -> Iterator[tuple[str, str]]:
@@ -115,13 +124,33 @@ async def floor_aiohttp_run(url: str, bodies: list[bytes], concurrency: int) -> 
     return created
 
 
-async def batchaio_run(url: str, count: int, concurrency: int, prefix: str, *, aiohttp: bool = False) -> int:
-    """batchaio: ``client.tasks.add_many`` over a generator of models (httpx, or its aiohttp transport)."""
+def batchaio_models(count: int, prefix: str) -> list[Any]:
+    """The task models of ``batchaio-aiohttp-prebuilt``, built before its measurement starts."""
+    from batchaio.models import BatchTaskCreateContent
+
+    return [BatchTaskCreateContent(id=i, command_line=c) for i, c in task_fields(count, prefix)]
+
+
+async def batchaio_run(
+    url: str,
+    count: int,
+    concurrency: int,
+    prefix: str,
+    *,
+    aiohttp: bool = False,
+    prebuilt: list[Any] | None = None,
+) -> int:
+    """batchaio: ``client.tasks.add_many`` over a generator of models (httpx, or its aiohttp transport), or
+    over models built before the measurement (``prebuilt``, like the floors' prebuilt JSON)."""
     from batchaio import BatchClient, SharedKeyCredential
     from batchaio.models import BatchTaskCreateContent
     from batchaio.transports import AiohttpTransport
 
-    tasks = (BatchTaskCreateContent(id=i, command_line=c) for i, c in task_fields(count, prefix))
+    tasks = (
+        iter(prebuilt)
+        if prebuilt is not None
+        else (BatchTaskCreateContent(id=i, command_line=c) for i, c in task_fields(count, prefix))
+    )
     transport = AiohttpTransport() if aiohttp else None
     credential = SharedKeyCredential("bench", KEY)
     async with BatchClient(url, credential, allow_insecure_http=True, transport=transport) as client:
@@ -183,6 +212,9 @@ def prepare(client: str, url: str, count: int, concurrency: int, prefix: str) ->
         return lambda: engine_run(answers, count, concurrency, prefix)
     if client == "batchaio-aiohttp":
         return lambda: batchaio_run(url, count, concurrency, prefix, aiohttp=True)
+    if client == "batchaio-aiohttp-prebuilt":
+        models = batchaio_models(count, prefix)
+        return lambda: batchaio_run(url, count, concurrency, prefix, aiohttp=True, prebuilt=models)
     runner = batchaio_run if client == "batchaio" else azure_run
     return lambda: runner(url, count, concurrency, prefix)
 
@@ -192,6 +224,7 @@ IMPORTS = {
     "floor-aiohttp": ("aiohttp", "orjson"),
     "batchaio": ("batchaio", "batchaio.models"),
     "batchaio-aiohttp": ("batchaio", "batchaio.models", "batchaio.transports", "aiohttp"),
+    "batchaio-aiohttp-prebuilt": ("batchaio", "batchaio.models", "batchaio.transports", "aiohttp"),
     "azure-batch": ("azure.batch.aio", "azure.batch.models", "aiohttp"),
     "engine": ("batchaio", "batchaio.models"),
 }
@@ -307,7 +340,7 @@ def main() -> None:
         memory: dict[str, dict[str, Any]] = {}
         if not args.skip_memory:
             for name in clients:
-                if name in ("floor", "floor-aiohttp", "batchaio-aiohttp", "engine"):
+                if name not in MEMORY_CLIENTS:
                     continue
                 count = args.azure_rss_tasks if name == "azure-batch" else args.rss_tasks
                 memory[name] = measure(name, url, count, args.concurrency, "rss")
@@ -324,7 +357,7 @@ def main() -> None:
         print(
             f"\nSubmit {args.tasks:,} tasks at concurrency {args.concurrency} (median of {args.repeat} runs)"
         )
-        header = f"{'client':<17} {'CPU us/task':>12} {'min-max':>11} {'vs httpx':>9} {'vs aiohttp':>10}"
+        header = f"{'client':<25} {'CPU us/task':>12} {'min-max':>11} {'vs httpx':>9} {'vs aiohttp':>10}"
         print(f"{header} {'vs azure':>9} {'wall s':>8}")
         for name, value in per_task.items():
             runs = [r["cpu"] / args.tasks * 1e6 for r in cpu[name]]
@@ -335,7 +368,7 @@ def main() -> None:
                 for reference in ("floor", "floor-aiohttp", "azure-batch")
             ]
             columns = f"{ratios[0]:>9} {ratios[1]:>10} {ratios[2]:>9}"
-            print(f"{name:<17} {value:>12.1f} {spread:>11} {columns} {wall:>8.2f}")
+            print(f"{name:<25} {value:>12.1f} {spread:>11} {columns} {wall:>8.2f}")
     print_memory(memory)
 
 

@@ -9,6 +9,7 @@ import shutil
 import socket
 import ssl
 import subprocess
+import uuid
 from collections.abc import Callable, Iterator
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -23,7 +24,7 @@ import respx
 
 from batchaio import BatchClient, RetryPolicy, SharedKeyCredential
 from batchaio import _constants as C
-from batchaio._transport import BatchRequest
+from batchaio._transport import BatchRequest, new_request_id
 from batchaio.auth import shared_key_signature
 from batchaio.errors import (
     AuthenticationError,
@@ -234,6 +235,33 @@ async def test_every_attempt_is_redated_and_resigned_with_the_same_client_reques
     assert len({r.headers["ocp-date"] for r in seen}) == 3
     assert len({r.headers["authorization"] for r in seen}) == 3
     assert len({r.headers["client-request-id"] for r in seen}) == 1
+
+
+async def test_generated_client_request_ids_are_fresh_random_uuids(router, make_client) -> None:
+    route = router.get("/jobs").mock(return_value=httpx.Response(200, json={}))
+    async with make_client() as client:
+        for _ in range(3):
+            await client._pipeline.send(BatchRequest("Jobs_ListJobs", "GET", "/jobs"))
+    sent = [call.request.headers["client-request-id"] for call in route.calls]
+    assert len(set(sent)) == 3
+    for value in sent:
+        parsed = uuid.UUID(value)
+        assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, value)
+
+
+def test_new_request_id_sets_only_the_version_and_variant_bits() -> None:
+    drawn = [uuid.UUID(new_request_id()) for _ in range(2000)]
+    assert len(set(drawn)) == len(drawn)
+    assert {(u.version, u.variant) for u in drawn} == {(4, uuid.RFC_4122)}
+    # Every other bit is random: each of the 122 free bits is seen both set and clear.
+    fixed = (0xF << 76) | (0x3 << 62)
+    seen_set = seen_clear = 0
+    for u in drawn:
+        seen_set |= u.int
+        seen_clear |= ~u.int
+    free = ((1 << 128) - 1) & ~fixed
+    assert seen_set & free == free
+    assert seen_clear & free == free
 
 
 async def test_caller_chosen_client_request_id_is_used(router, make_client) -> None:
