@@ -46,7 +46,9 @@ from batchaio._bulk_report import (
     BulkAddUnreachableError,
 )
 from batchaio._bulk_stream import BulkAddStream, Outbox
+from batchaio._config import NOT_GIVEN, NotGiven, TimeoutLike
 from batchaio._ids import path_id
+from batchaio._options import DefaultOptions
 from batchaio._redact import redact_text
 from batchaio._retry import RetryPolicy, retry_delay
 from batchaio._transport import BatchRequest, Pipeline
@@ -438,7 +440,12 @@ def _progress_failed(exc: Exception) -> str:
 
 
 def pipeline_sender(
-    pipeline: Pipeline, job_id: str, *, server_timeout: int | None = None, deadline: float | None = None
+    pipeline: Pipeline,
+    job_id: str,
+    *,
+    server_timeout: int | None = None,
+    deadline: float | None = None,
+    timeout: TimeoutLike | NotGiven = NOT_GIVEN,
 ) -> SendChunk:
     """A :data:`SendChunk` posting to ``/jobs/{job_id}/addtaskcollection`` through ``pipeline``, once each.
 
@@ -456,6 +463,7 @@ def pipeline_sender(
             content=body,
             server_timeout=server_timeout,
             retry=policy,
+            timeout=timeout,
         )
         response = await pipeline.send(request)
         return response.content
@@ -464,25 +472,44 @@ def pipeline_sender(
 
 
 def _submission(
-    pipeline: Pipeline, job_id: str, tasks: TaskSource, options: BulkOptions, outbox: Outbox | None
+    pipeline: Pipeline,
+    job_id: str,
+    tasks: TaskSource,
+    options: BulkOptions,
+    outbox: Outbox | None,
+    defaults: DefaultOptions,
 ) -> _Submission:
-    policy = options.policy(pipeline.retry)
-    send = pipeline_sender(pipeline, job_id, server_timeout=options.server_timeout, deadline=policy.deadline)
+    """The run, on the terms of ``options`` over the defaults of the client (or of its ``with_options`` view):
+    the view's ``retry`` is the run's policy unless ``retry=`` is given; its ``deadline``, ``timeout`` and
+    ``server_timeout`` bound each chunk request."""
+    policy = options.policy(defaults.get("retry", pipeline.retry))
+    server_timeout = options.server_timeout
+    if server_timeout is None:
+        server_timeout = defaults.get("server_timeout")
+    send = pipeline_sender(
+        pipeline,
+        job_id,
+        server_timeout=server_timeout,
+        deadline=defaults.get("deadline", policy.deadline),
+        timeout=defaults.get("timeout", NOT_GIVEN),
+    )
     target = f"bulk add to job {job_id!r}"
     return _Submission(send, tasks, options, policy=policy, outbox=outbox, target=target)
 
 
 def submit_to_job(
-    pipeline: Pipeline, job_id: str, tasks: TaskSource, options: BulkOptions
+    pipeline: Pipeline, job_id: str, tasks: TaskSource, options: BulkOptions, defaults: DefaultOptions
 ) -> Awaitable[BulkAddReport]:
     """:meth:`~batchaio.resources.tasks.Tasks.add_many` through ``pipeline``."""
-    return _submission(pipeline, job_id, tasks, options, None).run()
+    return _submission(pipeline, job_id, tasks, options, None, defaults).run()
 
 
-def stream_to_job(pipeline: Pipeline, job_id: str, tasks: TaskSource, options: BulkOptions) -> BulkAddStream:
+def stream_to_job(
+    pipeline: Pipeline, job_id: str, tasks: TaskSource, options: BulkOptions, defaults: DefaultOptions
+) -> BulkAddStream:
     """:meth:`~batchaio.resources.tasks.Tasks.iter_add` through ``pipeline``."""
     outbox = Outbox(options.concurrency * options.chunk_size)
-    return BulkAddStream(_submission(pipeline, job_id, tasks, options, outbox), outbox)
+    return BulkAddStream(_submission(pipeline, job_id, tasks, options, outbox, defaults), outbox)
 
 
 async def add_many(send: SendChunk, tasks: TaskSource, options: BulkOptions | None = None) -> BulkAddReport:

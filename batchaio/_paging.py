@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 import attrs
 
 from batchaio import _constants as C
+from batchaio._redact import redact_url
 from batchaio._response import BatchResponse, ResponseMetadata
 from batchaio._results import PARSE_FAILURES, parse_error
 from batchaio._serde import decode_page
@@ -43,7 +44,7 @@ class Page(Generic[T]):
     last page) and the response ``metadata``."""
 
     items: Sequence[T]
-    next_link: str | None
+    next_link: str | None = attrs.field(repr=lambda link: repr(redact_url(link) if link else link))
     metadata: ResponseMetadata
 
 

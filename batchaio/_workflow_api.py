@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 if TYPE_CHECKING:
+    from batchaio._options import DefaultOptions
     from batchaio._transport import Pipeline
     from batchaio.resources import Jobs, JobsWithRawResponse, Nodes, Pools, Tasks
 
@@ -30,15 +31,17 @@ class Groups:
     raw_jobs: JobsWithRawResponse
 
 
-def groups(pipeline: Pipeline) -> Groups:
-    """The resource groups on ``pipeline`` (imported here: the groups' modules import the helpers)."""
+def groups(pipeline: Pipeline, defaults: DefaultOptions) -> Groups:
+    """The resource groups on ``pipeline`` with the per-call ``defaults`` of the group the helper was called
+    on (a :meth:`~batchaio.BatchClient.with_options` view's). Imported here: their modules import the
+    helpers."""
     from batchaio.resources import Jobs, JobsWithRawResponse, Nodes, Pools, Tasks
 
-    jobs = Jobs(pipeline)
+    jobs = Jobs(pipeline, defaults)
     return Groups(
         jobs=jobs,
-        tasks=Tasks(pipeline),
-        pools=Pools(pipeline),
-        nodes=Nodes(pipeline),
+        tasks=Tasks(pipeline, defaults),
+        pools=Pools(pipeline, defaults),
+        nodes=Nodes(pipeline, defaults),
         raw_jobs=JobsWithRawResponse(jobs),
     )

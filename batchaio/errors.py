@@ -372,6 +372,7 @@ class _AboutResponse(BatchaioError):
     operation ID, e.g. ``"Jobs_GetJob"``) are kept, and the request IDs are shown in the message."""
 
     def __init__(self, message: str, *, metadata: Any = None, operation: str | None = None) -> None:
+        message = redact_text(message)  # a value quoted from the body may be a SAS URL
         self.metadata = metadata
         self.operation = operation
         self.status_code: int | None = getattr(metadata, "status_code", None)

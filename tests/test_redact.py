@@ -152,3 +152,22 @@ def test_http_stack_debug_lines_with_credential_headers_are_withheld_and_hpack_s
     for secret in ("SIG1", "SIG2", "SIG3", "SIG4"):
         assert secret not in text
     assert "connect_tcp.started" in text and "withheld" in text
+
+
+def test_page_and_metadata_reprs_hide_query_values() -> None:
+    from batchaio import Page, ResponseMetadata
+
+    location = "https://acct.batch.azure.com/jobs/j?sig=SECRET1&api-version=1"
+    metadata = ResponseMetadata(status_code=201, location=location)
+    page = Page([], "https://acct.batch.azure.com/jobs?$skiptoken=SECRET2&api-version=1", metadata)
+    text = repr(page)
+    assert "SECRET1" not in text and "SECRET2" not in text
+    assert "api-version=1" in text
+    assert page.next_link is not None and "SECRET2" in page.next_link  # the value itself is kept for resuming
+
+
+def test_response_parse_errors_redact_values_quoted_from_the_body() -> None:
+    from batchaio.errors import ResponseParseError
+
+    error = ResponseParseError("expected int, got str 'https://s.blob.core.windows.net/c?sig=SECRET3'")
+    assert "SECRET3" not in str(error)

@@ -1028,3 +1028,47 @@ def test_prepared_requests_and_attempts_show_no_secrets_in_repr() -> None:
     text = repr(request) + repr(call)
     for secret in ("secret-filter", "SIG", "pw"):
         assert secret not in text
+
+
+@pytest.mark.parametrize(
+    ("per_call", "expected"),
+    [
+        (5.0, {"connect": 5.0, "read": 5.0, "write": 5.0, "pool": 5.0}),
+        (httpx.Timeout(2.0, read=9.0), {"connect": 2.0, "read": 9.0, "write": 2.0, "pool": 2.0}),
+        ("partial", {"connect": 10.0, "read": 1.5, "write": 60.0, "pool": 30.0}),
+        (None, {"connect": None, "read": None, "write": None, "pool": None}),
+    ],
+)
+async def test_a_per_call_timeout_reaches_the_request(
+    router, make_client, per_call: Any, expected: Any
+) -> None:
+    from batchaio import Timeout
+
+    if per_call == "partial":
+        per_call = Timeout(read=1.5)
+    route = router.get("/jobs/j1").mock(return_value=httpx.Response(200, json={}))
+    async with make_client() as client:
+        await client._pipeline.send(BatchRequest("Jobs_GetJob", "GET", "/jobs/j1", timeout=per_call))
+        await client._pipeline.send(BatchRequest("Jobs_GetJob", "GET", "/jobs/j1"))
+    assert route.calls[0].request.extensions["timeout"] == expected
+    assert route.calls[1].request.extensions["timeout"] == {
+        "connect": 10.0,
+        "read": 60.0,
+        "write": 60.0,
+        "pool": 30.0,
+    }
+
+
+async def test_a_per_call_retry_policy_and_deadline_apply_to_that_call_only(
+    router, make_client, sleeps
+) -> None:
+    route = router.get("/jobs/j1").mock(return_value=httpx.Response(503))
+    async with make_client() as client:
+        with pytest.raises(ServerError) as one:
+            await client._pipeline.send(
+                BatchRequest("Jobs_GetJob", "GET", "/jobs/j1", retry=RetryPolicy(max_attempts=2))
+            )
+        with pytest.raises(ServerError) as short:
+            await client._pipeline.send(BatchRequest("Jobs_GetJob", "GET", "/jobs/j1", deadline=0.001))
+    assert one.value.attempts == 2 and short.value.attempts == 1
+    assert route.call_count == 3

@@ -1,4 +1,4 @@
-"""Generate the emulator's table of writable request-body properties (``batchaio/emulator/_bodies.py``).
+"""Generate the emulator's tables of request bodies and projections (``batchaio/emulator/_bodies.py``).
 
 Usage::
 
@@ -8,19 +8,22 @@ Usage::
 For each operation of ``tools/spec/batch-2024-07-01.20.0.operations.json`` that takes a body, the table names
 the body model and its writable (not ``readOnly``) top-level properties, taken from the schema file. The
 emulator answers 400 to a body with any other top-level property; it never reads ``tools/`` at run time.
+``SHAPES`` and ``ENUMS`` give the type of every writable property of the models bodies reach (for type,
+range and required checks); ``SELECTABLE`` the properties ``$select`` may name on each GET operation.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import re
+import subprocess
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/: the shared spec model
+from _spec import Model, Operation, Spec, WireType, load_spec
+
 ROOT = Path(__file__).resolve().parent.parent
-SCHEMA = ROOT / "tools/spec/batch-2024-07-01.20.0.schema.json"
-OPERATIONS = ROOT / "tools/spec/batch-2024-07-01.20.0.operations.json"
 TARGET = ROOT / "batchaio/emulator/_bodies.py"
 # Bodies whose items are models too: the items are checked against the item model.
 ITEM_MODELS = {"BatchTaskGroup": "BatchTaskCreateContent"}
@@ -31,14 +34,81 @@ def route_key(path: str) -> str:
     return re.sub(r"\{[^}]*\}", "{}", path)
 
 
-def render() -> str:
-    models = json.loads(SCHEMA.read_text())["models"]
-    operations = json.loads(OPERATIONS.read_text())["operations"]
-    bodies: dict[tuple[str, str], str] = {}
+def describe(kind: WireType) -> str:
+    """A property type as the emulator's checker reads it: ``string``, ``model:X``, ``array:<type>``..."""
+    if isinstance(kind, str):
+        return kind
+    if "model" in kind:
+        return f"model:{kind['model']}"
+    if "enum" in kind:
+        return f"enum:{kind['enum']}"
+    if "array" in kind:
+        return f"array:{describe(kind['array'])}"
+    return f"map:{describe(kind['map'])}"
+
+
+def reachable(models: dict[str, Model], roots: list[str]) -> list[str]:
+    """Every model reachable from ``roots`` through writable properties."""
+    seen: set[str] = set()
+    todo = list(roots)
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        for prop in models[name].properties:
+            if not prop.read_only:
+                todo += re.findall(r"model:(\w+)", describe(prop.type))
+    return sorted(seen)
+
+
+def shape_lines(spec: Spec, needed: list[str]) -> list[str]:
+    models = spec.models
+    lines = ["", "# model -> (property, type, required) of each writable property, for the body checker"]
+    lines.append("SHAPES: dict[str, tuple[tuple[str, str, bool], ...]] = {")
+    enums: set[str] = set()
+    for model in reachable(models, needed):
+        lines.append(f"    {model!r}: (")
+        for prop in models[model].properties:
+            if prop.read_only:
+                continue
+            kind = describe(prop.type)
+            enums.update(re.findall(r"enum:(\w+)", kind))
+            lines.append(f"        ({prop.name!r}, {kind!r}, {prop.required!r}),")
+        lines.append("    ),")
+    lines += ["}", "", "# enum -> its values in lower case (a body may spell them in any case)"]
+    lines.append("ENUMS: dict[str, frozenset[str]] = {")
+    for enum in sorted(enums):
+        values = ", ".join(repr(value.lower()) for value in sorted(spec.enums[enum]))
+        lines.append(f"    {enum!r}: frozenset({{{values}}}),")
+    lines.append("}")
+    return lines
+
+
+def selectable_lines(models: dict[str, Model], operations: tuple[Operation, ...]) -> list[str]:
+    lines = ["", "# GET route (parameters emptied) -> the properties $select may name"]
+    lines.append("SELECTABLE: dict[str, frozenset[str]] = {")
     for operation in operations:
-        body_type = operation.get("bodyType")
-        if body_type:
-            bodies[(operation["method"], route_key(operation["path"]))] = body_type.removeprefix("optional ")
+        model = operation.item_type or operation.result_type
+        if operation.method != "GET" or model not in models:
+            continue
+        names = ", ".join(repr(prop.name) for prop in models[model].properties)
+        lines.append(f"    {route_key(operation.path)!r}: frozenset({{{names}}}),")
+    lines.append("}")
+    return lines
+
+
+def render() -> str:
+    spec = load_spec()
+    models = spec.models
+    bodies: dict[tuple[str, str], str] = {}
+    optional: list[tuple[str, str]] = []
+    for operation in spec.operations:
+        if operation.body_type:
+            key = (operation.method, route_key(operation.path))
+            bodies[key] = operation.body_type
+            if operation.body_optional:
+                optional.append(key)
     needed = sorted({*bodies.values(), *ITEM_MODELS.values()})
     lines = [
         '"""Writable top-level properties of each request body.',
@@ -47,25 +117,45 @@ def render() -> str:
         "",
         "from __future__ import annotations",
         "",
-        '__all__ = ["BODY_MODELS", "ITEM_MODELS", "WRITABLE"]',
+        "__all__ = ['BODY_MODELS', 'ENUMS', 'ITEM_MODELS', 'OPTIONAL_BODIES', 'SELECTABLE', 'SHAPES',"
+        " 'WRITABLE']",
         "",
         "# (method, path with parameters emptied) -> body model",
         "BODY_MODELS: dict[tuple[str, str], str] = {",
     ]
     lines += [f"    ({method!r}, {path!r}): {model!r}," for (method, path), model in sorted(bodies.items())]
-    lines += ["}", "", "# list-of-items body model -> item model", "ITEM_MODELS: dict[str, str] = {"]
+    lines += ["}", "", "# (method, path) of the operations whose body may be left out"]
+    lines += ["OPTIONAL_BODIES: frozenset[tuple[str, str]] = frozenset("]
+    lines += ["    {"] + [f"        {key!r}," for key in sorted(optional)] + ["    }", ")"]
+    lines += ["", "# list-of-items body model -> item model", "ITEM_MODELS: dict[str, str] = {"]
     lines += [f"    {outer!r}: {inner!r}," for outer, inner in sorted(ITEM_MODELS.items())]
     lines += ["}", "", "# model -> its properties that are not read-only"]
     lines += ["WRITABLE: dict[str, frozenset[str]] = {"]
     for model in needed:
-        names = sorted(prop["name"] for prop in models[model]["properties"] if not prop.get("readOnly"))
+        names = sorted(prop.name for prop in models[model].properties if not prop.read_only)
         lines.append(f"    {model!r}: frozenset(")
         lines.append("        {")
         lines += [f"            {name!r}," for name in names]
         lines.append("        }")
         lines.append("    ),")
-    lines += ["}", ""]
-    return "\n".join(lines).replace("'", '"')
+    lines += ["}"]
+    lines += shape_lines(spec, needed)
+    lines += selectable_lines(models, spec.operations)
+    lines.append("")
+    return formatted("\n".join(lines).replace("'", '"'))
+
+
+def formatted(text: str) -> str:
+    """``text`` as ``ruff format`` leaves it (the tables are long)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--stdin-filename", str(TARGET), "-"],
+        input=text,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    return result.stdout
 
 
 def main(argv: list[str] | None = None) -> int:

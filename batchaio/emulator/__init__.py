@@ -84,6 +84,8 @@ class Emulator:
     - ``seed``: seed of the simulated durations.
     - ``tls``: serve HTTPS (``serve()``, ``start()``) with ``cert_file``/``key_file`` (PEM), or with a
       self-signed certificate for loopback generated for this emulator; trust ``emu.tls.cert_file``.
+    - ``subscription_id``: the Azure subscription of the emulated account; ARM resource ids in bodies must
+      have the service's forms, and a ``subnetId`` of another subscription is refused as the service does.
     - ``bearer_audience``: with ``allow_bearer``, accept only JWTs whose ``aud`` is this (unsigned test
       tokens are fine: the signature is not checked), e.g. ``"https://batch.core.windows.net/"``.
     - ``realism``: a ``Realism`` turning on slower, service-like behaviours (``Realism.everything()``).
@@ -109,6 +111,7 @@ class Emulator:
         key_file: str | Path | None = None,
         bearer_audience: str | None = None,
         realism: Realism | None = None,
+        subscription_id: str = C.DEFAULT_SUBSCRIPTION,
     ) -> None:
         low, high = task_duration
         if low < 0 or high < low:
@@ -148,6 +151,7 @@ class Emulator:
             work_root=self.work_dir if execute else None,
             lifespan=self._lifespan,
             bearer_audience=bearer_audience,
+            subscription_id=subscription_id,
         )
         self.endpoint: str | None = None
         self._background_users = 0

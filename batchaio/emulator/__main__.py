@@ -8,9 +8,13 @@ import re
 import secrets
 import signal
 import sys
+from typing import TYPE_CHECKING
 
 from batchaio.emulator import _constants as C
 from batchaio.emulator._realism import Realism
+
+if TYPE_CHECKING:
+    from batchaio.emulator import Emulator
 
 _REALISM_SWITCHES = {
     "node_startup": "realism: nodes pass through creating/starting before they take tasks",
@@ -127,9 +131,49 @@ def _parser() -> argparse.ArgumentParser:
     faults.add_argument(
         "--fault-path", metavar="REGEX", help="only fault requests whose path matches this regular expression"
     )
+    parser.add_argument(
+        "--subscription-id",
+        default=C.DEFAULT_SUBSCRIPTION,
+        help="subscription of the emulated account (a subnetId of another one is refused)",
+    )
     parser.add_argument("--seed", type=int, help="seed of fault injection and simulated durations")
     parser.add_argument("--log-level", default="warning")
     return parser
+
+
+def _emulator(arguments: argparse.Namespace, key: str) -> Emulator:
+    """The emulator the arguments describe (``ValueError`` or ``re.error`` for bad ones)."""
+    from batchaio.emulator import Emulator, FaultConfig
+
+    faults = FaultConfig(
+        throttle_rate=arguments.throttle_rate,
+        server_error_rate=arguments.server_error_rate,
+        drop_rate=arguments.drop_rate,
+        reset_after_apply_rate=arguments.reset_after_apply_rate,
+        task_server_error_rate=arguments.task_server_error_rate,
+        latency=arguments.latency,
+        path_pattern=arguments.fault_path,
+        seed=arguments.seed,
+    )
+    return Emulator(
+        account=arguments.account,
+        key=key,
+        execute=arguments.execute,
+        work_dir=arguments.work_dir,
+        max_processes=arguments.max_processes,
+        task_duration=tuple(arguments.task_seconds),
+        discard_tasks=arguments.discard_tasks,
+        allow_bearer=arguments.allow_bearer,
+        require_auth=not arguments.no_auth,
+        faults=faults,
+        seed=arguments.seed,
+        tls=arguments.tls,
+        cert_file=arguments.cert_file,
+        key_file=arguments.key_file,
+        bearer_audience=arguments.bearer_audience,
+        realism=_realism(arguments),
+        subscription_id=arguments.subscription_id,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -137,7 +181,6 @@ def main(argv: list[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
     import uvicorn
 
-    from batchaio.emulator import Emulator, FaultConfig
     from batchaio.emulator._server import bind_socket, make_config
     from batchaio.emulator._tls import trust_instructions
 
@@ -145,34 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     if key == "random":
         key = base64.b64encode(secrets.token_bytes(64)).decode()
     try:
-        faults = FaultConfig(
-            throttle_rate=arguments.throttle_rate,
-            server_error_rate=arguments.server_error_rate,
-            drop_rate=arguments.drop_rate,
-            reset_after_apply_rate=arguments.reset_after_apply_rate,
-            task_server_error_rate=arguments.task_server_error_rate,
-            latency=arguments.latency,
-            path_pattern=arguments.fault_path,
-            seed=arguments.seed,
-        )
-        emulator = Emulator(
-            account=arguments.account,
-            key=key,
-            execute=arguments.execute,
-            work_dir=arguments.work_dir,
-            max_processes=arguments.max_processes,
-            task_duration=tuple(arguments.task_seconds),
-            discard_tasks=arguments.discard_tasks,
-            allow_bearer=arguments.allow_bearer,
-            require_auth=not arguments.no_auth,
-            faults=faults,
-            seed=arguments.seed,
-            tls=arguments.tls,
-            cert_file=arguments.cert_file,
-            key_file=arguments.key_file,
-            bearer_audience=arguments.bearer_audience,
-            realism=_realism(arguments),
-        )
+        emulator = _emulator(arguments, key)
     except (ValueError, re.error) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

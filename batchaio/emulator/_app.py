@@ -18,7 +18,7 @@ from starlette.routing import Route, Router
 
 from batchaio.emulator import _constants as C
 from batchaio.emulator._auth import verify_request
-from batchaio.emulator._bodies import BODY_MODELS
+from batchaio.emulator._bodies import BODY_MODELS, OPTIONAL_BODIES
 from batchaio.emulator._call import Call, Handler, _empty, _json, _too_large
 from batchaio.emulator._faults import FaultInjector
 from batchaio.emulator._route_table import ROUTES
@@ -70,6 +70,7 @@ class EmulatorApp(MiscRoutes, PoolRoutes, FileRoutes, JobRoutes, TaskRoutes):
         work_root: Path | None,
         lifespan: Callable[[Any], Any] | None = None,
         bearer_audience: str | None = None,
+        subscription_id: str = C.DEFAULT_SUBSCRIPTION,
     ) -> None:
         self.store = store
         self.faults = faults
@@ -77,6 +78,7 @@ class EmulatorApp(MiscRoutes, PoolRoutes, FileRoutes, JobRoutes, TaskRoutes):
         self.key = key
         self.allow_bearer = allow_bearer
         self.bearer_audience = bearer_audience
+        self.subscription_id = subscription_id
         self.require_auth = require_auth
         self.work_root = work_root
         # Host names accepted besides IP addresses and ``localhost`` when served over a socket; ``None``
@@ -194,15 +196,18 @@ class EmulatorApp(MiscRoutes, PoolRoutes, FileRoutes, JobRoutes, TaskRoutes):
         )(scope, receive, send)
 
     def _endpoint(
-        self, handler: Handler, body_model: str | None, route: str
+        self, handler: Handler, body_model: str | None, route: str, optional_body: bool
     ) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             params = request.path_params
             for name, value in params.items():
                 if _ENCODED_SLASH in value:
                     params[name] = value.replace(_ENCODED_SLASH, "/")
-            call = Call(request, self.store, body_model, route)
+            call = Call(request, self.store, body_model, route, self.subscription_id)
             try:
+                if body_model is not None:
+                    # The body is checked before anything is looked up, as the service does (400 before 404).
+                    await call.body(optional=optional_body)
                 return await handler(call)
             except ClientDisconnect:
                 # The client went away mid-request: nobody to answer, nothing worth logging.
@@ -315,7 +320,9 @@ class EmulatorApp(MiscRoutes, PoolRoutes, FileRoutes, JobRoutes, TaskRoutes):
         service do); a verb the path does not support is 405 ``UnsupportedHttpVerb`` with ``Allow``."""
         key = re.sub(r"\{[^}]*\}", "{}", path)
         endpoints = {
-            method: self._endpoint(handler, BODY_MODELS.get((method, key)), key)
+            method: self._endpoint(
+                handler, BODY_MODELS.get((method, key)), key, (method, key) in OPTIONAL_BODIES
+            )
             for method, handler in handlers.items()
         }
         allowed = sorted({*endpoints, *(("HEAD",) if "GET" in endpoints else ())})

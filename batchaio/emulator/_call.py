@@ -13,9 +13,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from batchaio.emulator import _constants as C
-from batchaio.emulator._checks import _check_writable
+from batchaio.emulator._bodies import ITEM_MODELS, SELECTABLE
+from batchaio.emulator._checks import _check_writable, check_body
 from batchaio.emulator._faults import FaultInjector
-from batchaio.emulator._odata import FILTERABLE, FilterError, parse_filter, parse_select, project
+from batchaio.emulator._odata import FILTERABLE, FilterError, Predicate, parse_filter, parse_select, project
 from batchaio.emulator._state import Entity, Job, Store, TaskRecord
 from batchaio.emulator._wire import JSON_CONTENT_TYPE, ServiceError, format_rfc1123, parse_http_date
 
@@ -24,14 +25,21 @@ class Call:
     """One request as the handlers see it."""
 
     def __init__(
-        self, request: Request, store: Store, body_model: str | None = None, route: str = ""
+        self,
+        request: Request,
+        store: Store,
+        body_model: str | None = None,
+        route: str = "",
+        subscription: str = C.DEFAULT_SUBSCRIPTION,
     ) -> None:
         self.request = request
         self.store = store
         self.body_model = body_model
         # The route's path with its parameters emptied (``/jobs/{}/tasks``): what the operation is.
         self.route = route
+        self.subscription = subscription
         self._raw: bytes | None = None
+        self._parsed: dict[str, Any] | None = None
         self.now = time.time()
         host = request.headers.get("host", "127.0.0.1")
         self.base = f"{request.url.scheme}://{host}"
@@ -59,6 +67,12 @@ class Call:
         return self._raw
 
     async def body(self, *, optional: bool = False) -> dict[str, Any]:
+        """The JSON object of the body, checked against the operation's body model (once per request)."""
+        if self._parsed is None:
+            self._parsed = await self._parse(optional)
+        return self._parsed
+
+    async def _parse(self, optional: bool) -> dict[str, Any]:
         raw = await self._read()
         if not raw.strip():
             if optional:
@@ -74,6 +88,11 @@ class Call:
             raise ServiceError("InvalidRequestBody", values=[("Reason", "The body must be a JSON object")])
         if self.body_model is not None:
             _check_writable(value, self.body_model)
+            if self.body_model in ITEM_MODELS:  # items are checked one by one: one bad task fails alone
+                if not isinstance(value.get("value"), list):
+                    raise ServiceError("MissingRequiredProperty", values=[("PropertyName", "value")])
+            else:
+                check_body(value, self.body_model, self.subscription)
         return value
 
 
@@ -175,32 +194,9 @@ def _page(
 ) -> Response:
     """One page of a list: ``maxresults``, ``$filter``, ``$select`` and ``$skiptoken`` handling."""
     size = _max_results(call, limit)
-    token = call.q("$skiptoken")
-    start = 0
-    if token:
-        try:
-            start = int(token.removeprefix("emu:"))
-        except ValueError:
-            raise ServiceError(
-                "InvalidQueryParameterValue",
-                values=[("QueryParameterName", "$skiptoken"), ("QueryParameterValue", token)],
-            ) from None
-    predicate = None
-    filter_text = call.q("$filter")
-    if filter_text and filterable:
-        try:
-            predicate = parse_filter(filter_text, FILTERABLE.get(call.route))
-        except FilterError as error:
-            raise ServiceError(
-                "InvalidQueryParameterValue",
-                values=[
-                    ("QueryParameterName", "$filter"),
-                    ("QueryParameterValue", filter_text),
-                    ("Reason", str(error)),
-                ],
-            ) from None
-    select_text = call.q("$select")
-    selected = parse_select(select_text) if select_text else None
+    start = _skip_position(call)
+    predicate = _predicate(call) if filterable else None
+    selected = _selection(call)
     values: list[dict[str, Any]] = []
     next_position: int | None = None
     scanned = 0
@@ -224,6 +220,61 @@ def _page(
     return _json(body)
 
 
+def _skip_position(call: Call) -> int:
+    """Where the page starts in the listing: the position in the ``$skiptoken`` of a next link, or 0."""
+    token = call.q("$skiptoken")
+    if not token:
+        return 0
+    try:
+        return int(token.removeprefix("emu:"))
+    except ValueError:
+        raise ServiceError(
+            "InvalidQueryParameterValue",
+            values=[("QueryParameterName", "$skiptoken"), ("QueryParameterValue", token)],
+        ) from None
+
+
+def _predicate(call: Call) -> Predicate | None:
+    """The compiled ``$filter`` of the request, limited to what its operation accepts (``None`` without)."""
+    filter_text = call.q("$filter")
+    if not filter_text:
+        return None
+    try:
+        return parse_filter(filter_text, FILTERABLE.get(call.route))
+    except FilterError as error:
+        raise ServiceError(
+            "InvalidQueryParameterValue",
+            values=[
+                ("QueryParameterName", "$filter"),
+                ("QueryParameterValue", filter_text),
+                ("Reason", str(error)),
+            ],
+        ) from None
+
+
+def _selection(call: Call) -> list[str] | None:
+    """The property names of ``$select`` (``None`` without one); 400 ``InvalidQueryParameterValue`` for a
+    name the operation's result does not have."""
+    text = call.q("$select")
+    if not text:
+        return None
+    names = parse_select(text)
+    known = SELECTABLE.get(call.route)
+    if known is not None:
+        lowered = {name.lower() for name in known}
+        for name in names:
+            if name.lower() not in lowered:
+                raise ServiceError(
+                    "InvalidQueryParameterValue",
+                    values=[
+                        ("QueryParameterName", "$select"),
+                        ("QueryParameterValue", text[:200]),
+                        ("Reason", f"{name} is not a property this operation returns"),
+                    ],
+                )
+    return names
+
+
 def _listing(values: list[Any]) -> Callable[[int], Iterator[tuple[int, Any]]]:
     def items(start: int) -> Iterator[tuple[int, Any]]:
         for position in range(start, len(values)):
@@ -235,9 +286,9 @@ def _listing(values: list[Any]) -> Callable[[int], Iterator[tuple[int, Any]]]:
 def _single(
     call: Call, metadata: str, body: dict[str, Any], headers: dict[str, str] | None = None
 ) -> Response:
-    select_text = call.q("$select")
-    if select_text:
-        body = project(body, parse_select(select_text))
+    selected = _selection(call)
+    if selected:
+        body = project(body, selected)
     return _json({"odata.metadata": f"{call.base}/$metadata#{metadata}", **body}, headers=headers)
 
 
@@ -249,6 +300,7 @@ class Routes:
 
     store: Store
     faults: FaultInjector
+    subscription_id: str
     account: str
     work_root: Path | None
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 from batchaio.emulator import _constants as C
-from batchaio.emulator._bodies import ITEM_MODELS, WRITABLE
+from batchaio.emulator._bodies import ENUMS, ITEM_MODELS, SHAPES, WRITABLE
 from batchaio.emulator._state import valid_id
-from batchaio.emulator._wire import ServiceError, parse_duration
+from batchaio.emulator._wire import ServiceError, parse_duration, parse_time
 
 
 def _check_writable(body: dict[str, Any], model: str) -> None:
@@ -196,3 +197,140 @@ def _replace(doc: dict[str, Any], body: dict[str, Any], model: str) -> None:
             doc[name] = copy.deepcopy(defaults[name])
         else:
             doc.pop(name, None)
+
+
+# ---- the schema-driven body check -------------------------------------------------------------------------
+
+
+def check_body(body: dict[str, Any], model: str, subscription: str) -> None:
+    """Check ``body`` against ``model``'s writable properties, recursively: 400 ``MissingRequiredProperty``
+    for a required property left out, 400 ``InvalidPropertyValue`` for a value of the wrong type, out of its
+    range, too long, an unknown enum value or an ARM resource id of the wrong form (a subnet of another
+    subscription than ``subscription`` included). ``PropertyName`` is the dotted path."""
+    _check_model(body, model, "", subscription)
+
+
+def _check_model(doc: dict[str, Any], model: str, prefix: str, subscription: str) -> None:
+    for name, kind, required in SHAPES[model]:
+        value = doc.get(name)
+        path = f"{prefix}{name}"
+        if value is None:
+            if required:
+                raise ServiceError("MissingRequiredProperty", values=[("PropertyName", path)])
+            continue
+        _check_value(value, kind, path, subscription)
+        rule = _RULES.get(name)
+        if rule is not None:
+            rule(value, path, subscription)
+
+
+def _check_value(value: Any, kind: str, path: str, subscription: str) -> None:
+    head, _, rest = kind.partition(":")
+    if head == "model":
+        if not isinstance(value, dict):
+            raise _invalid(path, "Must be a JSON object")
+        _check_model(value, rest, f"{path}.", subscription)
+    elif head in ("array", "map"):
+        items = value if isinstance(value, list) else value.values() if isinstance(value, dict) else None
+        if items is None or (head == "map") != isinstance(value, dict):
+            raise _invalid(path, "Must be a JSON array" if head == "array" else "Must be a JSON object")
+        for item in items:
+            _check_value(item, rest, path, subscription)
+    elif head == "enum":
+        if not isinstance(value, str) or value.lower() not in ENUMS[rest]:
+            raise _invalid(path, f"Must be one of: {', '.join(sorted(ENUMS[rest]))}", value)
+    elif not _SCALARS[head](value):
+        raise _invalid(path, _SCALAR_REASONS[head], value)
+
+
+def _is_time(value: Any) -> bool:
+    return isinstance(value, str) and parse_time(value) is not None
+
+
+def _is_duration(value: Any) -> bool:
+    return isinstance(value, str) and parse_duration(value) is not None
+
+
+_SCALARS: dict[str, Any] = {
+    "string": lambda value: isinstance(value, str),
+    "integer": _is_int32,
+    "number": lambda value: isinstance(value, int | float) and not isinstance(value, bool),
+    "boolean": lambda value: isinstance(value, bool),
+    "date-time": _is_time,
+    "duration": _is_duration,
+    "int64-as-string": lambda value: isinstance(value, str) and value.lstrip("-").isdigit(),
+}
+_SCALAR_REASONS = {
+    "string": "Must be a string",
+    "integer": "Must be a 32-bit integer",
+    "number": "Must be a number",
+    "boolean": "Must be true or false",
+    "date-time": "Must be an RFC 3339 date-time",
+    "duration": "Must be an ISO 8601 duration",
+    "int64-as-string": "Must be an integer in a string",
+}
+
+
+def _bounded(low: int | None, high: int | None, *, zero: bool = True) -> Any:
+    def rule(value: int, path: str, subscription: str) -> None:
+        if (
+            (low is not None and value < low)
+            or (high is not None and value > high)
+            or (not zero and value == 0)
+        ):
+            span = f"{low if low is not None else '-inf'}..{high if high is not None else 'inf'}"
+            raise _invalid(path, f"Must be within {span}" + ("" if zero else " and not 0"), value)
+
+    return rule
+
+
+def _longest(limit: int) -> Any:
+    def rule(value: str, path: str, subscription: str) -> None:
+        if len(value) > limit:
+            raise _invalid(path, f"At most {limit} characters", value)
+
+    return rule
+
+
+_SEGMENT = r"[^/]+"
+_ARM_PREFIX = rf"^/subscriptions/(?P<subscription>{_SEGMENT})/resourceGroups/{_SEGMENT}/providers/"
+_ARM_FORMS = {
+    "virtualMachineImageId": re.compile(
+        _ARM_PREFIX + rf"Microsoft\.Compute/(images/{_SEGMENT}|galleries/{_SEGMENT}/images/{_SEGMENT}"
+        rf"(/versions/{_SEGMENT})?)$",
+        re.IGNORECASE,
+    ),
+    "subnetId": re.compile(
+        _ARM_PREFIX + rf"Microsoft\.(Network|ClassicNetwork)/virtualNetworks/{_SEGMENT}/subnets/{_SEGMENT}$",
+        re.IGNORECASE,
+    ),
+    "resourceId": re.compile(
+        _ARM_PREFIX + rf"Microsoft\.ManagedIdentity/userAssignedIdentities/{_SEGMENT}$", re.IGNORECASE
+    ),
+}
+
+
+def _arm_id(value: str, path: str, subscription: str) -> None:
+    name = path.rsplit(".", 1)[-1]
+    match = _ARM_FORMS[name].match(value)
+    if match is None:
+        raise _invalid(path, f"Not an ARM resource id of the form {name} takes", value)
+    if name == "subnetId" and match["subscription"].lower() != subscription.lower():
+        raise _invalid(path, "The subnet must be in the subscription of the Batch account", value)
+
+
+# Per property name, wherever it appears: the service's ranges, lengths and resource id forms.
+_RULES: dict[str, Any] = {
+    "displayName": _longest(C.MAX_DISPLAY_NAME_LENGTH),
+    "priority": _bounded(-1000, 1000),
+    "maxParallelTasks": _bounded(-1, None, zero=False),
+    "taskSlotsPerNode": _bounded(1, C.MAX_TASK_SLOTS_PER_NODE),
+    "targetDedicatedNodes": _bounded(0, None),
+    "targetLowPriorityNodes": _bounded(0, None),
+    "requiredSlots": _bounded(1, None),
+    "numberOfInstances": _bounded(1, None),
+    "maxTaskRetryCount": _bounded(-1, None),
+    "virtualMachineImageId": _arm_id,
+    "subnetId": _arm_id,
+    "resourceId": _arm_id,
+}

@@ -19,6 +19,10 @@ MAX_RESULTS_LIMIT_CERTIFICATES = 100
 # (the real service does the same on sparse filters).
 MAX_SCANNED_PER_PAGE = 5000
 MAX_ID_LENGTH = 64
+MAX_DISPLAY_NAME_LENGTH = 1024
+MAX_TASK_SLOTS_PER_NODE = 256
+# The subscription of the emulated account (subnets of another subscription are refused, as the service does).
+DEFAULT_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 # How deep parentheses and ``not`` may nest in a $filter, and how many digits a number there may have.
 MAX_FILTER_DEPTH = 100
 MAX_FILTER_NUMBER_DIGITS = 19

@@ -245,6 +245,7 @@ def task_environment(variables: dict[str, str]) -> dict[str, str]:
 # child that left the process group (``setsid``) is still found by it, in ``/proc`` where there is one.
 _RUN_VARIABLE = "BATCHAIO_EMULATOR_RUN"
 _tokens: dict[int, bytes] = {}
+_KILL_SCANS = 5
 
 
 def kill_group(process_group: int) -> None:
@@ -254,8 +255,12 @@ def kill_group(process_group: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process_group, signal.SIGKILL)
     token = _tokens.get(process_group)
-    if token is not None:
-        for pid in _carrying(token):
+    # Again until a scan finds none: a process caught mid-exec may not show its environment the first time.
+    for _ in range(_KILL_SCANS if token is not None else 0):
+        found = _carrying(token) if token is not None else []
+        if not found:
+            break
+        for pid in found:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
 

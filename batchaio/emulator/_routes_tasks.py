@@ -19,10 +19,11 @@ from batchaio.emulator._call import (
     _entity_headers,
     _json,
     _page,
+    _selection,
     _single,
 )
-from batchaio.emulator._checks import _check_task_types, _require_id
-from batchaio.emulator._odata import parse_select, project
+from batchaio.emulator._checks import _check_task_types, _require_id, check_body
+from batchaio.emulator._odata import project
 from batchaio.emulator._render import render_task, task_url
 from batchaio.emulator._state import Job, TaskRecord
 from batchaio.emulator._wire import ServiceError, error_body, format_time
@@ -36,6 +37,7 @@ class TaskRoutes(Routes):
         if not isinstance(doc, dict):
             raise ServiceError("InvalidRequestBody", values=[("Reason", "A task must be a JSON object")])
         task_id = _require_id(doc)
+        check_body(doc, "BatchTaskCreateContent", self.subscription_id)
         command = doc.get("commandLine")
         if not isinstance(command, str) or not command:
             raise ServiceError("MissingRequiredProperty", values=[("PropertyName", "commandLine")])
@@ -181,7 +183,7 @@ class TaskRoutes(Routes):
             if "nodeInfo" in rendered:
                 subtask["nodeInfo"] = rendered["nodeInfo"]
             values.append(subtask)
-        select_text = call.q("$select")
-        if select_text:
-            values = [project(value, parse_select(select_text)) for value in values]
+        selected = _selection(call)
+        if selected:
+            values = [project(value, selected) for value in values]
         return _json({"odata.metadata": f"{call.base}/$metadata#subtaskinformation", "value": values})

@@ -42,7 +42,6 @@ from batchaio.models import (
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-    from batchaio._retry import RetryPolicy
     from batchaio._transport import Pipeline
 
 __all__ = [
@@ -70,11 +69,6 @@ class Resource:
         self._pipeline = pipeline
         self._defaults = defaults
         self._raw = False
-
-    @property
-    def _retry_policy(self) -> RetryPolicy:
-        """The retry policy calls of this group use when they are given none."""
-        return self._defaults.get("retry") or self._pipeline.retry
 
     def _as_raw(self) -> Self:
         """A copy of this group whose operations answer with a :class:`RawResponse`."""

@@ -46,7 +46,7 @@ class JobExtensions(Resource):
         out (``Retry-After`` honoured) within ``timeout``; other errors are raised.
         """
         return await _wait.wait_for_tasks(
-            groups(self._pipeline),
+            groups(self._pipeline, self._defaults),
             job_id,
             time_limit=timeout,
             poll_interval=poll_interval,
@@ -78,7 +78,7 @@ class JobExtensions(Resource):
         the job in place.
         """
         return await _job_run.run_job(
-            groups(self._pipeline),
+            groups(self._pipeline, self._defaults),
             job,
             tasks,
             concurrency=concurrency,

@@ -36,7 +36,7 @@ class PoolExtensions(Resource):
         raises :class:`~batchaio.PoolWaitTimeoutError` (a ``PoolNotReadyError`` and a ``WaitTimeoutError``).
         Throttling and server errors that outlast the client's retries are waited out within ``timeout``.
         """
-        api = groups(self._pipeline)
+        api = groups(self._pipeline, self._defaults)
         return await _pool_ready.wait_until_ready(
             api.pools,
             api.nodes,

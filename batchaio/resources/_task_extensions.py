@@ -75,7 +75,7 @@ class TaskExtensions(Resource):
         (:class:`~batchaio.ValidationError`).
         """
         options = BulkOptions.from_arguments(locals())
-        return await _bulk.submit_to_job(self._pipeline, job_id, tasks, options)
+        return await _bulk.submit_to_job(self._pipeline, job_id, tasks, options, self._defaults)
 
     def iter_add(
         self,
@@ -110,4 +110,4 @@ class TaskExtensions(Resource):
         raise is raised. A slow consumer slows the submission down rather than growing memory.
         """
         options = BulkOptions.from_arguments(locals())
-        return _bulk.stream_to_job(self._pipeline, job_id, tasks, options)
+        return _bulk.stream_to_job(self._pipeline, job_id, tasks, options, self._defaults)

@@ -47,7 +47,7 @@ class TaskWorkflow(Resource):
         ``watch(job_id, position=saved)`` goes on from it without yielding a task twice.
         """
         return TaskWatch(
-            groups(self._pipeline),
+            groups(self._pipeline, self._defaults),
             job_id,
             poll_interval=poll_interval,
             overlap=overlap,
@@ -73,7 +73,7 @@ class TaskWorkflow(Resource):
         ``concurrency`` at a time. A tail that cannot be read (the node is gone) is ``None``.
         """
         return await _failures.failure_report(
-            groups(self._pipeline).tasks,
+            groups(self._pipeline, self._defaults).tasks,
             job_id,
             tail_bytes=tail_bytes,
             max_examples=max_examples,

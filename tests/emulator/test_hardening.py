@@ -17,6 +17,7 @@ import pytest
 
 from batchaio.emulator import Emulator, _runner
 from batchaio.emulator.__main__ import _parser
+from batchaio.emulator._executor import run_process
 
 from .conftest import API, SharedKeyAuth, make_client
 from .test_app import add_tasks, assert_error, setup_job, wait_for
@@ -24,7 +25,7 @@ from .test_execute import _alive, _child_pid, _wait_gone, executing
 
 # ---- item 20: malformed task bodies and the runner ---------------------------------------------------------
 
-MALFORMED = [
+MALFORMED: list[tuple[dict[str, Any], str]] = [
     ({"commandLine": "echo a\x00b"}, "commandLine"),
     (
         {"commandLine": "env", "environmentSettings": [{"name": "A=B", "value": "x"}]},
@@ -67,7 +68,7 @@ async def test_the_runner_survives_any_failure_of_one_task(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """One task that cannot be run fails alone (``CommandLaunchFailed``); the tasks after it still run."""
-    real_run_process = _runner.run_process
+    real_run_process = run_process
 
     async def failing_for_boom(command_line: str, **kwargs: Any) -> int:
         if command_line == "boom":
@@ -211,7 +212,8 @@ async def test_a_pool_larger_than_the_quota_stops_short_with_a_resize_error(
 async def test_subtasks_are_bounded_by_the_pool(client: httpx.AsyncClient) -> None:
     """A multi-instance task has one instance per node: its subtasks never outnumber the pool's nodes."""
     await setup_job(client, nodes=2)
-    task = {"id": "mpi", "commandLine": "x", "multiInstanceSettings": {"numberOfInstances": 30_000_000}}
+    settings = {"numberOfInstances": 30_000_000, "coordinationCommandLine": "true"}
+    task = {"id": "mpi", "commandLine": "x", "multiInstanceSettings": settings}
     assert (await client.post("/jobs/job/tasks", json=task)).status_code == 201
     assert len((await client.get("/jobs/job/tasks/mpi/subtasksinfo")).json()["value"]) == 1
 
@@ -224,12 +226,12 @@ async def test_a_chunked_body_is_refused_while_it_is_read() -> None:
     sent = 0
     responses: list[dict[str, Any]] = []
 
-    async def receive() -> dict[str, Any]:
+    async def receive() -> Any:
         nonlocal sent
         sent += len(chunk)
         return {"type": "http.request", "body": chunk, "more_body": sent < 64 * 1024 * 1024}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Any) -> None:
         responses.append(message)
 
     scope = {
