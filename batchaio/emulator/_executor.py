@@ -303,14 +303,18 @@ async def run_process(
     working_dir.mkdir(parents=True, exist_ok=True)
     token = secrets.token_hex(16)
     with (task_dir / "stdout.txt").open("wb") as stdout, (task_dir / "stderr.txt").open("wb") as stderr:
-        process = await anyio.open_process(
-            ["/bin/sh", "-c", command_line],
-            cwd=working_dir,
-            env={**environment, _RUN_VARIABLE: token},
-            stdout=stdout,
-            stderr=stderr,
-            start_new_session=True,
-        )
+        # Shielded: the shell runs before ``open_process`` returns, and a cancellation arriving in between
+        # would kill the shell alone (asyncio does), its children living on. A cancellation lands in the wait
+        # below instead, whose ``finally`` kills the whole group.
+        with anyio.CancelScope(shield=True):
+            process = await anyio.open_process(
+                ["/bin/sh", "-c", command_line],
+                cwd=working_dir,
+                env={**environment, _RUN_VARIABLE: token},
+                stdout=stdout,
+                stderr=stderr,
+                start_new_session=True,
+            )
         _tokens[process.pid] = f"{_RUN_VARIABLE}={token}".encode()
         if on_start is not None:
             on_start(process.pid)

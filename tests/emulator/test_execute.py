@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
+import os
+import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,6 +15,7 @@ import httpx
 import pytest
 
 from batchaio.emulator import Emulator
+from batchaio.emulator._executor import run_process, task_environment
 from batchaio.emulator._files import task_dir
 from batchaio.emulator._state import Job, TaskRecord
 
@@ -123,6 +127,47 @@ async def test_close_kills_running_processes(tmp_path: Path) -> None:
         pid = await _child_pid(tmp_path, "t")
     emu.close()
     await _wait_gone(pid)
+
+
+async def test_a_run_cancelled_while_its_process_starts_leaves_no_child(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The shell may run (and start its child) before ``open_process`` returns; a cancellation arriving then
+    # made asyncio kill the shell alone, and the child lived on (``close()`` under load).
+    real_open_process = anyio.open_process
+    proceed = anyio.Event()
+
+    async def open_process(*args: object, **kwargs: object) -> anyio.abc.Process:
+        process = await real_open_process(*args, **kwargs)  # type: ignore[arg-type]
+        try:
+            await proceed.wait()  # the run is cancelled here, the shell already running
+        except anyio.get_cancelled_exc_class():
+            process.kill()  # what asyncio's subprocess transport does when cancelled before it is set up
+            with anyio.CancelScope(shield=True):
+                await process.wait()
+            raise
+        return process
+
+    monkeypatch.setattr(anyio, "open_process", open_process)
+    run = functools.partial(
+        run_process,
+        SLEEPING_CHILD,
+        task_dir=tmp_path / "t",
+        environment=task_environment({}),
+        wall_clock_limit=None,
+    )
+    pid = None
+    try:
+        async with anyio.create_task_group() as group:
+            group.start_soon(run)
+            pid = await _child_pid(tmp_path, "t")
+            group.cancel_scope.cancel()
+            proceed.set()
+        await _wait_gone(pid)
+    finally:
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 async def test_requeue_on_disable_kills_and_runs_the_task_again(tmp_path: Path) -> None:
