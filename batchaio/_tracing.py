@@ -120,9 +120,10 @@ def error_type(exc: BaseException) -> str:
 
 
 @contextmanager
-def call_span(name: str, path_ids: Mapping[str, str] | None = None) -> Iterator[None]:
-    """An INTERNAL span named ``name`` around one public call, unless a batchaio call span is already open
-    (the chunk requests of a bulk run belong to the run's span)."""
+def call_span(name: str, ids: Mapping[str, str] | None = None) -> Iterator[None]:
+    """An INTERNAL span named ``name`` around one public call, with the resource ``ids`` (path parameter
+    names to values), unless a batchaio call span is already open (the chunk requests of a bulk run belong to
+    the run's span)."""
     tracer = _tracer()
     if tracer is None or _in_call_span.get():
         yield
@@ -130,7 +131,7 @@ def call_span(name: str, path_ids: Mapping[str, str] | None = None) -> Iterator[
     from opentelemetry.trace import SpanKind
 
     attributes: dict[str, str] = {"az.namespace": NAMESPACE}
-    for parameter, value in (path_ids or {}).items():
+    for parameter, value in (ids or {}).items():
         attribute = ID_ATTRIBUTES.get(parameter)
         if attribute is not None:
             attributes[attribute] = value
