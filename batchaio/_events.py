@@ -95,9 +95,6 @@ class EventHooks:
     response: Sequence[Hook[ResponseEvent]] = attrs.field(default=(), converter=_hook_tuple)
     retry: Sequence[Hook[RetryEvent]] = attrs.field(default=(), converter=_hook_tuple)
 
-    def __bool__(self) -> bool:
-        return bool(self.request or self.response or self.retry)
-
     async def emit_request(self, event: RequestEvent) -> None:
         """Call the ``request`` hooks with ``event``."""
         await _call_all(self.request, event)

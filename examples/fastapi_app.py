@@ -27,7 +27,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 import batchaio
-from batchaio import BatchClient, SharedKeyCredential
+from batchaio import BatchClient
 from batchaio import filters as f
 from batchaio.models import BatchJobCreateContent, BatchPoolInfo, BatchTaskCreateContent
 
@@ -43,11 +43,10 @@ STATUS_FOR_ERROR: list[tuple[type[batchaio.BatchaioError], int]] = [
 
 
 def client_from_environment() -> BatchClient:
-    """A client of the account that the BATCH_ENDPOINT and BATCH_ACCOUNT_* variables name."""
-    endpoint = os.environ["BATCH_ENDPOINT"]
-    credential = SharedKeyCredential(os.environ["BATCH_ACCOUNT_NAME"], os.environ["BATCH_ACCOUNT_KEY"])
-    loopback = endpoint.startswith(("http://127.0.0.1", "http://localhost", "http://[::1]"))
-    return BatchClient(endpoint, credential, allow_insecure_http=loopback)
+    """A client of the account that the BATCH_ENDPOINT and BATCH_ACCOUNT_* variables name (plain http only
+    for the local emulator)."""
+    loopback = os.environ.get("BATCH_ENDPOINT", "").startswith(("http://127.0.0.1", "http://localhost"))
+    return BatchClient.from_env(allow_insecure_http=loopback)
 
 
 @asynccontextmanager
