@@ -36,10 +36,11 @@ from batchaio._bulk_report import (
     TaskOutcome,
     TaskOutcomeStatus,
 )
+from batchaio._encoder import encoder_for
 from batchaio._ids import entity_id, is_entity_id
 from batchaio._redact import redact_data, redact_text
 from batchaio._retry import status_outcome_unknown
-from batchaio._serde import converter, encoder_for
+from batchaio._serde import converter
 from batchaio.errors import (
     BadRequestError,
     BatchStatusError,

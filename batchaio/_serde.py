@@ -79,7 +79,6 @@ __all__ = [
     "decode",
     "decode_page",
     "encode",
-    "encoder_for",
     "format_datetime",
     "format_duration",
     "parse_datetime",
@@ -856,23 +855,6 @@ def _wire_hooks_for(cls: type) -> tuple[Callable[[Any], None], Callable[[Any], A
 def encode(model: Any) -> bytes:
     """The JSON request body of ``model``: :func:`to_wire` serialized with orjson."""
     return orjson.dumps(to_wire(model))
-
-
-def encoder_for(cls: type[T]) -> Callable[[T], bytes]:
-    """:func:`encode` specialised to instances of exactly ``cls``: the same checks and the same bytes, with
-    the per-call lookups done once (the bulk engine encodes each task of a million on its own)."""
-    check = _checker(cls)
-    unstructure = _request_converter.get_unstructure_hook(cls)
-    dumps = orjson.dumps
-
-    def encode_one(model: T) -> bytes:
-        try:
-            check(model)
-        except _Invalid as invalid:
-            raise invalid.error() from None
-        return dumps(unstructure(model))
-
-    return encode_one
 
 
 def decode(cls: type[T], content: bytes | str) -> T:

@@ -12,6 +12,7 @@ from cattrs.errors import ForbiddenExtraKeysError
 
 import batchaio
 from batchaio import models
+from batchaio._encoder import encoder_for
 from batchaio._fields import wire_field
 from batchaio._serde import (
     UNBOUNDED_DURATION,
@@ -19,7 +20,6 @@ from batchaio._serde import (
     decode,
     decode_page,
     encode,
-    encoder_for,
     format_datetime,
     format_duration,
     parse_datetime,

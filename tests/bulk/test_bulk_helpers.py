@@ -1,11 +1,12 @@
-"""Helpers the bulk path added to other modules: ``_serde.encoder_for`` and ``_ids.is_entity_id``."""
+"""Helpers the bulk path added to other modules: ``_encoder.encoder_for`` and ``_ids.is_entity_id``."""
 
 from __future__ import annotations
 
 import pytest
 
+from batchaio._encoder import encoder_for
 from batchaio._ids import entity_id, is_entity_id
-from batchaio._serde import encode, encoder_for
+from batchaio._serde import encode
 from batchaio.errors import ValidationError
 from batchaio.models import (
     BatchTaskConstraints,
