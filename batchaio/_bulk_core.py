@@ -37,7 +37,7 @@ from batchaio._bulk_report import (
     TaskOutcomeStatus,
 )
 from batchaio._encoder import encoder_for
-from batchaio._ids import entity_id, is_entity_id
+from batchaio._ids import ENTITY_ID, entity_id
 from batchaio._redact import redact_data, redact_text
 from batchaio._retry import status_outcome_unknown
 from batchaio._serde import converter
@@ -72,7 +72,9 @@ __all__ = [
 _OPEN = b'{"value":['
 _CLOSE = b"]}"
 _TASK_EXISTS = "taskexists"
+_TASK = BatchTaskCreateContent
 _encode_task = encoder_for(BatchTaskCreateContent)
+_is_entity_id = ENTITY_ID.fullmatch
 
 # A failed attempt's error for a task: its code, its message and the service's error (redacted), if any.
 LastError = tuple[str, str, "BatchError | None"]
@@ -315,8 +317,8 @@ class Chunker:
         index = self._index
         for task in tasks:
             index += 1
-            task_id = task.id if isinstance(task, BatchTaskCreateContent) else None
-            if isinstance(task_id, str) and is_entity_id(task_id):
+            task_id = task.id if task.__class__ is _TASK or isinstance(task, _TASK) else None
+            if (task_id.__class__ is str or isinstance(task_id, str)) and _is_entity_id(task_id):
                 try:
                     body = _encode_task(task)  # type: ignore[arg-type]
                 except Exception:

@@ -18,14 +18,16 @@ would address the task itself), and each becomes exactly one percent-encoded pat
 from __future__ import annotations
 
 import re
+from typing import Final
 from urllib.parse import quote
 
 from batchaio import _constants as C
 from batchaio.errors import ValidationError
 
-__all__ = ["encode_segment", "entity_id", "is_entity_id", "name_segment", "path_id"]
+__all__ = ["ENTITY_ID", "encode_segment", "entity_id", "is_entity_id", "name_segment", "path_id"]
 
-_ENTITY_ID = re.compile(rf"[A-Za-z0-9_-]{{1,{C.ENTITY_ID_MAX_LENGTH}}}")
+ENTITY_ID: Final = re.compile(rf"[A-Za-z0-9_-]{{1,{C.ENTITY_ID_MAX_LENGTH}}}")
+"""A valid new entity ID, whole (``ENTITY_ID.fullmatch``; the bulk engine matches each task's ID with it)."""
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _DOT_SEGMENTS = frozenset({".", ".."})
 
@@ -39,7 +41,7 @@ def entity_id(value: object, field: str) -> str:
     """Check the ID of a pool, job, job schedule or task being created; return it (it needs no encoding)."""
     if not isinstance(value, str):
         raise ValidationError(f"{field} must be a str, not {type(value).__name__}", field=field)
-    if not _ENTITY_ID.fullmatch(value):
+    if not ENTITY_ID.fullmatch(value):
         if not value:
             problem = "is empty"
         elif len(value) > C.ENTITY_ID_MAX_LENGTH:
@@ -56,12 +58,12 @@ def entity_id(value: object, field: str) -> str:
 
 def is_entity_id(value: str) -> bool:
     """Whether the string ``value`` is a valid new entity ID; a cheap check for hot paths (no message)."""
-    return _ENTITY_ID.fullmatch(value) is not None
+    return ENTITY_ID.fullmatch(value) is not None
 
 
 def path_id(value: object, field: str) -> str:
     """Check the ID of an existing pool, job, job schedule or task and return it percent-encoded."""
-    if isinstance(value, str) and _ENTITY_ID.fullmatch(value):
+    if isinstance(value, str) and ENTITY_ID.fullmatch(value):
         return value
     text = _segment_text(value, field)
     if len(text) > C.PATH_ID_MAX_LENGTH:
@@ -94,4 +96,4 @@ def _segment_text(value: object, field: str) -> str:
 
 
 def _first_offender(value: str) -> str:
-    return next(ch for ch in value if not _ENTITY_ID.fullmatch(ch))
+    return next(ch for ch in value if not ENTITY_ID.fullmatch(ch))
