@@ -22,7 +22,7 @@ import functools
 import importlib.util
 import inspect
 from collections.abc import Awaitable, Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
@@ -64,18 +64,27 @@ _in_call_span: contextvars.ContextVar[bool] = contextvars.ContextVar("batchaio_i
 
 _cached: tuple[TracerProvider, Tracer] | None = None
 _trace_api: Any = None
+_provider_in_environment: bool | None = None  # OTEL_PYTHON_TRACER_PROVIDER, read at the first check
+_NOT_THERE: Final = object()
 
 
 def _tracer() -> Tracer | None:
     """The batchaio tracer, or ``None`` when tracing is off (no opentelemetry, or no provider set)."""
-    global _cached, _trace_api
+    global _cached, _trace_api, _provider_in_environment
     if not _OTEL_INSTALLED:
         return None
     trace = _trace_api
     if trace is None:
+        import os
+
         from opentelemetry import trace
 
         _trace_api = trace
+        _provider_in_environment = "OTEL_PYTHON_TRACER_PROVIDER" in os.environ
+    # While no provider is set, get_tracer_provider() reads os.environ on every call (two checks a request);
+    # its own global says whether one was set, and the environment was read once above.
+    if getattr(trace, "_TRACER_PROVIDER", _NOT_THERE) is None and not _provider_in_environment:
+        return None
     provider = trace.get_tracer_provider()
     if isinstance(provider, trace.ProxyTracerProvider):
         return None
@@ -153,16 +162,13 @@ def call_span(name: str, ids: Mapping[str, str] | None = None) -> Iterator[None]
         _in_call_span.reset(token)
 
 
-@contextmanager
-def operation_span(operation_id: str, url: str) -> Iterator[None]:
+def operation_span(operation_id: str, url: str) -> AbstractContextManager[None]:
     """The call span of the REST operation ``operation_id`` sent to ``url``: ``BatchClient.<group>.<method>``
     with the ids of its path (computed only when tracing is on)."""
     if _tracer() is None or _in_call_span.get():
-        yield
-        return
+        return _NO_SPAN
     name, template = OPERATIONS.get(operation_id, (operation_id, ""))
-    with call_span(f"BatchClient.{name}", path_ids(template, url) if template else None):
-        yield
+    return call_span(f"BatchClient.{name}", path_ids(template, url) if template else None)
 
 
 def traced(
@@ -237,15 +243,24 @@ class AttemptSpan:
 _NO_ATTEMPT: Final = AttemptSpan(None)
 
 
-@contextmanager
+_NO_SPAN: Final[AbstractContextManager[None]] = nullcontext()
+_NO_ATTEMPT_SPAN: Final[AbstractContextManager[AttemptSpan]] = nullcontext(_NO_ATTEMPT)
+
+
 def attempt_span(
     method: str, url: str, *, client_request_id: str, resend_count: int
-) -> Iterator[AttemptSpan]:
+) -> AbstractContextManager[AttemptSpan]:
     """A CLIENT span around one HTTP attempt, with HTTP instrumentation suppressed inside it."""
     tracer = _tracer()
     if tracer is None:
-        yield _NO_ATTEMPT
-        return
+        return _NO_ATTEMPT_SPAN
+    return _attempt_span(tracer, method, url, client_request_id, resend_count)
+
+
+@contextmanager
+def _attempt_span(
+    tracer: Tracer, method: str, url: str, client_request_id: str, resend_count: int
+) -> Iterator[AttemptSpan]:
     from opentelemetry import context
     from opentelemetry.trace import SpanKind
 

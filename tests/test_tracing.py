@@ -48,6 +48,18 @@ def test_off_without_a_tracer_provider() -> None:
     assert span is _tracing._NO_ATTEMPT
 
 
+def test_a_provider_named_in_the_environment_is_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    """While no provider is set, the off check skips get_tracer_provider() unless the environment names one
+    (OTEL_PYTHON_TRACER_PROVIDER, which opentelemetry then loads)."""
+    assert not _tracing.tracing_enabled()
+    provider = TracerProvider()
+    monkeypatch.setattr(trace, "_TRACER_PROVIDER", None)
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: provider)
+    assert not _tracing.tracing_enabled()
+    monkeypatch.setattr(_tracing, "_provider_in_environment", True)
+    assert _tracing.tracing_enabled()
+
+
 def test_call_span_with_an_attempt_under_it(spans: InMemorySpanExporter) -> None:
     url = "https://acct.westeurope.batch.azure.com/jobs/j1/tasks/t1?api-version=2024-07-01.20.0&$select=id"
     ids = {"jobId": "j1", "taskId": "t1", "other": "x"}
