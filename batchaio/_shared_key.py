@@ -28,7 +28,9 @@ _SIGNED_STANDARD_HEADERS = (
     "if-unmodified-since",
     "range",
 )
-_CONTENT_LENGTH_LINE = 1 + _SIGNED_STANDARD_HEADERS.index("content-length")
+_STANDARD_LINE = {name: line for line, name in enumerate(_SIGNED_STANDARD_HEADERS, start=1)}
+_BLANK_STANDARD_LINES = ("",) * len(_SIGNED_STANDARD_HEADERS)
+_CONTENT_LENGTH_LINE = _STANDARD_LINE["content-length"]
 
 
 def canonical_resource(url: str, account_name: str) -> str:
@@ -53,12 +55,19 @@ def string_to_sign(
     request headers; names are matched without regard to case. ``resource``: the
     :func:`canonical_resource` of ``url`` when the caller already has it.
     """
-    lowered = {name.lower(): value for name, value in headers.items()}
     verb = method.upper()
-    lines = [verb, *[lowered.get(name, "") for name in _SIGNED_STANDARD_HEADERS]]
+    lines = [verb, *_BLANK_STANDARD_LINES]
+    ocp: dict[str, str] = {}
+    for name, value in headers.items():
+        lowered = name.lower()
+        line = _STANDARD_LINE.get(lowered)
+        if line is not None:
+            lines[line] = value
+        elif lowered[:4] == "ocp-":
+            ocp[lowered] = value
     if not lines[_CONTENT_LENGTH_LINE] and verb not in ("GET", "HEAD"):
         lines[_CONTENT_LENGTH_LINE] = "0"
-    lines += [f"{name}:{lowered[name]}" for name in sorted(lowered) if name[:4] == "ocp-" and lowered[name]]
+    lines += [f"{name}:{ocp[name]}" for name in sorted(ocp) if ocp[name]]
     lines.append(resource if resource is not None else canonical_resource(url, account_name))
     return "\n".join(lines)
 
