@@ -500,11 +500,13 @@ class Pipeline:
                 response = await self.transport.send(request, stream=stream, deadline=remaining)
             except (TransportFailed, TimeoutError, BodyTooLarge, RuntimeError) as exc:
                 span.failure(exc)
-                failure = exc.name if isinstance(exc, TransportFailed) else type(exc).__name__
-                await self._emit_response(call, state, sent_at, None, failure)
+                if self.event_hooks.response:
+                    failure = exc.name if isinstance(exc, TransportFailed) else type(exc).__name__
+                    await self._emit_response(call, state, sent_at, None, failure)
                 return self._after_exception(exc, call, state, started, sent_at)
             span.response(response.status_code, response.headers)
-            await self._emit_response(call, state, sent_at, response, None)
+            if self.event_hooks.response:
+                await self._emit_response(call, state, sent_at, response, None)
         self._log_attempt(call, state, sent_at, response.status_code, response.headers)
         status = response.status_code
         error = decode_error_body(response.content) if status >= 400 else None
@@ -514,15 +516,14 @@ class Pipeline:
     async def _emit_response(
         self, call: Call, state: Attempt, sent_at: float, response: HttpResponse | None, failure: str | None
     ) -> None:
-        if self.event_hooks.response:
-            event = ResponseEvent(
-                *_event_fields(call, state),
-                status_code=None if response is None else response.status_code,
-                request_id=None if response is None else response.headers.get("request-id"),
-                failure=failure,
-                elapsed=time.perf_counter() - sent_at,
-            )
-            await self.event_hooks.emit_response(event)
+        event = ResponseEvent(
+            *_event_fields(call, state),
+            status_code=None if response is None else response.status_code,
+            request_id=None if response is None else response.headers.get("request-id"),
+            failure=failure,
+            elapsed=time.perf_counter() - sent_at,
+        )
+        await self.event_hooks.emit_response(event)
 
     def _after_exception(
         self, exc: Exception, call: Call, state: Attempt, started: float, sent_at: float
