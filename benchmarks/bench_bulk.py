@@ -355,7 +355,8 @@ def main() -> None:
     }
     if per_task:
         print(
-            f"\nSubmit {args.tasks:,} tasks at concurrency {args.concurrency} (median of {args.repeat} runs)"
+            f"\nSubmit {args.tasks:,} tasks at concurrency {args.concurrency} (median of {args.repeat} runs; "
+            "ratios: median of the ratios within each round)"
         )
         header = f"{'client':<25} {'CPU us/task':>12} {'min-max':>11} {'vs httpx':>9} {'vs aiohttp':>10}"
         print(f"{header} {'vs azure':>9} {'wall s':>8}")
@@ -364,12 +365,18 @@ def main() -> None:
             spread = f"{min(runs):.1f}-{max(runs):.1f}"
             wall = statistics.median(r["wall"] for r in cpu[name])
             ratios = [
-                f"{value / per_task[reference]:.2f}x" if reference in per_task else "-"
+                f"{round_ratio(cpu[name], cpu[reference]):.2f}x" if reference in per_task else "-"
                 for reference in ("floor", "floor-aiohttp", "azure-batch")
             ]
             columns = f"{ratios[0]:>9} {ratios[1]:>10} {ratios[2]:>9}"
             print(f"{name:<25} {value:>12.1f} {spread:>11} {columns} {wall:>8.2f}")
     print_memory(memory)
+
+
+def round_ratio(runs: list[dict[str, Any]], reference: list[dict[str, Any]]) -> float:
+    """The median over rounds of the ratio to ``reference`` measured in the same round: on a machine whose
+    speed drifts, each round's pair was taken moments apart."""
+    return statistics.median(run["cpu"] / ref["cpu"] for run, ref in zip(runs, reference, strict=True))
 
 
 def print_memory(memory: dict[str, dict[str, Any]]) -> None:
