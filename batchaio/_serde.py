@@ -581,48 +581,58 @@ def _specialised_structure(conv: cattrs.Converter, cls: type, *, inline: bool) -
     return structure
 
 
+def _generic_structure(conv: cattrs.Converter, cls: type) -> Callable[[Any, Any], Any]:
+    """cattrs' own structure function of ``cls`` over the wire rules (the specialised one's reference)."""
+    overrides: dict[str, Any] = {}
+    for field, info, tp in _wire_fields(cls):
+        hook = _optional_int64 if info.int64_as_string and tp is int else _field_hook(conv, tp)
+        overrides[field.name] = override(rename=info.name, struct_hook=hook)
+    structure: Callable[[Any, Any], Any] = make_dict_structure_fn(cls, conv, **overrides)
+    return structure
+
+
+def _refusing_extra_keys(cls: type, base: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """``base``, first refusing a key ``cls`` does not know (``odata.*`` keys aside)."""
+    allowed = {info.name for _, info, _ in _wire_fields(cls)}
+
+    def structure_strict(obj: Any, tp: Any) -> Any:
+        extra = {key for key in obj if key not in allowed and not key.startswith("odata.")}
+        if extra:
+            raise ForbiddenExtraKeysError(f"unknown keys for {cls.__name__}: {sorted(extra)}", cls, extra)
+        return base(obj, tp)
+
+    return structure_strict
+
+
+def _unstructure_fn(conv: cattrs.Converter, cls: type, *, request: bool) -> Callable[[Any], Any]:
+    """The unstructure function of ``cls``: wire names, None left out, read-only fields too on ``request``."""
+    overrides: dict[str, Any] = {}
+    for field, info, tp in _wire_fields(cls):
+        if request and info.read_only:
+            overrides[field.name] = override(omit=True)
+            continue
+        write = _write_int64 if info.int64_as_string else _writer(conv, tp)
+        overrides[field.name] = override(rename=info.name, unstruct_hook=write)
+    unstructure: Callable[[Any], Any] = make_dict_unstructure_fn(
+        cls, conv, _cattrs_omit_if_default=True, **overrides
+    )
+    return unstructure
+
+
 def _make_converter(
     *, strict: bool = False, request: bool = False, specialised: bool = True
 ) -> cattrs.Converter:
     conv = cattrs.Converter(detailed_validation=False, forbid_extra_keys=False)
 
-    def generic_structure(cls: type) -> Callable[[Any, Any], Any]:
-        overrides: dict[str, Any] = {}
-        for field, info, tp in _wire_fields(cls):
-            hook = _optional_int64 if info.int64_as_string and tp is int else _field_hook(conv, tp)
-            overrides[field.name] = override(rename=info.name, struct_hook=hook)
-        structure: Callable[[Any, Any], Any] = make_dict_structure_fn(cls, conv, **overrides)
-        return structure
-
     def structure_factory(cls: type) -> Callable[[Any, Any], Any]:
         if specialised and _plain_model(cls):
             base = _specialised_structure(conv, cls, inline=not strict)
         else:
-            base = generic_structure(cls)
-        if not strict:
-            return base
-        allowed = {info.name for _, info, _ in _wire_fields(cls)}
-
-        def structure_strict(obj: Any, tp: Any) -> Any:
-            extra = {key for key in obj if key not in allowed and not key.startswith("odata.")}
-            if extra:
-                raise ForbiddenExtraKeysError(f"unknown keys for {cls.__name__}: {sorted(extra)}", cls, extra)
-            return base(obj, tp)
-
-        return structure_strict
+            base = _generic_structure(conv, cls)
+        return _refusing_extra_keys(cls, base) if strict else base
 
     def unstructure_factory(cls: type) -> Callable[[Any], Any]:
-        overrides: dict[str, Any] = {}
-        for field, info, tp in _wire_fields(cls):
-            if request and info.read_only:
-                overrides[field.name] = override(omit=True)
-                continue
-            write = _write_int64 if info.int64_as_string else _writer(conv, tp)
-            overrides[field.name] = override(rename=info.name, unstruct_hook=write)
-        unstructure: Callable[[Any], Any] = make_dict_unstructure_fn(
-            cls, conv, _cattrs_omit_if_default=True, **overrides
-        )
-        return unstructure
+        return _unstructure_fn(conv, cls, request=request)
 
     conv.register_structure_hook_factory(attrs.has, structure_factory)
     conv.register_unstructure_hook_factory(attrs.has, unstructure_factory)
@@ -777,50 +787,55 @@ def _checker(cls: type) -> Callable[[Any], None]:
     _checkers[cls] = lambda o: namespace["check"](o)
     lines = ["def check(o):"]
     for field, info, tp in _wire_fields(cls):
-        if info.read_only:
-            continue
-        name = field.name
-        missing = f"raise _Invalid({name!r}, 'is required')" if info.required else "pass"
-        lines.append(f"    v = o.{name}")
-        origin, args = get_origin(tp), get_args(tp)
-        if origin in (list, dict):
-            accepted, problem, nested = _item_rule(args[-1])
-            namespace.update({f"A_{name}": accepted, f"P_{name}": problem, f"C_{name}": nested})
-            lines += [
-                "    if v is None:",
-                f"        {missing}",
-                "    else:",
-                f"        _check_items(v, {name!r}, {origin is list}, A_{name}, P_{name}, C_{name})",
-            ]
-            continue
-        accepted, problem, nested = _item_rule(tp)
-        namespace.update({f"P_{name}": problem, f"C_{name}": nested})
-        if nested is not None:
-            namespace[f"M_{name}"] = tp
-            lines += [
-                f"    if v.__class__ is M_{name}:",
-                f"        try: C_{name}(v)",
-                f"        except _Invalid as e: e.parts.append({name!r}); raise",
-                "    elif v is not None:",
-                f"        _check_value(v, {name!r}, P_{name}, C_{name})",
-            ]
-            if info.required:
-                lines += ["    else:", f"        {missing}"]
-            continue
-        namespace[f"A_{name}"] = accepted if info.required else accepted | {_NONE}
-        lines += [
-            f"    if v.__class__ not in A_{name}:",
-            "        if v is None:",
-            f"            {missing}",
-            "        else:",
-            f"            _check_value(v, {name!r}, P_{name}, None)",
-        ]
+        if not info.read_only:
+            lines += _field_check(field.name, info.required, tp, namespace)
     if len(lines) == 1:
         lines.append("    pass")
     exec("\n".join(lines), namespace)  # source built above from field names and fixed snippets only
     checker: Callable[[Any], None] = namespace["check"]
     _checkers[cls] = checker
     return checker
+
+
+def _field_check(name: str, required: bool, tp: Any, namespace: dict[str, Any]) -> list[str]:
+    """The lines of a checker testing the field ``name`` of type ``tp``; the values they use go in
+    ``namespace``."""
+    missing = f"raise _Invalid({name!r}, 'is required')" if required else "pass"
+    lines = [f"    v = o.{name}"]
+    origin, args = get_origin(tp), get_args(tp)
+    if origin in (list, dict):
+        accepted, problem, nested = _item_rule(args[-1])
+        namespace.update({f"A_{name}": accepted, f"P_{name}": problem, f"C_{name}": nested})
+        lines += [
+            "    if v is None:",
+            f"        {missing}",
+            "    else:",
+            f"        _check_items(v, {name!r}, {origin is list}, A_{name}, P_{name}, C_{name})",
+        ]
+        return lines
+    accepted, problem, nested = _item_rule(tp)
+    namespace.update({f"P_{name}": problem, f"C_{name}": nested})
+    if nested is not None:
+        namespace[f"M_{name}"] = tp
+        lines += [
+            f"    if v.__class__ is M_{name}:",
+            f"        try: C_{name}(v)",
+            f"        except _Invalid as e: e.parts.append({name!r}); raise",
+            "    elif v is not None:",
+            f"        _check_value(v, {name!r}, P_{name}, C_{name})",
+        ]
+        if required:
+            lines += ["    else:", f"        {missing}"]
+        return lines
+    namespace[f"A_{name}"] = accepted if required else accepted | {_NONE}
+    lines += [
+        f"    if v.__class__ not in A_{name}:",
+        "        if v is None:",
+        f"            {missing}",
+        "        else:",
+        f"            _check_value(v, {name!r}, P_{name}, None)",
+    ]
+    return lines
 
 
 def to_wire(model: Any) -> dict[str, Any]:

@@ -14,6 +14,8 @@ from batchaio.emulator import _constants as C
 from batchaio.emulator._realism import Realism
 
 if TYPE_CHECKING:
+    import socket
+
     from batchaio.emulator import Emulator
 
 _REALISM_SWITCHES = {
@@ -176,13 +178,29 @@ def _emulator(arguments: argparse.Namespace, key: str) -> Emulator:
     )
 
 
+def _announce(emulator: Emulator, sock: socket.socket, account: str, key: str) -> None:
+    """Print what a client needs, as ``NAME=value`` lines (the trust instructions for TLS on stderr)."""
+    from batchaio.emulator._tls import trust_instructions
+
+    host, port = sock.getsockname()[:2]
+    scheme = "https" if emulator.tls is not None else "http"
+    endpoint = f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
+    print(f"BATCH_ENDPOINT={endpoint}", flush=True)
+    print(f"BATCH_ACCOUNT_NAME={account}", flush=True)
+    print(f"BATCH_ACCOUNT_KEY={key}", flush=True)
+    if emulator.work_dir is not None:
+        print(f"BATCH_EMULATOR_WORK_DIR={emulator.work_dir}", flush=True)
+    if emulator.tls is not None:
+        print(f"BATCH_EMULATOR_CA_FILE={emulator.tls.cert_file}", flush=True)
+        print(trust_instructions(emulator.tls.cert_file), file=sys.stderr, flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, print the endpoint, account and key, and serve until interrupted."""
     arguments = _parser().parse_args(argv)
     import uvicorn
 
     from batchaio.emulator._server import bind_socket, make_config
-    from batchaio.emulator._tls import trust_instructions
 
     key = arguments.key
     if key == "random":
@@ -207,17 +225,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    host, port = sock.getsockname()[:2]
-    scheme = "https" if emulator.tls is not None else "http"
-    endpoint = f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
-    print(f"BATCH_ENDPOINT={endpoint}", flush=True)
-    print(f"BATCH_ACCOUNT_NAME={arguments.account}", flush=True)
-    print(f"BATCH_ACCOUNT_KEY={key}", flush=True)
-    if emulator.work_dir is not None:
-        print(f"BATCH_EMULATOR_WORK_DIR={emulator.work_dir}", flush=True)
-    if emulator.tls is not None:
-        print(f"BATCH_EMULATOR_CA_FILE={emulator.tls.cert_file}", flush=True)
-        print(trust_instructions(emulator.tls.cert_file), file=sys.stderr, flush=True)
+    _announce(emulator, sock, arguments.account, key)
     server = uvicorn.Server(make_config(emulator.app, log_level=arguments.log_level, tls=emulator.tls))
     # uvicorn re-raises SIGTERM after its shutdown: let it end the process through SystemExit, so that
     # close() still removes the temporary work directory and certificate.

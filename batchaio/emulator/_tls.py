@@ -14,6 +14,7 @@ import ipaddress
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 __all__ = ["TlsFiles", "generate_self_signed", "trust_instructions"]
 
@@ -46,54 +47,15 @@ def generate_self_signed(directory: Path, host: str = "127.0.0.1") -> TlsFiles:
     """Write ``emulator-cert.pem`` and ``emulator-key.pem`` to ``directory``: a self-signed certificate for
     ``localhost``, ``127.0.0.1``, ``::1`` (and ``host``), valid for 30 days."""
     try:
-        from cryptography import x509
-        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.asymmetric import ec
-        from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
     except ImportError as error:  # pragma: no cover - exercised only without the extra
         raise ImportError(
             "generating a TLS certificate needs the 'cryptography' package: pip install 'batchaio[emulator]' "
             "(or pass your own cert_file/key_file)"
         ) from error
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "batchaio emulator")])
-    alternative: list[x509.GeneralName] = [x509.DNSName(dns) for dns in _DNS_NAMES]
-    addresses = {*_IP_ADDRESSES}
-    try:
-        addresses.add(str(ipaddress.ip_address(host)))
-    except ValueError:
-        alternative.append(x509.DNSName(host))
-    alternative.extend(x509.IPAddress(ipaddress.ip_address(address)) for address in sorted(addresses))
-    now = datetime.datetime.now(datetime.timezone.utc)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=_VALID_DAYS))
-        .add_extension(x509.SubjectAlternativeName(alternative), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
+    certificate = _certificate(key, host)
     directory.mkdir(parents=True, exist_ok=True)
     files = TlsFiles(directory / "emulator-cert.pem", directory / "emulator-key.pem")
     files.cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
@@ -104,6 +66,58 @@ def generate_self_signed(directory: Path, host: str = "127.0.0.1") -> TlsFiles:
         )
     )
     return files
+
+
+def _alternative_names(host: str) -> list[Any]:
+    """The certificate's subject alternative names: the loopback names and addresses, and ``host``."""
+    from cryptography import x509
+
+    names: list[x509.GeneralName] = [x509.DNSName(dns) for dns in _DNS_NAMES]
+    addresses = {*_IP_ADDRESSES}
+    try:
+        addresses.add(str(ipaddress.ip_address(host)))
+    except ValueError:
+        names.append(x509.DNSName(host))
+    names.extend(x509.IPAddress(ipaddress.ip_address(address)) for address in sorted(addresses))
+    return names
+
+
+def _certificate(key: Any, host: str) -> Any:
+    """A server certificate for ``host`` signed by ``key`` itself, valid from five minutes ago."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "batchaio emulator")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    signing_only = x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=False,
+        crl_sign=False,
+        encipher_only=False,
+        decipher_only=False,
+    )
+    public = key.public_key()
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(public)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=_VALID_DAYS))
+        .add_extension(x509.SubjectAlternativeName(_alternative_names(host)), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(signing_only, critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(public), critical=False)
+        .sign(key, hashes.SHA256())
+    )
 
 
 def trust_instructions(cert_file: Path) -> str:
