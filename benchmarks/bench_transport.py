@@ -18,6 +18,7 @@ import cProfile
 import io
 import pstats
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -233,6 +234,27 @@ async def measure(one: Callable[[], Awaitable[None]], calls: int, *, profile: bo
     return elapsed / calls * 1e6
 
 
+RATIOS = [
+    ("batchaio(httpx) / httpx raw", "batchaio pipeline (httpx)", "httpx raw (no signing)"),
+    ("batchaio(httpx) / httpx raw + Shared Key", "batchaio pipeline (httpx)", "httpx raw + Shared Key"),
+    (
+        "batchaio(aiohttp) / aiohttp raw + orjson",
+        "batchaio pipeline (AiohttpTransport)",
+        "aiohttp raw + orjson (no signing)",
+    ),
+    (
+        "batchaio(aiohttp) / aiohttp raw + Shared Key",
+        "batchaio pipeline (AiohttpTransport)",
+        "aiohttp raw + orjson + Shared Key",
+    ),
+    (
+        "batchaio(aiohttp) / batchaio(httpx)",
+        "batchaio pipeline (AiohttpTransport)",
+        "batchaio pipeline (httpx)",
+    ),
+]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -259,26 +281,17 @@ def main() -> None:
     }
     process, base = start_server()
     try:
-        best: dict[str, float] = {}
+        runs: dict[str, list[float]] = {name: [] for name in variants}
         for _ in range(args.rounds):
             for name, variant in variants.items():
-                value = asyncio.run(variant(base, args.calls))
-                best[name] = min(best.get(name, float("inf")), value)
+                runs[name].append(asyncio.run(variant(base, args.calls)))
         print(f"{args.calls} sequential GETs per variant, client CPU per call (best of {args.rounds} rounds)")
-        for name, value in best.items():
-            print(f"  {name:44s} {value:8.1f} us")
-        raw, signed = best["httpx raw (no signing)"], best["httpx raw + Shared Key"]
-        ours = best["batchaio pipeline (httpx)"]
-        aio_raw, aio_signed = (
-            best["aiohttp raw + orjson (no signing)"],
-            best["aiohttp raw + orjson + Shared Key"],
-        )
-        with_aiohttp = best["batchaio pipeline (AiohttpTransport)"]
-        print(f"  batchaio(httpx) / httpx raw                    {ours / raw:8.3f}")
-        print(f"  batchaio(httpx) / httpx raw + Shared Key       {ours / signed:8.3f}")
-        print(f"  batchaio(aiohttp) / aiohttp raw + orjson       {with_aiohttp / aio_raw:8.3f}")
-        print(f"  batchaio(aiohttp) / aiohttp raw + Shared Key   {with_aiohttp / aio_signed:8.3f}")
-        print(f"  batchaio(aiohttp) / batchaio(httpx)            {with_aiohttp / ours:8.3f}")
+        for name, values in runs.items():
+            print(f"  {name:44s} {min(values):8.1f} us")
+        print("Ratios, the median over rounds of the ratio within each round (the machine's speed drifts):")
+        for label, ours, reference in RATIOS:
+            ratio = statistics.median(a / b for a, b in zip(runs[ours], runs[reference], strict=True))
+            print(f"  {label:46s} {ratio:8.3f}")
         if args.profile:
             print("cProfile of the batchaio pipeline (httpx), sorted by own time:")
             asyncio.run(batchaio_variant(lambda: None)(base, args.calls, profile=True))
