@@ -348,29 +348,33 @@ def main() -> None:
         server.terminate()
         server.wait()
 
-    per_task = {
-        name: statistics.median(r["cpu"] for r in runs) / args.tasks * 1e6
-        for name, runs in cpu.items()
-        if runs
-    }
-    if per_task:
-        print(
-            f"\nSubmit {args.tasks:,} tasks at concurrency {args.concurrency} (median of {args.repeat} runs; "
-            "ratios: median of the ratios within each round)"
-        )
-        header = f"{'client':<25} {'CPU us/task':>12} {'min-max':>11} {'vs httpx':>9} {'vs aiohttp':>10}"
-        print(f"{header} {'vs azure':>9} {'wall s':>8}")
-        for name, value in per_task.items():
-            runs = [r["cpu"] / args.tasks * 1e6 for r in cpu[name]]
-            spread = f"{min(runs):.1f}-{max(runs):.1f}"
-            wall = statistics.median(r["wall"] for r in cpu[name])
-            ratios = [
-                f"{round_ratio(cpu[name], cpu[reference]):.2f}x" if reference in per_task else "-"
-                for reference in ("floor", "floor-aiohttp", "azure-batch")
-            ]
-            columns = f"{ratios[0]:>9} {ratios[1]:>10} {ratios[2]:>9}"
-            print(f"{name:<25} {value:>12.1f} {spread:>11} {columns} {wall:>8.2f}")
+    print_cpu(cpu, args.tasks, args.concurrency, args.repeat)
     print_memory(memory)
+
+
+def print_cpu(cpu: dict[str, list[dict[str, Any]]], tasks: int, concurrency: int, repeat: int) -> None:
+    """The CPU table: per client the median us/task, its spread, the ratios to the references, wall time."""
+    per_task = {
+        name: statistics.median(r["cpu"] for r in runs) / tasks * 1e6 for name, runs in cpu.items() if runs
+    }
+    if not per_task:
+        return
+    print(
+        f"\nSubmit {tasks:,} tasks at concurrency {concurrency} (median of {repeat} runs; "
+        "ratios: median of the ratios within each round)"
+    )
+    header = f"{'client':<25} {'CPU us/task':>12} {'min-max':>11} {'vs httpx':>9} {'vs aiohttp':>10}"
+    print(f"{header} {'vs azure':>9} {'wall s':>8}")
+    for name, value in per_task.items():
+        runs = [r["cpu"] / tasks * 1e6 for r in cpu[name]]
+        spread = f"{min(runs):.1f}-{max(runs):.1f}"
+        wall = statistics.median(r["wall"] for r in cpu[name])
+        ratios = [
+            f"{round_ratio(cpu[name], cpu[reference]):.2f}x" if reference in per_task else "-"
+            for reference in ("floor", "floor-aiohttp", "azure-batch")
+        ]
+        columns = f"{ratios[0]:>9} {ratios[1]:>10} {ratios[2]:>9}"
+        print(f"{name:<25} {value:>12.1f} {spread:>11} {columns} {wall:>8.2f}")
 
 
 def round_ratio(runs: list[dict[str, Any]], reference: list[dict[str, Any]]) -> float:
